@@ -1,0 +1,46 @@
+"""The ``loco`` command line: a thin Typer layer over the engine.
+
+Heavy libraries (torch, librosa) are imported inside command bodies so that ``loco --help`` answers
+at once. User errors (:class:`loco_cli.errors.LocoError`) become one line on stderr and a non-zero
+exit code, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from loco_cli import __version__
+
+app = typer.Typer(
+    name="loco",
+    help="Learn when events happen in audio from labels that only say how many happened.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loco {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """loco: weakly-supervised event localisation (LoCo, SoftLoc) for drums and piano."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from loco_cli.errors import LocoError
+
+    try:
+        app()
+    except LocoError as err:  # pragma: no cover - commands catch their own; this is the last guard
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)

@@ -1,0 +1,228 @@
+"""Every default of loco, in one place, as frozen dataclasses.
+
+The CLI reads its option defaults from here; checkpoints store these configs as plain dicts
+(``to_dict``) and rebuild them with ``from_dict``, so a model file describes itself. Units are in the
+field names or docstrings: seconds at the edges, frames inside, Hz for frequencies.
+
+Presets follow the papers (seed 001 §6.1, §7.1; ``shared/notes/prior-implementations.md`` §1-§4):
+a drum preset near the paper's ~18k parameters and a piano preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+#: Initial probability mass on ``Y = 0`` (seed 001 eq. 15, ``w = 0.8`` in LoCo).
+INIT_MASS_AT_ZERO = 0.8
+#: Onset-matching tolerance of the evaluation, seconds (mir_eval / Wu et al. 2018).
+EVAL_WINDOW_S = 0.05
+#: Drum classes and their General MIDI notes (kick 36, snare 38, closed hi-hat 42).
+DRUM_CLASSES = ("KD", "SD", "HH")
+DRUM_GM_NOTES = {"KD": 36, "SD": 38, "HH": 42}
+#: Piano MIDI range (A0..C8).
+PIANO_LOW, PIANO_HIGH = 21, 108
+
+T = TypeVar("T")
+
+
+class _Config:
+    """Mixin: dict round trip and a stable content hash for frozen dataclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        """Rebuild from :meth:`to_dict` output; unknown keys raise, missing keys take defaults."""
+        names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - set(names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        kwargs = {}
+        for key, value in data.items():
+            default = names[key].default
+            if isinstance(value, list) and (isinstance(default, tuple) or default is dataclasses.MISSING):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)  # type: ignore[call-arg]
+
+    def replace(self: T, **changes: Any) -> T:
+        """Return a copy with ``changes`` applied (validation runs again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def digest(self) -> str:
+        """Stable 16-hex-digit hash of the content, used as a cache key."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FeatureConfig(_Config):
+    """Log-mel spectrogram with its first time-difference as a second channel (seed 001 §6.1).
+
+    Defaults follow the authors: 44.1 kHz mono, pre-emphasis 0.97, 25 ms Hamming window, 220-sample
+    hop (200.45 frames per second), triangular HTK mel bank.
+    """
+
+    sample_rate: int = 44100
+    win_length: int = 1102  # samples: 25 ms at 44.1 kHz
+    hop_length: int = 220  # samples: ~5 ms at 44.1 kHz
+    n_fft: int = 2048
+    n_mels: int = 72
+    fmin: float = 30.0  # Hz
+    fmax: float = 17000.0  # Hz
+    preemphasis: float = 0.97
+    log_floor: float = 1e-8  # added to mel power before the log
+    delta: bool = True  # add the first time-difference as a second channel
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0 or self.hop_length <= 0 or self.win_length <= 0:
+            raise ValueError("sample_rate, hop_length and win_length must be positive")
+        if self.win_length > self.n_fft:
+            raise ValueError(f"win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got {self.fmin}, {self.fmax}")
+        if self.n_mels < 1:
+            raise ValueError("n_mels must be positive")
+
+    @property
+    def fps(self) -> float:
+        """Frames per second (``sample_rate / hop_length``)."""
+        return self.sample_rate / self.hop_length
+
+    @property
+    def n_channels(self) -> int:
+        """Feature channels: 2 with the derivative, else 1."""
+        return 2 if self.delta else 1
+
+
+#: Piano features: 384 mel bands up to ~7.3 kHz with a long FFT (prior-implementations §1.1).
+PIANO_FEATURES = FeatureConfig(n_fft=8192, n_mels=384, fmin=27.5, fmax=7270.0)
+DRUM_FEATURES = FeatureConfig()
+
+
+@dataclass(frozen=True)
+class SnippetConfig(_Config):
+    """How tracks are cut into count-labelled snippets.
+
+    An onset at time ``t`` belongs to the snippet ``[start, start + length_s)`` when
+    ``start <= t < start + length_s``; onsets of one class that fall into the same frame collapse
+    into one event (as in the authors' code), and the index records how many collapsed.
+    """
+
+    length_s: float = 1.5
+    hop_s: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.length_s <= 0 or self.hop_s <= 0:
+            raise ValueError("snippet length and hop must be positive")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """A network, built by :func:`loco_cli.networks.build_model`.
+
+    ``arch='crnn'``: conv2d stack (kernel 3 time x 4 frequency, ReLU, max-pooling on frequency only,
+    causal in time), a unidirectional LSTM or GRU, an FC layer and one logit per class.
+    ``arch='fcn'``: fully-convolutional network with an adaptive Gaussian accumulation layer (seed 002).
+    """
+
+    arch: str = "crnn"
+    n_classes: int = 3
+    n_bands: int = 72
+    in_channels: int = 2
+    conv_filters: tuple[int, ...] = (8, 16, 16, 16, 16, 16)
+    freq_pools: tuple[int, ...] = (2, 2, 2, 3, 3, 1)
+    kernel_time: int = 3
+    kernel_freq: int = 4
+    rnn: str = "lstm"
+    rnn_hidden: int = 24
+    fc_hidden: int = 16
+    init_frames: int = 300  # T used for the eq. 15 output bias
+    init_mass_at_zero: float = INIT_MASS_AT_ZERO
+    # FCN only (seed 002 ch. 3)
+    fcn_channels: int = 64
+    fcn_early_layers: int = 2
+    fcn_late_channels: int = 128
+    fcn_sigma_init: float = 4.0  # frames
+    fcn_scales: int = 1
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("crnn", "fcn"):
+            raise ValueError(f"arch must be 'crnn' or 'fcn', got {self.arch!r}")
+        if self.rnn not in ("lstm", "gru"):
+            raise ValueError(f"rnn must be 'lstm' or 'gru', got {self.rnn!r}")
+        if len(self.conv_filters) != len(self.freq_pools):
+            raise ValueError("conv_filters and freq_pools must have the same length")
+        if self.n_classes < 1 or self.n_bands < 1:
+            raise ValueError("n_classes and n_bands must be positive")
+
+
+DRUM_MODEL = ModelConfig()
+#: Piano: 9 conv layers (16..64 filters), LSTM 128, FC 96, 88 keys (prior-implementations §2).
+PIANO_MODEL = ModelConfig(
+    n_classes=PIANO_HIGH - PIANO_LOW + 1,
+    n_bands=384,
+    conv_filters=(16, 16, 32, 32, 64, 64, 64, 64, 64),
+    freq_pools=(3, 2, 2, 2, 2, 2, 2, 2, 1),
+    rnn_hidden=128,
+    fc_hidden=96,
+)
+
+
+@dataclass(frozen=True)
+class LossConfig(_Config):
+    """Training objective (see :mod:`loco_cli.losses`).
+
+    ``name``: ``loco`` (count NLL, seed 001 eq. 7), ``softloc`` (seed 003 eq. 5), ``oss`` (one-sided
+    smoothing), ``ce`` (framewise BCE) or ``mil`` (clip-level presence, seed 002).
+    """
+
+    name: str = "loco"
+    k_max: int = 31  # count bins; the last one absorbs counts >= k_max - 1 (eq. 14)
+    sigma_frames: float = 20.0  # SoftLoc / oss Gaussian width s_M: 20 frames = 100 ms at 200 fps
+    alpha_start: float = 3e4  # SoftLoc schedule: a = max(min((step - t0) / t1, a_max), a_min)
+    alpha_ramp: float = 1e5
+    alpha_min: float = 0.2
+    alpha_max: float = 0.9
+    mil_pooling: str = "max"  # 'max' or 'mean'
+    teacher_weight: float = 1.0  # SeCoST: weight a of the original label (1 = no teacher)
+
+    def __post_init__(self) -> None:
+        if self.name not in LOSS_NAMES:
+            raise ValueError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {self.name!r}")
+        if self.k_max < 2:
+            raise ValueError("k_max must be at least 2")
+        if self.sigma_frames <= 0:
+            raise ValueError("sigma_frames must be positive")
+        if not 0 <= self.alpha_min <= self.alpha_max <= 1:
+            raise ValueError("need 0 <= alpha_min <= alpha_max <= 1")
+        if self.alpha_ramp <= 0:
+            raise ValueError("alpha_ramp must be positive")
+        if self.mil_pooling not in ("max", "mean"):
+            raise ValueError("mil_pooling must be 'max' or 'mean'")
+        if not 0 <= self.teacher_weight <= 1:
+            raise ValueError("teacher_weight must lie in [0, 1]")
+
+
+LOSS_NAMES = ("loco", "softloc", "oss", "ce", "mil")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle of defaults for one task."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+
+PRESETS = {
+    "drums": Preset(DRUM_FEATURES, DRUM_MODEL, LossConfig(k_max=31)),
+    "piano": Preset(PIANO_FEATURES, PIANO_MODEL, LossConfig(k_max=42)),
+}

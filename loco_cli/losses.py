@@ -1,0 +1,194 @@
+"""Training objectives: LoCo, SoftLoc, their baselines, clip-level MIL and SeCoST teacher mixing.
+
+All losses take per-frame logits ``(N, T, C)`` (``p = sigmoid(logits)``) and valid lengths ``(N,)``;
+frames at or after a sequence's length never contribute. Each returns a scalar averaged over the
+batch and classes (and, for framewise terms, over valid frames).
+
+============  ==========================================================  ===================
+name          objective                                                  labels needed
+============  ==========================================================  ===================
+``loco``      ``-log P(Y = y)`` (seed 001 eq. 7)                           counts
+``softloc``   ``(1 - a) MSE(G * p, G * y) + a (-log P(Y = y))``            timestamps
+              (seed 003 eq. 2 and 5)
+``oss``       ``MSE(p, G * y)``: one-sided smoothing baseline (seed 003)   timestamps
+``ce``        framewise binary cross-entropy on point labels               timestamps
+``mil``       BCE of max- or mean-pooled ``p`` against presence (seed 002) presence only
+============  ==========================================================  ===================
+
+``G`` is a Gaussian of width ``sigma`` frames normalised to peak 1 (so ``G * y`` is 1 at an isolated
+onset), truncated at 4 sigma, applied along time to predictions and labels alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from loco_cli.config import LossConfig
+from loco_cli.counting import count_log_distribution, count_nll
+
+__all__ = [
+    "valid_mask",
+    "gaussian_kernel",
+    "smooth",
+    "loco_loss",
+    "softloc_loss",
+    "softloc_alpha",
+    "oss_loss",
+    "ce_loss",
+    "mil_loss",
+    "teacher_mixed_target",
+    "count_cross_entropy",
+    "compute_loss",
+]
+
+
+def valid_mask(lengths: torch.Tensor | None, n: int, t: int, device=None) -> torch.Tensor:
+    """``(N, T, 1)`` float mask, 1 on frames before each sequence's length."""
+    if lengths is None:
+        return torch.ones(n, t, 1, device=device)
+    lengths = torch.as_tensor(lengths, device=device)
+    return (torch.arange(t, device=device)[None, :] < lengths[:, None]).float().unsqueeze(-1)
+
+
+def gaussian_kernel(sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """1-D Gaussian of standard deviation ``sigma`` frames, peak 1, truncated at 4 sigma: ``(2r + 1,)``."""
+    if sigma <= 0:
+        raise ValueError("sigma must be positive")
+    radius = max(1, int(math.ceil(4 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    return torch.exp(-0.5 * (x / sigma) ** 2)
+
+
+def smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Convolve ``(N, T, C)`` along time with :func:`gaussian_kernel` (zero padding, same length)."""
+    n, t, c = x.shape
+    kernel = gaussian_kernel(sigma, device=x.device, dtype=x.dtype)
+    radius = (kernel.numel() - 1) // 2
+    y = x.permute(0, 2, 1).reshape(n * c, 1, t)
+    y = F.conv1d(y, kernel.view(1, 1, -1), padding=radius)
+    return y.reshape(n, c, t).permute(0, 2, 1)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``(N, T, C)`` values over frames where ``mask`` ``(N, T, 1)`` is 1."""
+    weight = mask.expand_as(values)
+    return (values * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def loco_loss(logits, counts, lengths=None, *, k_max: int) -> torch.Tensor:
+    """LoCo count loss (seed 001 eq. 7): mean over batch and classes of ``-log P(Y = y)``.
+
+    ``counts``: ``(N, C)`` integers; counts ``>= k_max - 1`` fall in the absorbing bin.
+    """
+    return count_nll(logits, counts, lengths=lengths, k_max=k_max).mean()
+
+
+def softloc_alpha(step: int, cfg: LossConfig) -> float:
+    """SoftLoc weight ``a_tau = max(min((tau - t0) / t1, a_max), a_min)`` at training step ``tau`` (seed 003 eq. 5)."""
+    return max(min((step - cfg.alpha_start) / cfg.alpha_ramp, cfg.alpha_max), cfg.alpha_min)
+
+
+def softloc_loss(
+    logits, frame_labels, counts, lengths=None, *, k_max: int, sigma: float, alpha: float
+) -> torch.Tensor:
+    """SoftLoc (seed 003 eq. 5): ``(1 - a) MSE(G * p, G * y) + a * count NLL``.
+
+    Parameters
+    ----------
+    logits:
+        ``(N, T, C)``.
+    frame_labels:
+        ``(N, T, C)`` point labels (1 at onset frames, else 0).
+    counts:
+        ``(N, C)`` event counts (normally ``frame_labels.sum(1)`` over valid frames).
+    sigma:
+        Smoothing width ``s_M`` in frames.
+    alpha:
+        Weight of the count term, from :func:`softloc_alpha`.
+    """
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)
+    p = torch.sigmoid(logits) * mask
+    target = frame_labels.to(p.dtype) * mask
+    sll = _masked_mean((smooth(p, sigma) - smooth(target, sigma)) ** 2, mask)
+    mc = count_nll(logits, counts, lengths=lengths, k_max=k_max).mean()
+    return (1.0 - alpha) * sll + alpha * mc
+
+
+def oss_loss(logits, frame_labels, lengths=None, *, sigma: float) -> torch.Tensor:
+    """One-sided smoothing baseline: ``MSE(p, G * y)`` over valid frames (labels smoothed, predictions not)."""
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)
+    target = smooth(frame_labels.to(logits.dtype) * mask, sigma).clamp(max=1.0)
+    return _masked_mean((torch.sigmoid(logits) - target) ** 2, mask)
+
+
+def ce_loss(logits, frame_labels, lengths=None) -> torch.Tensor:
+    """Fully supervised baseline: framewise binary cross-entropy on point labels, valid frames only."""
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)
+    bce = F.binary_cross_entropy_with_logits(logits, frame_labels.to(logits.dtype), reduction="none")
+    return _masked_mean(bce, mask)
+
+
+def mil_loss(logits, presence, lengths=None, *, pooling: str = "max") -> torch.Tensor:
+    """Clip-level multiple-instance loss (seed 002): pool frame probabilities over time, BCE against presence.
+
+    ``presence``: ``(N, C)`` 0/1 (``counts > 0``). ``pooling``: ``"max"`` (pooled in the logit domain,
+    which is equivalent since the sigmoid is monotonic) or ``"mean"``.
+    """
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)
+    presence = presence.to(logits.dtype)
+    if pooling == "max":
+        pooled = logits.masked_fill(mask == 0, -1e4).amax(dim=1)
+        return F.binary_cross_entropy_with_logits(pooled, presence)
+    if pooling == "mean":
+        p = (torch.sigmoid(logits) * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), presence)
+    raise ValueError("pooling must be 'max' or 'mean'")
+
+
+def teacher_mixed_target(counts, teacher_log_dist, weight: float, k_max: int) -> torch.Tensor:
+    """SeCoST target (seed 004): ``a * onehot(y) + (1 - a) * teacher's count distribution``, ``(N, C, K)``.
+
+    ``teacher_log_dist``: ``(N, C, K)`` log-probabilities from the teacher; ``weight`` is ``a``.
+    """
+    onehot = F.one_hot(torch.as_tensor(counts).long().clamp(max=k_max - 1), k_max).to(teacher_log_dist.dtype)
+    return weight * onehot + (1.0 - weight) * teacher_log_dist.exp()
+
+
+def count_cross_entropy(logits, target_dist, lengths=None, *, k_max: int) -> torch.Tensor:
+    """Cross-entropy ``-sum_k target_k log P(Y = k)`` against a count distribution, mean over batch and classes."""
+    needed = target_dist > 0
+    log_y = count_log_distribution(logits, lengths=lengths, k_max=k_max, needed=needed)
+    terms = torch.where(needed, target_dist * log_y, torch.zeros_like(log_y))
+    return -terms.sum(-1).mean()
+
+
+def compute_loss(name: str, logits, batch: dict, cfg: LossConfig, step: int = 0) -> torch.Tensor:
+    """Dispatch on the loss name. ``batch`` holds ``counts`` ``(N, C)``, ``lengths`` ``(N,)`` and, as needed,
+    ``frame_labels`` ``(N, T, C)`` and ``teacher_log_dist`` ``(N, C, K)``."""
+    lengths = batch.get("lengths")
+    if name == "loco":
+        teacher = batch.get("teacher_log_dist")
+        if teacher is not None and cfg.teacher_weight < 1.0:
+            target = teacher_mixed_target(batch["counts"], teacher, cfg.teacher_weight, cfg.k_max)
+            return count_cross_entropy(logits, target, lengths, k_max=cfg.k_max)
+        return loco_loss(logits, batch["counts"], lengths, k_max=cfg.k_max)
+    if name == "softloc":
+        return softloc_loss(
+            logits,
+            batch["frame_labels"],
+            batch["counts"],
+            lengths,
+            k_max=cfg.k_max,
+            sigma=cfg.sigma_frames,
+            alpha=softloc_alpha(step, cfg),
+        )
+    if name == "oss":
+        return oss_loss(logits, batch["frame_labels"], lengths, sigma=cfg.sigma_frames)
+    if name == "ce":
+        return ce_loss(logits, batch["frame_labels"], lengths)
+    if name == "mil":
+        return mil_loss(logits, (batch["counts"] > 0), lengths, pooling=cfg.mil_pooling)
+    raise ValueError(f"unknown loss {name!r}")

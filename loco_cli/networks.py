@@ -1,0 +1,208 @@
+"""Networks: the causal CRNN of LoCo / SoftLoc and the FCN with adaptive Gaussian accumulation of seed 002.
+
+Input features are ``(batch, time, channels, bands)`` (a ``(batch, time, bands)`` tensor is taken as one
+channel); outputs are per-frame event logits ``(batch, time, classes)``. Per-band normalisation
+statistics live in the model as buffers, so a saved model carries them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from loco_cli.config import ModelConfig
+from loco_cli.counting import initial_bias
+
+__all__ = ["CRNN", "FCN", "build_model", "count_parameters"]
+
+
+def _as_4d(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 3:
+        return x.unsqueeze(2)
+    if x.dim() != 4:
+        raise ValueError(f"expected (batch, time, [channels,] bands), got shape {tuple(x.shape)}")
+    return x
+
+
+class _Normalise(nn.Module):
+    """Per-channel, per-band standardisation with stored statistics ``(channels, bands)``."""
+
+    def __init__(self, channels: int, bands: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels, bands))
+        self.register_buffer("std", torch.ones(channels, bands))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return (x - self.mean) / self.std
+
+    def set(self, mean, std) -> None:
+        """Store statistics (array-likes of shape ``(channels, bands)``); ``std`` is floored at 1e-5."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype).clamp_min(1e-5))
+
+
+class CRNN(nn.Module):
+    """Causal conv2d stack + unidirectional LSTM/GRU + FC head (seed 001 §6.1, prior-implementations §2).
+
+    Each conv layer has a ``kernel_time x kernel_freq`` (3 x 4) kernel, ReLU, and max-pooling over
+    frequency only; time is padded on the past side only, so the output at frame ``t`` depends on
+    frames ``<= t`` alone (causal), which together with the recurrence is what prevents a model
+    trained on counts from deferring its detections. The output bias starts at eq. 15.
+
+    ``forward(x)`` and :meth:`stream` share one code path: a whole pass is a single chunk streamed
+    from the zero state.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.norm = _Normalise(cfg.in_channels, cfg.n_bands)
+        convs = []
+        channels, bands = cfg.in_channels, cfg.n_bands
+        for filters, pool in zip(cfg.conv_filters, cfg.freq_pools):
+            convs.append(nn.Conv2d(channels, filters, (cfg.kernel_time, cfg.kernel_freq)))
+            channels = filters
+            bands = bands // pool
+            if bands < 1:
+                raise ValueError(f"freq_pools {cfg.freq_pools} reduce {cfg.n_bands} bands below one")
+        self.convs = nn.ModuleList(convs)
+        self.out_bands = bands
+        rnn_cls = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
+        self.rnn = rnn_cls(channels * bands, cfg.rnn_hidden, batch_first=True)
+        self.fc = nn.Linear(cfg.rnn_hidden, cfg.fc_hidden)
+        self.out = nn.Linear(cfg.fc_hidden, cfg.n_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He init for ReLU convs, Xavier for linear and input-recurrent weights, orthogonal recurrent
+        weights, LSTM forget-gate bias 1, output bias from eq. 15."""
+        for conv in self.convs:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        for name, param in self.rnn.named_parameters():
+            if "weight_ih" in name:
+                nn.init.xavier_uniform_(param)
+            elif "weight_hh" in name:
+                nn.init.orthogonal_(param)
+            else:
+                nn.init.zeros_(param)
+                if self.cfg.rnn == "lstm":
+                    h = self.cfg.rnn_hidden
+                    param.data[h : 2 * h] = 1.0
+        nn.init.xavier_uniform_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+        nn.init.xavier_uniform_(self.out.weight)
+        nn.init.constant_(self.out.bias, initial_bias(self.cfg.init_frames, self.cfg.init_mass_at_zero))
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> dict:
+        """Zero streaming state: the last ``kernel_time - 1`` input frames of each conv layer, and the RNN state."""
+        ctx = self.cfg.kernel_time - 1
+        convs = []
+        channels, bands = self.cfg.in_channels, self.cfg.n_bands
+        for conv, pool in zip(self.convs, self.cfg.freq_pools):
+            convs.append(torch.zeros(batch, channels, ctx, bands, device=device, dtype=dtype))
+            channels, bands = conv.out_channels, bands // pool
+        return {"conv": convs, "rnn": None}
+
+    def stream(self, x: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """Process a chunk ``(batch, time, [channels,] bands)`` -> ``(logits (batch, time, classes), state)``.
+
+        Feeding consecutive chunks with the returned state gives the same logits as one pass.
+        """
+        x = _as_4d(x)
+        b = x.shape[0]
+        if state is None:
+            state = self.initial_state(b, x.device, x.dtype)
+        h = self.norm(x).permute(0, 2, 1, 3)  # (B, Ch, T, F)
+        kf = self.cfg.kernel_freq
+        new_conv = []
+        ctx = self.cfg.kernel_time - 1
+        for conv, pool, past in zip(self.convs, self.cfg.freq_pools, state["conv"]):
+            h = torch.cat([past, h], dim=2)
+            new_conv.append(h[:, :, h.shape[2] - ctx :] if ctx else h[:, :, :0])
+            h = F.pad(h, ((kf - 1) // 2, kf // 2))  # "same" padding over frequency
+            h = F.relu(conv(h))
+            if pool > 1:
+                h = F.max_pool2d(h, (1, pool))
+        t = h.shape[2]
+        h = h.permute(0, 2, 1, 3).reshape(b, t, -1)
+        h, rnn_state = self.rnn(h, state["rnn"])
+        h = F.relu(self.fc(h))
+        return self.out(h), {"conv": new_conv, "rnn": rnn_state}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, time, classes)`` for features ``(batch, time, [channels,] bands)``."""
+        return self.stream(x)[0]
+
+
+class FCN(nn.Module):
+    """Fully-convolutional network with an adaptive Gaussian accumulation layer (seed 002 ch. 3).
+
+    Early 1-D convolutions over time (features as channels; with ``fcn_scales > 1``, parallel stacks
+    with dilations 1, 2, 4, ... whose outputs are concatenated, a multi-scale context), late 1x1
+    convolutions to one score per class, a sigmoid, then a per-class Gaussian filter over time whose
+    width ``sigma_c`` (frames) is learned (eq. 3.1). Outputs the logit of the accumulated
+    probabilities, ``(batch, time, classes)``: pooled over time (``mil`` loss) it is the clip-level
+    prediction; frame by frame it is the detection activation. Not causal.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.norm = _Normalise(cfg.in_channels, cfg.n_bands)
+        n_in = cfg.in_channels * cfg.n_bands
+        self.stacks = nn.ModuleList()
+        for scale in range(cfg.fcn_scales):
+            dilation = 2**scale
+            layers = []
+            channels = n_in
+            for _ in range(cfg.fcn_early_layers):
+                layers += [
+                    nn.Conv1d(channels, cfg.fcn_channels, 3, padding=dilation, dilation=dilation),
+                    nn.ReLU(),
+                ]
+                channels = cfg.fcn_channels
+            self.stacks.append(nn.Sequential(*layers))
+        self.late = nn.Sequential(
+            nn.Conv1d(cfg.fcn_channels * cfg.fcn_scales, cfg.fcn_late_channels, 1),
+            nn.ReLU(),
+            nn.Conv1d(cfg.fcn_late_channels, cfg.n_classes, 1),
+        )
+        self.log_sigma = nn.Parameter(torch.full((cfg.n_classes,), math.log(cfg.fcn_sigma_init)))
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """Learned Gaussian widths per class, frames: ``(classes,)``."""
+        return self.log_sigma.exp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, time, classes)`` of the accumulated frame probabilities."""
+        x = _as_4d(x)
+        b, t = x.shape[:2]
+        h = self.norm(x).reshape(b, t, -1).transpose(1, 2)  # (B, Ch*F, T)
+        h = torch.cat([stack(h) for stack in self.stacks], dim=1)
+        p = torch.sigmoid(self.late(h))  # (B, C, T)
+        sigma = self.sigma
+        radius = max(1, int(math.ceil(4 * float(sigma.detach().max()))))
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=p.dtype)
+        kernel = torch.exp(-0.5 * (offsets[None, :] / sigma[:, None]) ** 2)
+        kernel = kernel / kernel.sum(-1, keepdim=True)  # (C, 2r + 1), unit mass
+        acc = F.conv1d(p, kernel.unsqueeze(1), padding=radius, groups=self.cfg.n_classes)
+        return torch.logit(acc.clamp(1e-6, 1 - 1e-6)).transpose(1, 2)
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """Build the network described by ``cfg``."""
+    return CRNN(cfg) if cfg.arch == "crnn" else FCN(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
