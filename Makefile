@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/count_toy.py
 
 test: $(STAMP)
+	$(BIN)/ruff check loco_cli tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -62,7 +62,7 @@ class CRNN(nn.Module):
         self.norm = _Normalise(cfg.in_channels, cfg.n_bands)
         convs = []
         channels, bands = cfg.in_channels, cfg.n_bands
-        for filters, pool in zip(cfg.conv_filters, cfg.freq_pools):
+        for filters, pool in zip(cfg.conv_filters, cfg.freq_pools, strict=True):
             convs.append(nn.Conv2d(channels, filters, (cfg.kernel_time, cfg.kernel_freq)))
             channels = filters
             bands = bands // pool
@@ -102,7 +102,7 @@ class CRNN(nn.Module):
         ctx = self.cfg.kernel_time - 1
         convs = []
         channels, bands = self.cfg.in_channels, self.cfg.n_bands
-        for conv, pool in zip(self.convs, self.cfg.freq_pools):
+        for conv, pool in zip(self.convs, self.cfg.freq_pools, strict=True):
             convs.append(torch.zeros(batch, channels, ctx, bands, device=device, dtype=dtype))
             channels, bands = conv.out_channels, bands // pool
         return {"conv": convs, "rnn": None}
@@ -120,7 +120,7 @@ class CRNN(nn.Module):
         kf = self.cfg.kernel_freq
         new_conv = []
         ctx = self.cfg.kernel_time - 1
-        for conv, pool, past in zip(self.convs, self.cfg.freq_pools, state["conv"]):
+        for conv, pool, past in zip(self.convs, self.cfg.freq_pools, state["conv"], strict=True):
             h = torch.cat([past, h], dim=2)
             new_conv.append(h[:, :, h.shape[2] - ctx :] if ctx else h[:, :, :0])
             h = F.pad(h, ((kf - 1) // 2, kf // 2))  # "same" padding over frequency

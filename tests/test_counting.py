@@ -19,7 +19,7 @@ def brute_force(p: torch.Tensor, k_max: int) -> torch.Tensor:
     dist = torch.zeros(k_max, dtype=torch.float64)
     for bits in itertools.product([0, 1], repeat=p.numel()):
         w = 1.0
-        for b, q in zip(bits, p.tolist()):
+        for b, q in zip(bits, p.tolist(), strict=False):
             w *= q if b else 1.0 - q
         dist[min(sum(bits), k_max - 1)] += w
     return dist

@@ -35,6 +35,11 @@ def _root(
     """loco: weakly-supervised event localisation (LoCo, SoftLoc) for drums and piano."""
 
 
+from loco_cli.cli.eval_cmd import eval_command  # noqa: E402 - commands register after the app exists
+
+app.command("eval")(eval_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     from loco_cli.errors import LocoError

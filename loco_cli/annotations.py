@@ -1,0 +1,233 @@
+"""Event annotations: read reference onsets in the formats datasets use, write detections as CSV.
+
+Times are seconds everywhere in this module. Readers return :class:`Events` (sorted by time) with the
+dataset's raw labels; :func:`map_labels` turns them into loco classes with a label map and reports
+what it dropped. Supported formats (``shared/notes/dataset-formats.md``):
+
+* text (``.txt``, ``.csv``, ``.tsv``, ``.onsets``, ``.lab`` ...), comma / tab / space separated, ``#``
+  comments, optional header, CRLF tolerated:
+
+  - one column: onset times (label ``onset``);
+  - ``time label`` (ENST-Drums, MDB Drums class/subclass files, loco's own ``time,label,confidence``);
+  - ``onset offset pitch`` (MAPS ``OnsetTime OffsetTime MidiPitch``): label = MIDI pitch;
+* IDMT-SMT-Drums XML (``<event><onsetSec/><instrument/></event>``; negative or exponent onsets are
+  parsed with ``float`` and clipped at 0);
+* Sonic Visualiser ``.svl`` layers (``<point frame=... label=.../>``, frames at the model's sample rate).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from loco_cli.errors import InvalidAnnotation
+
+__all__ = [
+    "Events",
+    "read_events",
+    "map_labels",
+    "write_events_csv",
+    "ANNOTATION_SUFFIXES",
+    "ENST_LABELS",
+    "MDB_LABELS",
+]
+
+#: File suffixes recognised as annotations when scanning folders.
+ANNOTATION_SUFFIXES = (".txt", ".csv", ".tsv", ".onsets", ".lab", ".xml", ".svl")
+
+#: ENST-Drums raw labels -> KD / SD / HH (Wu et al. 2018; ``sd-`` is a snare, other drums ignored).
+ENST_LABELS = {"bd": "KD", "sd": "SD", "sd-": "SD", "chh": "HH", "ohh": "HH"}
+#: MDB Drums class-file labels kept by default.
+MDB_LABELS = {"KD": "KD", "SD": "SD", "HH": "HH"}
+
+
+@dataclass(frozen=True)
+class Events:
+    """Point events: ``times`` ``(E,)`` float64 seconds, sorted; ``labels`` ``(E,)`` str."""
+
+    times: np.ndarray
+    labels: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+
+    def __post_init__(self) -> None:
+        times = np.asarray(self.times, dtype=np.float64).reshape(-1)
+        labels = np.asarray(self.labels, dtype=object).reshape(-1)
+        if labels.size == 0 and times.size:
+            labels = np.array(["onset"] * times.size, dtype=object)
+        if labels.size != times.size:
+            raise ValueError("times and labels must have the same length")
+        order = np.argsort(times, kind="stable")
+        object.__setattr__(self, "times", times[order])
+        object.__setattr__(self, "labels", labels[order])
+
+    def __len__(self) -> int:
+        return int(self.times.size)
+
+    def of(self, label: str) -> np.ndarray:
+        """Times of one label, sorted."""
+        return self.times[self.labels == label]
+
+    @property
+    def label_set(self) -> list[str]:
+        """Distinct labels, sorted."""
+        return sorted({str(x) for x in self.labels})
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _split(line: str) -> list[str]:
+    if "," in line:
+        return [part.strip() for part in line.split(",")]
+    return line.split()
+
+
+def _read_text(path: Path) -> Events:
+    try:
+        raw = path.read_text(encoding="utf-8-sig", errors="strict")
+    except UnicodeDecodeError as err:
+        raise InvalidAnnotation(f"{path}: not a text annotation file ({err.reason}); use UTF-8 text") from err
+    rows = []
+    header: list[str] | None = None
+    for number, line in enumerate(raw.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = _split(line)
+        if not rows and header is None and not _is_number(parts[0]):
+            header = [p.lower() for p in parts]
+            continue
+        if not _is_number(parts[0]):
+            raise InvalidAnnotation(f"{path}:{number}: expected a time in seconds, got {parts[0]!r}")
+        rows.append((number, parts))
+    times, labels = [], []
+    pitch_col = None
+    if header and "midipitch" in header:
+        pitch_col = header.index("midipitch")
+    for number, parts in rows:
+        t = float(parts[0])
+        if not math.isfinite(t):
+            raise InvalidAnnotation(f"{path}:{number}: time {parts[0]!r} is not finite")
+        if pitch_col is not None:
+            label = parts[pitch_col] if len(parts) > pitch_col else None
+        elif len(parts) == 1:
+            label = "onset"
+        elif len(parts) >= 3 and all(_is_number(p) for p in parts[:3]):
+            label = parts[2]  # onset offset pitch
+        else:
+            label = parts[1]
+        if label is None:
+            raise InvalidAnnotation(f"{path}:{number}: missing the pitch column")
+        if pitch_col is not None or (len(parts) >= 3 and _is_number(label)):
+            label = str(int(round(float(label))))
+        times.append(max(t, 0.0))
+        labels.append(label)
+    return Events(np.array(times), np.array(labels, dtype=object))
+
+
+def _read_idmt_xml(path: Path, root: ET.Element) -> Events:
+    times, labels = [], []
+    for event in root.iter("event"):
+        onset = event.findtext("onsetSec")
+        inst = event.findtext("instrument")
+        if onset is None or inst is None:
+            raise InvalidAnnotation(f"{path}: an <event> lacks <onsetSec> or <instrument>")
+        try:
+            t = float(onset.strip())
+        except ValueError as err:
+            raise InvalidAnnotation(f"{path}: bad onsetSec {onset!r}") from err
+        times.append(max(t, 0.0))  # a few IDMT onsets near zero are written as negative numbers
+        labels.append(inst.strip())
+    return Events(np.array(times), np.array(labels, dtype=object))
+
+
+def _read_svl(path: Path, root: ET.Element) -> Events:
+    model = root.find(".//model")
+    rate = float(model.get("sampleRate", 44100)) if model is not None else 44100.0
+    default_label = path.stem.split("#")[-1] if "#" in path.stem else "onset"
+    times, labels = [], []
+    for point in root.iter("point"):
+        frame = point.get("frame")
+        if frame is None:
+            raise InvalidAnnotation(f"{path}: a <point> has no frame attribute")
+        times.append(max(float(frame) / rate, 0.0))
+        labels.append(point.get("label") or default_label)
+    return Events(np.array(times), np.array(labels, dtype=object))
+
+
+def read_events(path: str | os.PathLike) -> Events:
+    """Read reference events from any supported annotation file (see the module docstring).
+
+    Raises :class:`~loco_cli.errors.InvalidAnnotation` naming the file (and line) when it is missing,
+    unreadable or malformed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidAnnotation(f"{path}: annotation file not found")
+    if path.suffix.lower() in (".xml", ".svl"):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as err:
+            raise InvalidAnnotation(f"{path}: malformed XML ({err})") from err
+        if root.tag == "sv" or path.suffix.lower() == ".svl":
+            return _read_svl(path, root)
+        return _read_idmt_xml(path, root)
+    return _read_text(path)
+
+
+def map_labels(events: Events, label_map: dict[str, str] | None) -> tuple[Events, dict[str, int]]:
+    """Rename labels with ``label_map`` (raw -> class); drop unmapped ones.
+
+    Returns the mapped events and ``{raw label: number dropped}``. ``None`` keeps every label.
+    Matching is exact first, then case-insensitive.
+    """
+    if label_map is None:
+        return events, {}
+    lower = {k.lower(): v for k, v in label_map.items()}
+    keep_t, keep_l, dropped = [], [], {}
+    for t, label in zip(events.times, events.labels, strict=True):
+        target = label_map.get(label, lower.get(str(label).lower()))
+        if target is None:
+            dropped[label] = dropped.get(label, 0) + 1
+            continue
+        keep_t.append(t)
+        keep_l.append(target)
+    return Events(np.array(keep_t), np.array(keep_l, dtype=object)), dropped
+
+
+def write_events_csv(path: str | os.PathLike, events: Events, confidence: np.ndarray | None = None) -> None:
+    """Write ``time,label,confidence`` rows (seconds, 6 decimals) atomically (temp file + rename)."""
+    path = Path(path)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["time", "label", "confidence"])
+    conf = np.ones(len(events)) if confidence is None else np.asarray(confidence, dtype=float)
+    for t, label, c in zip(events.times, events.labels, conf, strict=True):
+        writer.writerow([f"{t:.6f}", label, f"{c:.4f}"])
+    atomic_write_text(path, buf.getvalue())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from loco_cli.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands_and_is_fast():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "eval" in result.output
+    # --help must not import torch (it is imported lazily inside commands).
+    code = "import sys; from loco_cli.cli import app; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("loco ")
+
+
+def _tree(tmp_path):
+    ref, pred = tmp_path / "ref", tmp_path / "pred"
+    ref.mkdir()
+    pred.mkdir()
+    (ref / "t1.txt").write_text("0.10 bd\n0.50 sd\n0.90 chh\n")
+    (ref / "t2.txt").write_text("0.20 bd\n0.40 bd\n")
+    (pred / "t1.csv").write_text("time,label,confidence\n0.11,KD,1\n0.52,SD,1\n")
+    (pred / "t2.csv").write_text("time,label,confidence\n0.21,KD,1\n0.43,KD,1\n0.8,KD,1\n")
+    return pred, ref
+
+
+def test_eval_folders_with_label_map_and_reports(tmp_path):
+    pred, ref = _tree(tmp_path)
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["eval", str(pred), str(ref), "--labels", "enst", "--json", str(out), "--csv", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["class_names"] == ["HH", "KD", "SD"]
+    assert report["classes"]["KD"]["global"] == {
+        "precision": 0.75, "recall": 1.0, "f1": 6 / 7, "tp": 3, "n_ref": 3, "n_est": 4
+    }
+    assert report["tracks"]["t1"]["HH"]["recall"] == 0.0
+    assert report["overall"]["global"]["tp"] == 4 and report["overall"]["global"]["n_ref"] == 5
+    assert report["overall"]["global"]["n_est"] == 5
+    assert (tmp_path / "r.csv").read_text().startswith("class,precision_mean")
+    assert "F1" in result.output
+
+
+def test_eval_reports_unmatched_and_bad_files_and_goes_on(tmp_path):
+    pred, ref = _tree(tmp_path)
+    (ref / "t3.txt").write_text("0.1 bd\n")
+    (pred / "t2.csv").write_text("time,label\nnot-a-time,KD\n")
+    result = runner.invoke(app, ["eval", str(pred), str(ref), "--labels", "enst"])
+    assert result.exit_code == 1
+    assert "t3" in result.output and "t2.csv" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_user_errors_are_one_line(tmp_path):
+    result = runner.invoke(app, ["eval", str(tmp_path / "missing"), str(tmp_path)])
+    assert result.exit_code == 2 and "no such file or folder" in result.output
+    assert "Traceback" not in result.output
+    pred, ref = _tree(tmp_path)
+    bad = runner.invoke(app, ["eval", str(pred), str(ref), "--labels", "bd:KD"])
+    assert bad.exit_code == 2 and "raw=class" in bad.output
+    neg = runner.invoke(app, ["eval", str(pred), str(ref), "--window", "-1"])
+    assert neg.exit_code == 2 and "--window" in neg.output
