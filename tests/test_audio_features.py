@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loco_cli.audio import load_audio
+from loco_cli.config import FeatureConfig
+from loco_cli.errors import InvalidAudio
+from loco_cli.features import frames_to_seconds, log_mel, n_frames, seconds_to_frames
+
+SR = 22050
+CFG = FeatureConfig(sample_rate=SR, win_length=551, hop_length=110, n_fft=1024, n_mels=40, fmax=10000.0)
+
+
+def test_load_downmixes_and_resamples(tmp_path):
+    t = np.arange(SR) / SR
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1) * 0.5
+    path = tmp_path / "a.wav"
+    sf.write(path, stereo, SR)
+    mono = load_audio(path, SR)
+    assert mono.dtype == np.float32 and mono.shape == (SR,)
+    np.testing.assert_allclose(mono, stereo[:, 0], atol=1e-4)
+    half = load_audio(path, SR // 2)
+    assert abs(half.size - SR // 2) <= 1
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF....WAVEgarbage"])
+def test_unreadable_audio_raises_a_clear_error(tmp_path, content):
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(InvalidAudio, match="bad.wav"):
+        load_audio(path, SR)
+
+
+def test_missing_and_nan_audio(tmp_path):
+    with pytest.raises(InvalidAudio, match="not found"):
+        load_audio(tmp_path / "none.wav", SR)
+    path = tmp_path / "nan.wav"
+    sf.write(path, np.array([0.0, np.nan, 0.1], dtype=np.float32), SR, subtype="FLOAT")
+    with pytest.raises(InvalidAudio, match="NaN"):
+        load_audio(path, SR)
+
+
+def test_feature_shapes_and_frame_count():
+    x = np.random.default_rng(0).normal(0, 0.1, SR).astype(np.float32)
+    f = log_mel(x, CFG)
+    assert f.shape == (n_frames(SR, CFG), 2, 40) and f.dtype == np.float32
+    assert n_frames(CFG.win_length, CFG) == 1 and n_frames(CFG.win_length + 1, CFG) == 2
+    np.testing.assert_array_equal(f[0, 1], 0)  # delta of frame 0
+    np.testing.assert_allclose(f[1:, 1], np.diff(f[:, 0], axis=0), atol=1e-5)
+    assert log_mel(x, CFG.replace(delta=False)).shape[1] == 1
+
+
+def test_frames_start_where_their_window_starts():
+    # A burst at 0.5 s first shows up in the frames whose window reaches it.
+    x = np.zeros(SR, dtype=np.float32)
+    start = SR // 2
+    x[start : start + 50] = np.random.default_rng(1).normal(0, 0.5, 50)
+    energy = log_mel(x, CFG)[:, 0].mean(axis=1)
+    first = int(np.argmax(energy > energy[0] + 3))
+    # frame t covers samples [t * hop, t * hop + win): the first frame that contains the burst
+    expected = int(np.ceil((start - CFG.win_length + 1) / CFG.hop_length))
+    assert first == expected
+
+
+def test_seconds_frames_round_trip():
+    fps = CFG.fps
+    frames = np.arange(0, 1000, 7)
+    np.testing.assert_array_equal(seconds_to_frames(frames_to_seconds(frames, fps), fps), frames)
+    assert seconds_to_frames(0.0, fps) == 0
