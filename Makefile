@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_count_loss.py --json benchmarks/results/count_loss.json
+	$(BIN)/python benchmarks/bench_features.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check loco_cli tests benchmarks examples
