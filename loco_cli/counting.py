@@ -15,11 +15,13 @@ How this implementation differs from the authors' (see ``shared/notes/prior-impl
 ``P(Y = y)`` falls under 1e-9 (or the float32 range) the loss saturates and its gradient vanishes,
 and the Python loop over ``T`` frames dominates the training step.
 
-Here, the distribution of a sum of independent counts is the *convolution* of their distributions,
+Here, on CPU, compiled per-row kernels (:mod:`loco_cli._count_kernels`, numba) run the recursion and
+an analytic forward-backward pass in float64, keeping each row's messages in cache. Elsewhere (CUDA),
+the distribution of a sum of independent counts is the *convolution* of their distributions,
 and "convolve, then fold every bin ``>= K - 1`` into bin ``K - 1``" is associative and commutative.
 The ``T`` Bernoulli polynomials ``(1 - p) + p x`` are therefore multiplied in a pairwise tree:
-``ceil(log2 T)`` batched levels instead of ``T`` sequential steps, differentiated by autograd.
-The tree runs in float64, where the mass lost to underflow is below ``T K^2 2.2e-308`` in absolute
+``ceil(log2 T)`` batched levels instead of ``T`` sequential steps, with a hand-written reverse pass.
+Both run in float64, where the mass lost to underflow is below ``T K^2 2.2e-308`` in absolute
 terms: every probability above :data:`FAST_PATH_MIN_PROB` (1e-250) is exact to float64 rounding.
 Rows whose needed probabilities are smaller go through the same tree in log space (``logsumexp``),
 which is exact at any magnitude (``P(Y = y) = 1e-2000`` included), with bounded gradients:
