@@ -48,6 +48,7 @@ __all__ = [
     "running_count_distribution",
     "bernoulli_log_probs",
     "mask_frames",
+    "valid_frames",
     "initial_bias",
     "linear_count_distribution",
     "set_backend",
@@ -85,6 +86,19 @@ def bernoulli_log_probs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return F.logsigmoid(logits), F.logsigmoid(-logits)
 
 
+def valid_frames(lengths, n: int, t: int, device=None) -> torch.Tensor | None:
+    """``(N, T)`` boolean mask of frames before each sequence's length, or ``None`` when ``lengths`` is ``None``.
+
+    The single place where valid lengths ``(N,)`` (frames) are checked and turned into a mask.
+    """
+    if lengths is None:
+        return None
+    lengths = torch.as_tensor(lengths, device=device)
+    if lengths.shape != (n,):
+        raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
+    return torch.arange(t, device=device)[None, :] < lengths[:, None]
+
+
 def mask_frames(
     logp: torch.Tensor, log1mp: torch.Tensor, lengths: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,13 +115,9 @@ def mask_frames(
     lengths:
         ``(N,)`` integer valid lengths in frames, or ``None`` when every frame is valid.
     """
-    if lengths is None:
+    valid = valid_frames(lengths, logp.shape[0], logp.shape[1], logp.device)
+    if valid is None:
         return logp, log1mp
-    n, t = logp.shape[:2]
-    lengths = torch.as_tensor(lengths, device=logp.device)
-    if lengths.shape != (n,):
-        raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
-    valid = torch.arange(t, device=logp.device)[None, :] < lengths[:, None]  # (N, T)
     valid = valid.unsqueeze(-1)
     logp = torch.where(valid, logp, torch.full_like(logp, -math.inf))
     log1mp = torch.where(valid, log1mp, torch.zeros_like(log1mp))
@@ -313,11 +323,9 @@ def _leaves(logits: torch.Tensor, lengths: torch.Tensor | None, log_space: bool)
     else:
         none, event = torch.sigmoid(-z), torch.sigmoid(z)  # both exact near 0 and 1
         off_none, off_event = 1.0, 0.0
-    if lengths is not None:
-        lengths = torch.as_tensor(lengths, device=z.device)
-        if lengths.shape != (n,):
-            raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
-        valid = (torch.arange(t, device=z.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+    valid = valid_frames(lengths, n, t, z.device)
+    if valid is not None:
+        valid = valid.unsqueeze(-1)
         none = torch.where(valid, none, torch.full_like(none, off_none))
         event = torch.where(valid, event, torch.full_like(event, off_event))
     leaves = torch.stack([none, event], dim=-1)  # (N, T, C, 2)
@@ -392,12 +400,8 @@ def count_log_distribution(
         raise ValueError("logits have no frames")
     if _use_kernels(logits.device):
         z = logits.double().permute(0, 2, 1).reshape(n * c, t)
-        valid = None
-        if lengths is not None:
-            lengths = torch.as_tensor(lengths)
-            if lengths.shape != (n,):
-                raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
-            valid = torch.arange(t)[None, :] < lengths[:, None]
+        valid = valid_frames(lengths, n, t)
+        if valid is not None:
             valid = valid.unsqueeze(1).expand(n, c, t).reshape(n * c, t)
         dist = _KernelCount.apply(z, valid, k_max)
     else:

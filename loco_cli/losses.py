@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from loco_cli.config import LossConfig
-from loco_cli.counting import count_log_distribution, count_nll
+from loco_cli.counting import count_log_distribution, count_nll, valid_frames
 
 __all__ = [
     "valid_mask",
@@ -47,10 +47,10 @@ __all__ = [
 
 def valid_mask(lengths: torch.Tensor | None, n: int, t: int, device=None) -> torch.Tensor:
     """``(N, T, 1)`` float mask, 1 on frames before each sequence's length."""
-    if lengths is None:
+    valid = valid_frames(lengths, n, t, device)
+    if valid is None:
         return torch.ones(n, t, 1, device=device)
-    lengths = torch.as_tensor(lengths, device=device)
-    return (torch.arange(t, device=device)[None, :] < lengths[:, None]).float().unsqueeze(-1)
+    return valid.float().unsqueeze(-1)
 
 
 def gaussian_kernel(sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
