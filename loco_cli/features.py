@@ -50,7 +50,7 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     ``t / fps`` s); power spectrum; HTK mel filterbank; natural log of ``mel + log_floor``. With
     ``cfg.delta`` the second channel is the first difference over time (frame 0 gets 0), kept as its
     own channel rather than glued onto the frequency axis (prior-implementations §8.4).
-    Computed in float32 with torch's FFT (about 180x real time per core for the drum preset, measured
+    Computed in float32 with torch's FFT (203x real time on one thread for the drum preset, measured
     by ``benchmarks/bench_features.py``).
     """
     import torch
