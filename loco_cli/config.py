@@ -226,3 +226,85 @@ PRESETS = {
     "drums": Preset(DRUM_FEATURES, DRUM_MODEL, LossConfig(k_max=31)),
     "piano": Preset(PIANO_FEATURES, PIANO_MODEL, LossConfig(k_max=42)),
 }
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """Optimisation, batching and augmentation of ``loco train`` (prior-implementations §4, §1.4).
+
+    Each training example is a window of a training track: a random snippet of the index, moved by up
+    to half its length, ``min_length_fraction``..1 of its length long (varying lengths keep a causal
+    count model from deferring its detections, seed 001 §5), time-stretched by a factor in
+    ``1 +- stretch`` and gain-shifted by up to ``gain_db``; with ``stack_prob`` a second window is
+    mixed in ("extract stacking") and the labels are united. Counts-only datasets train on their
+    fixed clips (gain only).
+    """
+
+    steps: int = 3000
+    batch_size: int = 16
+    lr: float = 1e-3
+    clip_norm: float = 10.0  # global gradient norm (the authors' clip_by_global_norm(10))
+    min_length_fraction: float = 0.75
+    stretch: float = 0.12
+    gain_db: float = 6.0
+    stack_prob: float = 0.0
+    val_every: int = 250  # steps between validations (and checkpoints)
+    patience: int = 0  # validations without improvement before stopping; 0 = never stop early
+    log_every: int = 25
+    seed: int = 0
+    amp: bool = True  # bfloat16 autocast for the network on CUDA (the count loss stays float64)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.val_every < 1 or self.log_every < 1:
+            raise ValueError("steps, batch_size, val_every and log_every must be positive")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        if not 0 < self.min_length_fraction <= 1:
+            raise ValueError("min_length_fraction must lie in (0, 1]")
+        if not 0 <= self.stretch < 0.5:
+            raise ValueError("stretch must lie in [0, 0.5)")
+        if not 0 <= self.stack_prob <= 1:
+            raise ValueError("stack_prob must lie in [0, 1]")
+
+
+@dataclass(frozen=True)
+class DecodeConfig(_Config):
+    """Activations -> onsets (see :mod:`loco_cli.detect`).
+
+    A peak is a local maximum of the 3-frame sum of ``p_t`` (the expected number of events near
+    ``t``, which a count-trained model concentrates in one or two frames) that reaches the class's
+    threshold; peaks closer than ``min_gap_s`` keep the stronger one. Its time is the centre of mass
+    of ``p`` over those frames, minus the class's ``latency_s`` measured on validation data.
+    ``thresholds`` / ``latency_s`` are per class (empty: ``threshold`` / 0 for all).
+    """
+
+    threshold: float = 0.5
+    thresholds: tuple[float, ...] = ()
+    latency_s: tuple[float, ...] = ()
+    min_gap_s: float = 0.025
+    mode: str = "stream"  # 'stream' (causal model, carried state) or 'windows' (overlap-averaged snippets)
+    window_s: float = 1.5  # 'windows' mode only
+    window_hop_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold <= 3:
+            raise ValueError("threshold must lie in (0, 3]")
+        if self.min_gap_s < 0:
+            raise ValueError("min_gap_s must be >= 0")
+        if self.mode not in ("stream", "windows"):
+            raise ValueError("mode must be 'stream' or 'windows'")
+
+    def class_thresholds(self, n: int) -> list[float]:
+        """Threshold of each of ``n`` classes."""
+        return list(self.thresholds) if len(self.thresholds) == n else [self.threshold] * n
+
+    def class_latency(self, n: int) -> list[float]:
+        """Latency (s) of each of ``n`` classes."""
+        return list(self.latency_s) if len(self.latency_s) == n else [0.0] * n
+
+
+#: Training recipes: drums (small CRNN, fast on CPU) and piano (88 keys).
+RECIPES = {
+    "drums": TrainConfig(),
+    "piano": TrainConfig(steps=6000, batch_size=8, lr=5e-4, stretch=0.1),
+}

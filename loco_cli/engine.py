@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loco_cli.annotations import ANNOTATION_SUFFIXES, map_labels, read_events
+import numpy as np
+
+from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_events
 from loco_cli.config import EVAL_WINDOW_S
 from loco_cli.errors import InvalidAnnotation, InvalidOption
 from loco_cli.scores import score_track, summarise
 
-__all__ = ["EvalResult", "pair_annotation_files", "evaluate_paths"]
+__all__ = ["EvalResult", "pair_annotation_files", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
 
 @dataclass
@@ -93,3 +95,103 @@ def evaluate_paths(
         classes = sorted({label for r, _ in loaded.values() for label in r.label_set})
     per_track = {t: score_track(r, e, classes, window) for t, (r, e) in loaded.items()}
     return EvalResult(summarise(per_track, classes), classes, window, problems)
+
+
+def _is_piano(classes: list[str]) -> bool:
+    return all(c.isdigit() and 0 <= int(c) <= 127 for c in classes)
+
+
+def note_level_f1(ref: Events, est: Events, window: float) -> tuple[float, float, float]:
+    """Piano note-level ``(P, R, F1)``: onset within ``window`` and the same pitch, offsets ignored
+    (``mir_eval.transcription.precision_recall_f1_overlap`` with ``offset_ratio=None``)."""
+    import mir_eval
+
+    def notes(ev: Events):
+        t = ev.times
+        intervals = np.stack([t, t + 0.1], axis=1) if t.size else np.zeros((0, 2))
+        pitches = mir_eval.util.midi_to_hz(np.array([float(x) for x in ev.labels])) if t.size else np.zeros(0)
+        return intervals, pitches
+
+    (ri, rp), (ei, ep) = notes(ref), notes(est)
+    if not ri.size and not ei.size:
+        return 1.0, 1.0, 1.0
+    if not ri.size or not ei.size:
+        return 0.0, 0.0, 0.0
+    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep, onset_tolerance=window,
+                                                                   offset_ratio=None)
+    return p, r, f
+
+
+def evaluate_model(
+    model: str | Path | None,
+    data_dir: str | Path,
+    *,
+    split: str = "test",
+    window: float = EVAL_WINDOW_S,
+    tune: bool = False,
+    device="cpu",
+    on_file: Callable[[str], None] | None = None,
+) -> tuple[EvalResult, dict]:
+    """Detect on the tracks of ``split`` of a prepared dataset and score them.
+
+    With ``tune``, per-class latency and thresholds are first calibrated on the ``val`` split and
+    saved into the model file. Returns ``(EvalResult, info)``; ``info`` holds the model path, the
+    decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
+    """
+    from loco_cli.checkpoint import atomic_save, content_hash, load_model
+    from loco_cli.detect import activations, calibrate, decode
+    from loco_cli.errors import ModelError
+    from loco_cli.prepare import load_prepared
+
+    if window <= 0:
+        raise InvalidOption(f"--window must be positive, got {window}")
+    loaded = load_model(model, device)
+    data = load_prepared(data_dir)
+    if loaded.classes != data.classes:
+        raise ModelError(f"{loaded.path}: model classes {loaded.classes[:6]} differ from {data_dir}'s {data.classes[:6]}")
+    if not data.has_timestamps:
+        raise InvalidOption(f"{data_dir}: a counts-only dataset has no timestamps to score onsets against")
+    names = data.split_tracks(split)
+    if not names:
+        raise InvalidOption(f"{data_dir}: no {split!r} tracks; choose --split train, val or test")
+    same_features = loaded.features.digest() == data.meta["feature_digest"]
+
+    def probs_of(name: str, cfg):
+        if same_features:
+            feats = np.asarray(data.feature_array(name))
+        else:
+            from loco_cli.audio import load_audio
+            from loco_cli.features import log_mel
+
+            feats = log_mel(load_audio(data.tracks[name]["audio"], loaded.features.sample_rate), loaded.features)
+        return activations(loaded.model, feats, cfg, loaded.features.fps, device)
+
+    cfg = loaded.decode
+    info: dict = {"model": str(loaded.path)}
+    if tune:
+        val = data.split_tracks("val")
+        if not val:
+            raise InvalidOption(f"{data_dir}: --tune needs a validation split; prepare with --val-fraction > 0")
+        cfg, report = calibrate([(probs_of(n, cfg), data.events[n]) for n in val], data.classes, data.features.fps,
+                                cfg.replace(thresholds=(), latency_s=()), window=window)
+        payload = dict(loaded.payload)
+        payload["decode"] = cfg.to_dict()
+        payload["hash"] = content_hash(payload)
+        atomic_save(payload, loaded.path)
+        info["tuned"] = report
+    per_track, notes = {}, []
+    for name in names:
+        events, _ = decode(probs_of(name, cfg), data.classes, data.features.fps, cfg)
+        ref = Events(np.concatenate(data.events[name]),
+                     np.concatenate([[c] * len(t) for c, t in zip(data.classes, data.events[name], strict=True)]))
+        per_track[name] = score_track(ref, events, data.classes, window)
+        if _is_piano(data.classes):
+            notes.append(note_level_f1(ref, events, window))
+        if on_file:
+            on_file(name)
+    if notes:
+        arr = np.array(notes)
+        info["notes"] = {"precision": float(arr[:, 0].mean()), "recall": float(arr[:, 1].mean()),
+                         "f1": float(arr[:, 2].mean()), "tracks": len(notes)}
+    info["decode"] = cfg.to_dict()
+    return EvalResult(summarise(per_track, data.classes), data.classes, window, []), info

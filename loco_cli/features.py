@@ -22,9 +22,14 @@ def n_frames(n_samples: int, cfg: FeatureConfig) -> int:
     return 1 + -(-max(n_samples - cfg.win_length, 0) // cfg.hop_length)
 
 
-def frames_to_seconds(frames, fps: float) -> np.ndarray:
-    """Start times in seconds of frame indices (float frames allowed, e.g. interpolated peaks)."""
-    return np.asarray(frames, dtype=np.float64) / fps
+def frames_to_seconds(frames, fps: float, latency_s: float = 0.0) -> np.ndarray:
+    """Times in seconds of frame indices (float frames allowed, e.g. interpolated peaks).
+
+    ``frame / fps`` is the start of the frame's window; ``latency_s`` (a model's measured detection
+    delay, see :func:`loco_cli.detect.calibrate`) is subtracted so that detections land on onsets.
+    This is the only place in loco where frames become seconds.
+    """
+    return np.asarray(frames, dtype=np.float64) / fps - latency_s
 
 
 def seconds_to_frames(seconds, fps: float) -> np.ndarray:

@@ -31,12 +31,25 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show full tracebacks instead of one-line errors."),
 ) -> None:
     """loco: weakly-supervised event localisation (LoCo, SoftLoc) for drums and piano."""
+    from loco_cli.cli._common import VERBOSE
+
+    VERBOSE["on"] = verbose
 
 
-from loco_cli.cli.eval_cmd import eval_command  # noqa: E402 - commands register after the app exists
+# commands register after the app exists; each imports its heavy libraries inside its body
+from loco_cli.cli.detect_cmd import detect_command  # noqa: E402
+from loco_cli.cli.eval_cmd import eval_command  # noqa: E402
+from loco_cli.cli.prepare_cmd import prepare_command  # noqa: E402
+from loco_cli.cli.synth_cmd import synth_command  # noqa: E402
+from loco_cli.cli.train_cmd import train_command  # noqa: E402
 
+app.command("synth")(synth_command)
+app.command("prepare")(prepare_command)
+app.command("train")(train_command)
+app.command("detect")(detect_command)
 app.command("eval")(eval_command)
 
 

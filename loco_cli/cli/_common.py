@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: user errors as one line, option parsing."""
+"""Helpers shared by the CLI commands: user errors as one line, option parsing, progress bars."""
 
 from __future__ import annotations
 
@@ -8,15 +8,26 @@ import typer
 
 from loco_cli.errors import InvalidOption, LocoError
 
+#: Set by ``loco --verbose``: show tracebacks instead of one-line errors.
+VERBOSE = {"on": False}
+
 
 @contextlib.contextmanager
 def fail_on_error(console):
-    """Turn a :class:`LocoError` into ``error: <message>`` on stderr and its exit code, no traceback."""
+    """Turn a :class:`LocoError` into ``error: <message>`` on stderr and its exit code, no traceback
+    (``loco --verbose`` re-raises it with the traceback)."""
     try:
         yield
     except LocoError as err:
+        if VERBOSE["on"]:
+            raise
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
+    except ValueError as err:  # config validation (frozen dataclasses) raises ValueError with the field
+        if VERBOSE["on"]:
+            raise
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def parse_label_map(text: str) -> dict[str, str] | None:
@@ -32,3 +43,27 @@ def parse_label_map(text: str) -> dict[str, str] | None:
             raise InvalidOption(f"--labels: empty name in {item!r}")
         mapping[raw] = cls
     return mapping
+
+
+def label_map_option(text: str) -> dict[str, str] | None:
+    """``--labels``: a named map (``enst``, ``mdb``) or ``raw=class`` pairs; empty: the default."""
+    from loco_cli.annotations import ENST_LABELS, MDB_LABELS
+
+    presets = {"enst": ENST_LABELS, "mdb": MDB_LABELS}
+    return presets[text.lower()] if text.lower() in presets else parse_label_map(text)
+
+
+def split_list(text: str) -> list[str] | None:
+    """``'a,b'`` -> ``['a', 'b']``; empty -> ``None``."""
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    return items or None
+
+
+def progress(console):
+    """A rich progress bar with counts, rate and time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"), console=console, transient=False,
+    )

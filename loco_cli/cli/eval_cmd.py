@@ -1,4 +1,4 @@
-"""``loco eval``: score predicted onsets against references with mir_eval."""
+"""``loco eval``: score predicted onsets against references with mir_eval, or a model on a prepared split."""
 
 from __future__ import annotations
 
@@ -11,48 +11,75 @@ from loco_cli.config import EVAL_WINDOW_S
 
 
 def eval_command(
-    pred: Path = typer.Argument(..., help="Predicted onsets: a file, or a folder of files named after the references."),
-    ref: Path = typer.Argument(..., help="Reference annotations: a file or a folder (any supported format)."),
+    pred: Path = typer.Argument(None, help="Predicted onsets: a file, or a folder of files named after the references."),
+    ref: Path = typer.Argument(None, help="Reference annotations: a file or a folder (any supported format)."),
+    model: str = typer.Option(None, help="Evaluate this model (file, run folder, or shipped name) on --data."),
+    data: Path = typer.Option(None, help="Prepared dataset to evaluate --model on."),
+    split: str = typer.Option("test", help="Split of --data to score: train, val or test."),
+    tune: bool = typer.Option(False, help="First tune per-class latency and thresholds on --data's val split; save them into the model."),
     window: float = typer.Option(EVAL_WINDOW_S, help="Matching tolerance in seconds."),
     classes: str = typer.Option("", help="Comma-separated classes to score (default: all in the references)."),
     labels: str = typer.Option("", help="Reference label map, e.g. 'bd=KD,sd=SD,chh=HH' or 'enst'."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto (with --model)."),
     json_out: Path = typer.Option(None, "--json", help="Write the full report (per class, per track) as JSON."),
     csv_out: Path = typer.Option(None, "--csv", help="Write per-class rows as CSV."),
 ) -> None:
-    """Score predicted onsets: F1 per class, mean over tracks and global (summed)."""
+    """Score onsets: precision, recall, F1 per class, as the mean over tracks and globally (summed)."""
     from rich.console import Console
     from rich.table import Table
 
-    from loco_cli.annotations import ENST_LABELS, MDB_LABELS, atomic_write_text
-    from loco_cli.cli._common import fail_on_error, parse_label_map
-    from loco_cli.engine import evaluate_paths
+    from loco_cli.annotations import atomic_write_text
+    from loco_cli.cli._common import fail_on_error, label_map_option, split_list
+    from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
+    info: dict = {}
     with fail_on_error(console):
-        presets = {"enst": ENST_LABELS, "mdb": MDB_LABELS}
-        label_map = presets.get(labels.lower()) if labels.lower() in presets else parse_label_map(labels)
-        class_list = [c.strip() for c in classes.split(",") if c.strip()] or None
-        result = evaluate_paths(pred, ref, window=window, classes=class_list, label_map=label_map)
+        if model is not None or data is not None:
+            if model is None or data is None or pred is not None:
+                raise InvalidOption("give PRED REF, or --model M --data PREPARED (not both)")
+            from loco_cli.engine import evaluate_model
+            from loco_cli.train import resolve_device
+
+            result, info = evaluate_model(model, data, split=split, window=window, tune=tune,
+                                          device=resolve_device(device))
+        else:
+            if pred is None or ref is None:
+                raise InvalidOption("give PRED and REF (files or folders), or --model M --data PREPARED")
+            from loco_cli.engine import evaluate_paths
+
+            result = evaluate_paths(pred, ref, window=window, classes=split_list(classes),
+                                    label_map=label_map_option(labels))
     for problem in result.problems:
         console.print(f"[yellow]skipped[/yellow] {problem}")
+    for name, c in list(info.get("tuned", {}).items())[:12]:
+        console.print(f"tuned {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f} "
+                      f"(val F1 {c['f1']:.3f})")
     table = Table(title=f"Onset F1 at {1000 * result.window:.0f} ms ({len(result.report['tracks'])} tracks)")
     for col in ("class", "P (mean)", "R (mean)", "F1 (mean)", "F1 (global)", "refs", "estimates"):
         table.add_column(col, justify="left" if col == "class" else "right")
     rows = [(c, result.report["classes"][c]) for c in result.classes] + [("all", result.report["overall"])]
+    if len(result.classes) > 12:  # piano: 88 rows would drown the summary; the JSON has them all
+        rows = [("all", result.report["overall"])]
     csv_lines = ["class,precision_mean,recall_mean,f1_mean,precision_global,recall_global,f1_global,n_ref,n_est"]
-    for name, block in rows:
+    for name, block in [(c, result.report["classes"][c]) for c in result.classes] + [("all", result.report["overall"])]:
         m, g = block["mean"], block["global"]
-        table.add_row(
-            name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{g['f1']:.3f}",
-            str(g["n_ref"]), str(g["n_est"]),
-        )
         csv_lines.append(
             f"{name},{m['precision']:.6f},{m['recall']:.6f},{m['f1']:.6f},"
             f"{g['precision']:.6f},{g['recall']:.6f},{g['f1']:.6f},{g['n_ref']},{g['n_est']}"
         )
+    for name, block in rows:
+        m, g = block["mean"], block["global"]
+        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{g['f1']:.3f}",
+                      str(g["n_ref"]), str(g["n_est"]))
     Console().print(table)
+    if "notes" in info:
+        n = info["notes"]
+        Console().print(f"note level (pitch + onset, mir_eval.transcription): P {n['precision']:.3f} "
+                        f"R {n['recall']:.3f} F1 {n['f1']:.3f} (mean over {n['tracks']} tracks)")
     if json_out:
-        payload = {"window_s": result.window, "class_names": result.classes, "problems": result.problems, **result.report}
+        payload = {"window_s": result.window, "class_names": result.classes, "problems": result.problems,
+                   **result.report, **({"model": info} if info else {})}
         atomic_write_text(Path(json_out), json.dumps(payload, indent=2))
     if csv_out:
         atomic_write_text(Path(csv_out), "\n".join(csv_lines) + "\n")

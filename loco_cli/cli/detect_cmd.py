@@ -1,0 +1,57 @@
+"""``loco detect``: audio files -> CSV (and MIDI, PNG) of onset times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def detect_command(
+    inputs: list[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
+    out: Path = typer.Option(..., "--out", help="Folder for <stem>.csv (time,label,confidence in seconds)."),
+    model: str = typer.Option(None, help="Model file, run folder, or shipped name (drums, piano). Default: drums."),
+    threshold: float = typer.Option(None, help="Peak threshold for every class (default: the model's tuned ones)."),
+    mode: str = typer.Option(None, help="stream (default) or windows (1.5 s windows, 0.5 s hop, averaged)."),
+    midi: bool = typer.Option(False, help="Also write <stem>.mid (GM drum notes or piano pitches)."),
+    plot: bool = typer.Option(False, help="Also write <stem>.png: spectrogram, activations, onsets."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Detect onsets in audio with a trained model; a bad file is reported and the rest go on."""
+    import time
+
+    from rich.console import Console
+
+    from loco_cli.cli._common import fail_on_error, progress
+
+    console = Console(stderr=True)
+    with fail_on_error(console):
+        from loco_cli.checkpoint import load_model
+        from loco_cli.detect import collect_inputs, detect_paths
+        from loco_cli.train import resolve_device
+
+        dev = resolve_device(device)
+        loaded = load_model(model, dev)
+        cfg = loaded.decode
+        if threshold is not None:
+            cfg = cfg.replace(threshold=threshold, thresholds=())
+        if mode is not None:
+            cfg = cfg.replace(mode=mode)
+        files, _ = collect_inputs(inputs)
+        start = time.perf_counter()
+        with progress(console) as bar:
+            task = bar.add_task("detect", total=len(files), info="")
+
+            def on_file(path: Path, error: str | None) -> None:
+                bar.update(task, advance=1, info=path.name)
+
+            summary = detect_paths(loaded, inputs, out, cfg=cfg, midi=midi, plot=plot, device=dev, on_file=on_file)
+        elapsed = time.perf_counter() - start
+    for problem in summary.problems:
+        console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False, soft_wrap=True)
+    n = len(summary.outputs)
+    rtf = summary.audio_seconds / elapsed if elapsed > 0 else float("inf")
+    console.print(f"{n} file(s), {sum(summary.events.values())} onsets -> {out} "
+                  f"({summary.audio_seconds:.0f} s of audio in {elapsed:.1f} s, {rtf:.0f}x real time)")
+    if summary.problems:
+        raise typer.Exit(1)

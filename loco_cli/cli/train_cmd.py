@@ -1,0 +1,98 @@
+"""``loco train``: fit a detector on a prepared dataset (counts only with --loss loco)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from loco_cli.config import LOSS_NAMES
+
+
+def train_command(
+    prepared: Path = typer.Argument(None, help="Prepared dataset folder (from `loco prepare`); not needed with --resume."),
+    out: Path = typer.Option(None, "--out", help="Run folder for checkpoints, metrics and the final model.pt."),
+    loss: str = typer.Option("loco", help=f"Training objective: {', '.join(LOSS_NAMES)}."),
+    recipe: str = typer.Option("", help="drums, piano or a TOML file (default: the dataset's preset)."),
+    steps: int = typer.Option(None, help="Training steps (default: the recipe's)."),
+    batch_size: int = typer.Option(None, help="Snippets per batch (default: the recipe's)."),
+    lr: float = typer.Option(None, help="Adam learning rate (default: the recipe's)."),
+    val_every: int = typer.Option(None, help="Steps between validations and checkpoints (default: the recipe's)."),
+    patience: int = typer.Option(None, help="Stop after this many validations without improvement; 0 = never."),
+    seed: int = typer.Option(None, help="Random seed (default: the recipe's)."),
+    device: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N."),
+    resume: Path = typer.Option(None, help="Continue this run folder exactly where it stopped."),
+    force: bool = typer.Option(False, help="Start over in an existing run folder."),
+    teacher: Path = typer.Option(None, help="SeCoST: a trained run or model whose count predictions mix into the targets."),
+    teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
+) -> None:
+    """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
+    import json
+
+    from rich.console import Console
+
+    from loco_cli.cli._common import fail_on_error
+    from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
+    from loco_cli.errors import InvalidOption
+
+    console = Console(stderr=True)
+    with fail_on_error(console):
+        from loco_cli.prepare import load_prepared
+        from loco_cli.train import load_recipe, train_run
+
+        if resume is not None:
+            cfg_path = Path(resume) / "config.json"
+            if not cfg_path.is_file():
+                raise InvalidOption(f"{resume}: not a run folder (no config.json); give the --out folder of a run")
+            cfg = json.loads(cfg_path.read_text())
+            run, data_dir = Path(resume), Path(cfg["dataset"]["path"])
+            configs = {"loss": LossConfig.from_dict(cfg["loss"]), "train": TrainConfig.from_dict(cfg["train"]),
+                       "model": ModelConfig.from_dict(cfg["model"]), "decode": DecodeConfig.from_dict(cfg["decode"])}
+            teacher_path = cfg.get("teacher")
+        else:
+            if prepared is None or out is None:
+                raise InvalidOption("give the prepared dataset and --out RUN (or --resume RUN)")
+            data = load_prepared(prepared)
+            configs = load_recipe(recipe or data.meta["preset"])
+            overrides = {k: v for k, v in {"steps": steps, "batch_size": batch_size, "lr": lr, "val_every": val_every,
+                                            "patience": patience, "seed": seed}.items() if v is not None}
+            configs["train"] = configs["train"].replace(**overrides)
+            configs["loss"] = configs["loss"].replace(
+                name=loss, k_max=data.meta.get("k_max", configs["loss"].k_max),
+                teacher_weight=teacher_weight if teacher is not None else 1.0,
+            )
+            run, data_dir, teacher_path = out, prepared, teacher
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                       TimeRemainingColumn(), console=console)
+        task = None
+        state = {"val": "", "loss": ""}
+
+        def on_event(kind: str, info: dict) -> None:
+            nonlocal task
+            if kind == "start":
+                console.print(f"training {info['params']} parameters on {info['device']} "
+                              f"({info['train_tracks']} training tracks, validating on {info['val_split']})")
+                task = bar.add_task("train", total=configs["train"].steps, completed=info["step"], info="")
+            elif kind == "log":
+                state["loss"] = f"loss {info['loss']:.3f}  {info['steps_per_s']:.1f} steps/s"
+                bar.update(task, completed=info["step"], info=f"{state['loss']}  {state['val']}")
+            elif kind == "val":
+                per = " ".join(f"{c} {v:.3f}" for c, v in list(info["per_class"].items())[:6])
+                state["val"] = f"val {info['name']} {info['metric']:.3f} (best {info['best']:.3f})"
+                bar.console.print(f"step {info['step']}: {state['val']}  [{per}]", highlight=False)
+                bar.update(task, completed=info["step"], info=f"{state['loss']}  {state['val']}")
+
+        with bar:
+            result = train_run(
+                data_dir, run, loss=configs["loss"], train=configs["train"], model=configs["model"],
+                decode_cfg=configs["decode"], resume=resume is not None, force=force, teacher=teacher_path,
+                device=device, on_event=on_event,
+            )
+    if result is None:  # a non-zero rank under torchrun
+        return
+    console.print(f"best validation {result.metric_name} {result.best_metric:.3f}; model -> {result.model_path}")
+    for name, c in list(result.calibration.items())[:12]:
+        console.print(f"  {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f}, "
+                      f"val F1 {c['f1']:.3f}")

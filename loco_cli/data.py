@@ -1,0 +1,126 @@
+"""Training batches from a prepared dataset: random windows, augmentation, padding and masks.
+
+Shapes: features ``(N, T, channels, bands)`` float32 (zero-padded past each length), ``lengths``
+``(N,)`` int64 frames, ``counts`` ``(N, C)`` int64, ``frame_labels`` ``(N, T, C)`` float32 (1 at the
+frame of each onset, for ``ce`` / ``oss`` / ``softloc``). All randomness comes from the
+``np.random.Generator`` handed in, so a saved generator state resumes a run exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from loco_cli.config import TrainConfig
+from loco_cli.features import seconds_to_frames
+from loco_cli.prepare import Prepared
+
+__all__ = ["Sampler", "stretch_features", "collate"]
+
+
+def stretch_features(x: np.ndarray, rate: float, out_len: int) -> np.ndarray:
+    """Time-stretch features ``(T_in, channels, bands)`` by linear interpolation: output frame ``j``
+    reads input position ``j * rate``; the delta channel (1) is recomputed from the stretched log-mel.
+    Returns ``(out_len, channels, bands)`` float32; needs ``T_in >= (out_len - 1) * rate + 1``."""
+    pos = np.arange(out_len) * rate
+    i0 = np.minimum(np.floor(pos).astype(np.int64), x.shape[0] - 1)
+    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+    w = (pos - i0)[:, None, None].astype(np.float32)
+    y = (x[i0].astype(np.float32) * (1 - w) + x[i1].astype(np.float32) * w)
+    if x.shape[1] > 1:
+        y[1:, 1] = np.diff(y[:, 0], axis=0)
+        y[0, 1] = x[0, 1].astype(np.float32) * rate
+    return y
+
+
+def collate(items: list[tuple[np.ndarray, list[np.ndarray], np.ndarray]], n_classes: int) -> dict:
+    """Pad ``(features (T_i, Ch, F), onset frames per class, counts (C,))`` items into a batch dict."""
+    t_max = max(f.shape[0] for f, _, _ in items)
+    ch, bands = items[0][0].shape[1:]
+    feats = np.zeros((len(items), t_max, ch, bands), dtype=np.float32)
+    labels = np.zeros((len(items), t_max, n_classes), dtype=np.float32)
+    lengths = np.zeros(len(items), dtype=np.int64)
+    counts = np.zeros((len(items), n_classes), dtype=np.int64)
+    for i, (f, frames, c) in enumerate(items):
+        feats[i, : f.shape[0]] = f
+        lengths[i] = f.shape[0]
+        counts[i] = c
+        for k, fr in enumerate(frames):
+            labels[i, fr, k] = 1.0
+    return {
+        "features": torch.from_numpy(feats),
+        "lengths": torch.from_numpy(lengths),
+        "counts": torch.from_numpy(counts),
+        "frame_labels": torch.from_numpy(labels),
+    }
+
+
+class Sampler:
+    """Draws training batches from the snippets of one split of a :class:`Prepared` dataset."""
+
+    def __init__(self, data: Prepared, cfg: TrainConfig, rng: np.random.Generator, split: str = "train") -> None:
+        self.data, self.cfg, self.rng = data, cfg, rng
+        self.rows = [r for r in data.snippets if r["split"] == split]
+        if not self.rows:
+            raise ValueError(f"no {split} snippets in {data.root}")
+        self.fps = data.features.fps
+        self._feats: dict[str, np.ndarray] = {}
+        self._frames = {
+            name: [seconds_to_frames(t, self.fps) for t in per]
+            for name, per in data.train_events.items()
+        }
+
+    def _features(self, name: str) -> np.ndarray:
+        if name not in self._feats:
+            self._feats[name] = self.data.feature_array(name)
+        return self._feats[name]
+
+    def _window(self, out_len: int | None = None) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        cfg, rng = self.cfg, self.rng
+        row = self.rows[int(rng.integers(len(self.rows)))]
+        feats = self._features(row["track"])
+        if not self.data.has_timestamps:  # counts only: the clip exactly as labelled
+            s, n = row["start_frame"], row["n_frames"]
+            return np.asarray(feats[s : s + n], dtype=np.float32), [], row["counts"]
+        nominal = row["n_frames"]
+        if out_len is None:
+            out_len = int(rng.integers(max(2, math.ceil(cfg.min_length_fraction * nominal)), nominal + 1))
+        rate = float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)) if cfg.stretch > 0 else 1.0
+        total = feats.shape[0]
+        need = min(math.ceil((out_len - 1) * rate) + 1, total)
+        out_len = min(out_len, int((need - 1) / rate) + 1)
+        shift = int(rng.integers(-(nominal // 2), nominal // 2 + 1))
+        start = int(np.clip(row["start_frame"] + shift, 0, total - need))
+        x = np.asarray(feats[start : start + need])
+        x = stretch_features(x, rate, out_len) if rate != 1.0 else x[:out_len].astype(np.float32)
+        frames = []
+        for fr in self._frames[row["track"]]:
+            inside = fr[(fr >= start) & (fr < start + need)]
+            new = np.unique(np.floor((inside - start) / rate + 1e-9).astype(np.int64))
+            frames.append(new[new < out_len])
+        counts = np.array([f.size for f in frames], dtype=np.int64)
+        return x, frames, counts
+
+    def example(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``."""
+        x, frames, counts = self._window()
+        cfg, rng = self.cfg, self.rng
+        if self.data.has_timestamps and cfg.stack_prob > 0 and rng.random() < cfg.stack_prob:
+            y, frames2, _ = self._window(out_len=x.shape[0])
+            n = min(x.shape[0], y.shape[0])
+            x = x[:n].copy()
+            x[:, 0] = np.logaddexp(x[:, 0], y[:n, 0])
+            if x.shape[1] > 1:
+                x[1:, 1] = np.diff(x[:, 0], axis=0)
+            frames = [np.union1d(a[a < n], b[b < n]) for a, b in zip(frames, frames2, strict=True)]
+            counts = np.array([f.size for f in frames], dtype=np.int64)
+        if cfg.gain_db > 0:
+            x = x.copy()
+            x[:, 0] += np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
+        return x, frames, counts
+
+    def batch(self) -> dict:
+        """A padded batch of ``cfg.batch_size`` examples (see the module docstring for shapes)."""
+        return collate([self.example() for _ in range(self.cfg.batch_size)], len(self.data.classes))

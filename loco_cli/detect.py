@@ -1,0 +1,342 @@
+"""``loco detect``: whole audio files -> per-frame activations -> onsets (seconds) -> CSV / MIDI / PNG.
+
+Two ways to run a causal model over a file of any length:
+
+* ``stream`` (default): one pass, the input fed in chunks with the recurrent and convolutional state
+  carried across (bit-for-bit the same as a single pass; memory bounded by the chunk);
+* ``windows``: 1.5 s windows every 0.5 s, each from the zero state, overlap-averaged (the authors'
+  inference). ``benchmarks/bench_detect.py`` measures both; streaming scores higher on the embedded
+  drum corpus (no cold-start windows) and is several times faster, hence the default.
+
+Activations ``p`` are ``(frames, classes)`` probabilities; :func:`pick_peaks` turns one class into
+sub-frame peak positions; :func:`loco_cli.features.frames_to_seconds` (with the model's measured
+latency) turns those into seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from loco_cli.annotations import Events, write_events_csv
+from loco_cli.audio import AUDIO_SUFFIXES, load_audio
+from loco_cli.checkpoint import LoadedModel
+from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
+from loco_cli.errors import InvalidOption, LocoError
+from loco_cli.features import frames_to_seconds, log_mel, seconds_to_frames
+
+__all__ = [
+    "STREAM_CHUNK_FRAMES",
+    "activations",
+    "pick_peaks",
+    "decode",
+    "calibrate",
+    "DetectResult",
+    "detect_file",
+    "collect_inputs",
+    "detect_paths",
+    "write_midi",
+]
+
+#: Frames per chunk when streaming (20 s at 200 fps): bounds memory on long files.
+STREAM_CHUNK_FRAMES = 4000
+#: Threshold grid searched by :func:`calibrate`.
+THRESHOLD_GRID = tuple(np.round(np.arange(0.1, 0.951, 0.05), 2))
+
+
+@torch.no_grad()
+def activations(model: torch.nn.Module, feats: np.ndarray, cfg: DecodeConfig, fps: float, device="cpu") -> np.ndarray:
+    """Per-frame event probabilities ``(T, C)`` float32 of features ``(T, channels, bands)``."""
+    x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)).to(device)
+    t = x.shape[0]
+    if cfg.mode == "stream" and hasattr(model, "stream"):
+        state, outs = None, []
+        for a in range(0, t, STREAM_CHUNK_FRAMES):
+            logits, state = model.stream(x[None, a : a + STREAM_CHUNK_FRAMES], state)
+            outs.append(torch.sigmoid(logits[0].float()))
+        return torch.cat(outs).cpu().numpy()
+    win = max(1, int(seconds_to_frames(cfg.window_s, fps)))
+    hop = max(1, int(seconds_to_frames(cfg.window_hop_s, fps)))
+    starts = list(range(0, max(t - win, 0) + 1, hop))
+    if starts[-1] + win < t:
+        starts.append(max(t - win, 0))
+    acc = torch.zeros(t, model.cfg.n_classes, device=device)
+    cover = torch.zeros(t, 1, device=device)
+    for i in range(0, len(starts), 64):
+        group = starts[i : i + 64]
+        batch = torch.stack([x[s : s + win] for s in group]) if t >= win else x[None]
+        probs = torch.sigmoid(model(batch).float())
+        for s, p in zip(group, probs, strict=True):
+            acc[s : s + p.shape[0]] += p
+            cover[s : s + p.shape[0]] += 1
+    return (acc / cover.clamp_min(1)).cpu().numpy()
+
+
+def pick_peaks(p: np.ndarray, threshold: float, min_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of one class's activations ``p`` ``(T,)``.
+
+    ``s_t = p_{t-1} + p_t + p_{t+1}`` is the expected number of events around ``t``; a peak is a
+    local maximum of ``s`` with ``s_t >= threshold``; of two peaks closer than ``min_gap`` frames the
+    stronger stays. Returns sub-frame positions ``(E,)`` (centre of mass of ``p`` over the three
+    frames, in frames) and confidences ``min(s_t, 1)``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if p.size == 0:
+        return np.zeros(0), np.zeros(0)
+    padded = np.concatenate([[0.0], p, [0.0]])
+    s = padded[:-2] + padded[1:-1] + padded[2:]
+    sp = np.concatenate([[-1.0], s, [-1.0]])
+    cand = np.flatnonzero((s >= threshold) & (s >= sp[:-2]) & (s > sp[2:]))
+    kept: list[int] = []
+    for t in cand:
+        if kept and t - kept[-1] < min_gap:
+            if s[t] > s[kept[-1]]:
+                kept[-1] = int(t)
+            continue
+        kept.append(int(t))
+    idx = np.asarray(kept, dtype=np.int64)
+    if idx.size == 0:
+        return np.zeros(0), np.zeros(0)
+    offsets = (padded[idx + 2] - padded[idx]) / np.maximum(s[idx], 1e-12)  # centre of mass relative to t
+    return idx + offsets, np.minimum(s[idx], 1.0)
+
+
+def decode(probs: np.ndarray, classes: list[str], fps: float, cfg: DecodeConfig) -> tuple[Events, np.ndarray]:
+    """Onsets of all classes: ``(Events in seconds, confidences (E,))``."""
+    thresholds, latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
+    min_gap = max(1, int(round(cfg.min_gap_s * fps)))
+    times, labels, conf = [], [], []
+    for c, name in enumerate(classes):
+        pos, cf = pick_peaks(probs[:, c], thresholds[c], min_gap)
+        times.append(np.maximum(frames_to_seconds(pos, fps, latency[c]), 0.0))
+        labels += [name] * pos.size
+        conf.append(cf)
+    t = np.concatenate(times) if times else np.zeros(0)
+    cf = np.concatenate(conf) if conf else np.zeros(0)
+    order = np.argsort(t, kind="stable")
+    return Events(t[order], np.array(labels, dtype=object)[order]), cf[order]
+
+
+def calibrate(
+    tracks: list[tuple[np.ndarray, list[np.ndarray]]],
+    classes: list[str],
+    fps: float,
+    base: DecodeConfig,
+    *,
+    window: float = EVAL_WINDOW_S,
+) -> tuple[DecodeConfig, dict]:
+    """Measure each class's latency and choose its threshold on validation tracks.
+
+    ``tracks``: ``[(probs (T, C), reference onset times per class (s))]``. Latency = median of
+    ``detected - reference`` over pairs matched within ``window`` at the base threshold; then the
+    threshold on :data:`THRESHOLD_GRID` maximising the summed F1 over tracks (seed 002 §3.1.2).
+    Returns the new config and a report ``{class: {"latency_s", "threshold", "f1"}}``.
+    """
+    import mir_eval
+
+    n = len(classes)
+    min_gap = max(1, int(round(base.min_gap_s * fps)))
+    latencies, thresholds, report = [], [], {}
+    for c, name in enumerate(classes):
+        peaks = [pick_peaks(p[:, c], base.threshold, min_gap)[0] for p, _ in tracks]
+        diffs = []
+        for pos, (_, refs) in zip(peaks, tracks, strict=True):
+            est = frames_to_seconds(pos, fps)
+            for i, j in mir_eval.util.match_events(refs[c], est, window):
+                diffs.append(est[j] - refs[c][i])
+        lat = float(np.median(diffs)) if len(diffs) >= 5 else 0.0
+        best = (-1.0, base.threshold)
+        for thr in THRESHOLD_GRID:
+            tp = n_est = n_ref = 0
+            for p, refs in tracks:
+                est = frames_to_seconds(pick_peaks(p[:, c], thr, min_gap)[0], fps, lat)
+                tp += len(mir_eval.util.match_events(refs[c], est, window))
+                n_est += est.size
+                n_ref += refs[c].size
+            f1 = 2 * tp / (n_est + n_ref) if n_est + n_ref else 0.0
+            if f1 > best[0] + 1e-12 or (abs(f1 - best[0]) <= 1e-12 and abs(thr - 0.5) < abs(best[1] - 0.5)):
+                best = (f1, float(thr))
+        latencies.append(round(lat, 6))
+        thresholds.append(best[1])
+        report[name] = {"latency_s": round(lat, 6), "threshold": best[1], "f1": round(best[0], 4)}
+    del n
+    return base.replace(thresholds=tuple(thresholds), latency_s=tuple(latencies)), report
+
+
+@dataclass
+class DetectResult:
+    """Detections of one file: events (s), confidences ``(E,)``, activations ``(T, C)`` and features."""
+
+    events: Events
+    confidence: np.ndarray
+    probs: np.ndarray
+    features: np.ndarray
+    seconds: float
+
+
+def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
+    """Load ``path``, compute features with the model's config, run the model and decode."""
+    cfg = cfg or loaded.decode
+    samples = load_audio(path, loaded.features.sample_rate)
+    feats = log_mel(samples, loaded.features)
+    probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
+    events, conf = decode(probs, loaded.classes, loaded.features.fps, cfg)
+    return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate)
+
+
+def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """Audio files named directly or found (recursively) in folders; missing paths become problems."""
+    files, problems = [], []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+            if not found:
+                problems.append(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            problems.append(f"{item}: no such file or folder")
+    return files, problems
+
+
+def _vlq(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def write_midi(path: str | os.PathLike, events: Events, confidence: np.ndarray, *, drums: bool) -> None:
+    """A format-0 standard MIDI file (120 BPM, 480 ticks per beat): GM drum notes on channel 10 for
+    drum classes, or piano pitches (labels are MIDI numbers) on channel 1; velocity from confidence;
+    notes last 100 ms (drums) or until 0.5 s / the next onset of the same pitch (piano)."""
+    ticks_per_s = 960
+    msgs: list[tuple[int, int, bytes]] = []
+    channel = 9 if drums else 0
+    times = events.times
+    for i, (t, label, c) in enumerate(zip(times, events.labels, confidence, strict=True)):
+        try:
+            note = DRUM_GM_NOTES[label] if drums else int(label)
+        except (KeyError, ValueError) as err:
+            raise InvalidOption(f"label {label!r} has no MIDI note; use --midi with drum or piano models") from err
+        later = times[i + 1 :][events.labels[i + 1 :] == label]
+        dur = 0.1 if drums else min(0.5, float(later[0] - t) if later.size else 0.5)
+        vel = int(np.clip(round(40 + 87 * float(c)), 1, 127))
+        on, off = int(round(t * ticks_per_s)), int(round((t + max(dur, 0.01)) * ticks_per_s))
+        msgs.append((on, 1, bytes([0x90 | channel, note, vel])))
+        msgs.append((off, 0, bytes([0x80 | channel, note, 0])))
+    msgs.sort(key=lambda m: (m[0], m[1]))
+    body, last = bytearray(b"\x00\xff\x51\x03\x07\xa1\x20"), 0  # tempo 500000 us per beat
+    for tick, _, data in msgs:
+        body += _vlq(tick - last) + data
+        last = tick
+    body += b"\x00\xff\x2f\x00"
+    blob = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
+
+
+def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: float, title: str) -> None:
+    """PNG: the input log-mel spectrogram, per-class activations, and detected onsets."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise InvalidOption("--plot needs matplotlib: pip install 'loco[plot]' (or matplotlib)") from err
+    n = len(classes)
+    shown = classes if n <= 8 else None
+    fig, axes = plt.subplots(2 if shown is None else 1 + n, 1, figsize=(12, 2.2 + 1.3 * min(n, 8)), sharex=True)
+    t_end = result.features.shape[0] / fps
+    axes[0].imshow(result.features[:, 0].T, origin="lower", aspect="auto", extent=(0, t_end, 0, result.features.shape[2]),
+                   cmap="magma")
+    axes[0].set_ylabel("mel band")
+    axes[0].set_title(title)
+    t = frames_to_seconds(np.arange(result.probs.shape[0]), fps)
+    if shown is None:  # many classes (piano): activations as an image, onsets as dots
+        axes[1].imshow(result.probs.T, origin="lower", aspect="auto", extent=(0, t_end, 0, n), cmap="Greys", vmin=0, vmax=1)
+        idx = {c: i for i, c in enumerate(classes)}
+        axes[1].scatter(result.events.times, [idx[str(lab)] + 0.5 for lab in result.events.labels], s=6, c="tab:red")
+        axes[1].set_ylabel("class")
+    else:
+        for k, name in enumerate(shown):
+            ax = axes[1 + k]
+            ax.plot(t, result.probs[:, k], lw=0.8)
+            for x in result.events.of(name):
+                ax.axvline(x, color="tab:red", lw=0.6, alpha=0.7)
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel(name)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+@dataclass
+class DetectSummary:
+    """Outcome of :func:`detect_paths`: files written per input and problems (one line each)."""
+
+    outputs: dict[str, list[Path]] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    audio_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def detect_paths(
+    loaded: LoadedModel,
+    inputs: list[Path],
+    out_dir: Path,
+    *,
+    cfg: DecodeConfig | None = None,
+    midi: bool = False,
+    plot: bool = False,
+    device="cpu",
+    on_file: Callable[[Path, str | None], None] | None = None,
+) -> DetectSummary:
+    """Detect onsets in every input (files or folders) and write ``<stem>.csv`` (+ ``.mid``, ``.png``)
+    into ``out_dir``. A file that fails is reported and the rest go on."""
+    files, problems = collect_inputs(inputs)
+    summary = DetectSummary(problems=problems)
+    stems: dict[str, Path] = {}
+    drums = set(loaded.classes) <= set(DRUM_GM_NOTES)
+    for f in files:
+        error = None
+        try:
+            if f.stem in stems:
+                raise InvalidOption(f"{f}: same name as {stems[f.stem]}; outputs would collide, detect them separately")
+            stems[f.stem] = f
+            res = detect_file(loaded, f, cfg, device)
+            written = [out_dir / f"{f.stem}.csv"]
+            write_events_csv(written[0], res.events, res.confidence)
+            if midi:
+                written.append(out_dir / f"{f.stem}.mid")
+                write_midi(written[-1], res.events, res.confidence, drums=drums)
+            if plot:
+                written.append(out_dir / f"{f.stem}.png")
+                plot_detection(written[-1], res, loaded.classes, loaded.features.fps, f.name)
+            summary.outputs[str(f)] = written
+            summary.events[str(f)] = len(res.events)
+            summary.audio_seconds += res.seconds
+        except LocoError as err:
+            error = str(err)
+            summary.problems.append(error)
+        if on_file:
+            on_file(f, error)
+    return summary

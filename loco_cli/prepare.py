@@ -1,0 +1,606 @@
+"""``loco prepare``: audio + annotations -> cached features, count-labelled snippets and splits.
+
+A prepared dataset is a folder::
+
+    dataset.json               configs, classes, label map, splits, k_max report, per-track summary
+    tracks.csv                 name, group, split, seconds, frames, events per class, source files
+    events.csv                 track, label, time (s, reference), train_time (s, with --label-noise-ms)
+    snippets.csv               track, split, start_s, length_s, start_frame, n_frames, count per class, collapsed
+    norm.npz                   per-channel, per-band mean and std of the training split (float32)
+    features/<digest>/<track>.npy   float16 (frames, channels, bands), memory-mapped when training
+
+``<digest>`` is :meth:`FeatureConfig.digest`, so features computed with other settings never mix.
+Snippet counts follow one convention: an onset at ``t`` belongs to the snippet whose frames
+``[start_frame, start_frame + n_frames)`` contain ``seconds_to_frames(t)``; onsets of one class in the
+same frame collapse to one event (the authors' "no double triggering") and ``collapsed`` says how many
+did. Everything is written into a temporary folder and renamed at the end, so a prepared folder is
+never half-written; the same inputs and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from loco_cli import __version__
+from loco_cli.annotations import ENST_LABELS, Events, map_labels, read_events
+from loco_cli.audio import load_audio
+from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
+from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
+from loco_cli.errors import DatasetError, InvalidAnnotation, InvalidAudio, InvalidOption, LocoError
+from loco_cli.features import log_mel, seconds_to_frames
+
+__all__ = [
+    "DATASET_FORMAT",
+    "DEFAULT_SPLIT",
+    "DEFAULT_VAL_FRACTION",
+    "SILENCE_PEAK",
+    "PrepareResult",
+    "Prepared",
+    "default_classes",
+    "default_label_map",
+    "assign_splits",
+    "snippet_counts",
+    "prepare_dataset",
+    "load_prepared",
+]
+
+DATASET_FORMAT = "loco-prepared-1"
+DEFAULT_SPLIT = "random"
+DEFAULT_VAL_FRACTION = 0.15
+DEFAULT_TEST_FRACTION = 0.15
+#: A track whose peak is below this (full scale = 1) is reported as silent.
+SILENCE_PEAK = 1e-4
+#: MAPS test instruments (the Disklavier recordings) of the standard split.
+MAPS_TEST_GROUPS = ("ENSTDkCl", "ENSTDkAm")
+_MAPS_PIECE = re.compile(r"MAPS_MUS-(.*)_[^_]+$")
+
+
+def default_classes(preset: str) -> list[str]:
+    """Class names of a preset: KD/SD/HH for drums, MIDI pitches 21..108 for piano."""
+    if preset == "piano":
+        return [str(p) for p in range(PIANO_LOW, PIANO_HIGH + 1)]
+    return list(DRUM_CLASSES)
+
+
+def default_label_map(preset: str, layout: str) -> dict[str, str] | None:
+    """Raw label -> class for a preset: ENST names plus KD/SD/HH themselves for drums (IDMT and MDB
+    already use those); identity (``None``) for piano."""
+    if preset == "piano":
+        return None
+    return {**ENST_LABELS, **{c: c for c in DRUM_CLASSES}}
+
+
+# ----------------------------------------------------------------------------------------------- splits
+def _piece_id(name: str) -> str:
+    m = _MAPS_PIECE.match(name)
+    return m.group(1) if m else name
+
+
+def assign_splits(
+    tracks: list[TrackRef], spec: str, *, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION
+) -> dict[str, str]:
+    """Map track name -> ``train`` / ``val`` / ``test`` / ``unused`` according to ``spec``.
+
+    * ``random``: seeded shuffle, 15 % test, ``val_fraction`` validation (at least one track each when
+      there are three or more);
+    * ``kfold:K:I``: tracks in K seeded folds, fold I (0-based) is the test set (Eval Random of Wu et
+      al. 2018 is ``kfold:3:0..2``);
+    * ``holdout:G1[,G2]``: tracks of these groups are the test set (IDMT Eval Subset
+      ``holdout:RealDrum``, ENST leave-one-drummer-out ``holdout:drummer_1``);
+    * ``maps``: test = ENSTDkCl + ENSTDkAm; training pieces that also occur in the test set are
+      ``unused`` (Magenta / LoCo protocol);
+    * ``none``: no test set.
+
+    The validation part is always drawn (seeded) from the non-test tracks.
+    """
+    names = sorted(t.name for t in tracks)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    order = [names[i] for i in rng.permutation(len(names))]
+    split = dict.fromkeys(names, "train")
+    kind, _, arg = spec.partition(":")
+    if kind == "random":
+        n_test = max(1, round(DEFAULT_TEST_FRACTION * len(names))) if len(names) >= 3 else 0
+        for name in order[:n_test]:
+            split[name] = "test"
+    elif kind == "kfold":
+        try:
+            k, i = (int(x) for x in arg.split(":"))
+        except ValueError as err:
+            raise InvalidOption(f"--split {spec}: write kfold:K:I, e.g. kfold:3:0") from err
+        if not 0 <= i < k or k < 2 or k > len(names):
+            raise InvalidOption(f"--split {spec}: need 2 <= K <= {len(names)} tracks and 0 <= I < K")
+        for j, name in enumerate(order):
+            if j % k == i:
+                split[name] = "test"
+    elif kind == "holdout":
+        groups = set(arg.split(","))
+        known = {t.group for t in tracks}
+        if not groups or not groups <= known:
+            raise InvalidOption(f"--split {spec}: groups must be among {', '.join(sorted(known))}")
+        for t in tracks:
+            if t.group in groups:
+                split[t.name] = "test"
+    elif kind == "maps":
+        test_pieces = {_piece_id(t.name) for t in tracks if t.group in MAPS_TEST_GROUPS}
+        if not test_pieces:
+            raise InvalidOption(f"--split maps: no {' or '.join(MAPS_TEST_GROUPS)} tracks found")
+        for t in tracks:
+            if t.group in MAPS_TEST_GROUPS:
+                split[t.name] = "test"
+            elif _piece_id(t.name) in test_pieces:
+                split[t.name] = "unused"
+    elif kind != "none":
+        raise InvalidOption(f"--split {spec}: use random, kfold:K:I, holdout:GROUP, maps or none")
+    pool = [n for n in order if split[n] == "train"]
+    if len(pool) >= 2 and val_fraction > 0:
+        for name in pool[: max(1, round(val_fraction * len(pool)))]:
+            split[name] = "val"
+    if not any(v == "train" for v in split.values()):
+        raise InvalidOption(f"--split {spec}: leaves no training tracks")
+    return split
+
+
+# ---------------------------------------------------------------------------------------------- snippets
+def snippet_counts(
+    event_frames: list[np.ndarray], start: int, length: int
+) -> tuple[np.ndarray, int]:
+    """Counts per class of onsets in frames ``[start, start + length)``, collapsing same-frame onsets.
+
+    ``event_frames``: per class, the frame index of every onset (any order, duplicates allowed).
+    Returns ``(counts (C,) int64, collapsed)`` where ``collapsed`` is the number of onsets merged away.
+    """
+    counts = np.zeros(len(event_frames), dtype=np.int64)
+    collapsed = 0
+    for c, frames in enumerate(event_frames):
+        inside = frames[(frames >= start) & (frames < start + length)]
+        unique = np.unique(inside)
+        counts[c] = unique.size
+        collapsed += inside.size - unique.size
+    return counts, collapsed
+
+
+def _windows(n_frames: int, fps: float, cfg: SnippetConfig) -> list[tuple[int, int]]:
+    length = int(seconds_to_frames(cfg.length_s, fps))
+    hop = max(1, int(seconds_to_frames(cfg.hop_s, fps)))
+    out = []
+    start = 0
+    while start < n_frames:
+        n = min(length, n_frames - start)
+        if n >= min(length, max(1, length // 4)):  # drop tail slivers shorter than a quarter snippet
+            out.append((start, n))
+        start += hop
+    return out
+
+
+# -------------------------------------------------------------------------------------------- per track
+@dataclass
+class _Job:
+    track: TrackRef
+    features: FeatureConfig
+    label_map: dict[str, str] | None
+    classes: list[str]
+    dest: Path
+    reuse: Path | None
+
+
+def _check_channels(path: Path) -> None:
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except Exception:  # decoding problems are reported by load_audio with the fix
+        return
+    if info.channels > 2:
+        raise InvalidAudio(f"{path}: {info.channels} channels; give a mono or stereo mix (or pick one channel)")
+
+
+def _process(job: _Job) -> dict:
+    """Features and events of one track; returns a record, or ``{"error": line}``."""
+    import torch
+
+    torch.set_num_threads(1)
+    t = job.track
+    try:
+        events = None
+        if t.annotation is not None:
+            raw = read_events(t.annotation)
+            events, dropped = map_labels(raw, job.label_map)
+            events = Events(events.times, events.labels)
+            unknown = sorted(set(events.label_set) - set(job.classes))
+            if len(raw) and not len(events):
+                raise InvalidAnnotation(
+                    f"{t.annotation}: none of its labels ({', '.join(raw.label_set[:6])}) maps to a class; "
+                    "pass --labels"
+                )
+            if unknown and len(unknown) == len(events.label_set):
+                raise InvalidAnnotation(
+                    f"{t.annotation}: labels {', '.join(unknown[:6])} are not classes ({', '.join(job.classes[:6])}); "
+                    "pass --labels or --classes"
+                )
+        else:
+            dropped = {}
+        _check_channels(t.audio)
+        if job.reuse is not None:
+            feats = np.load(job.reuse, mmap_mode="r")
+            seconds = None
+        else:
+            samples = load_audio(t.audio, job.features.sample_rate)
+            if np.abs(samples).max() < SILENCE_PEAK:
+                raise InvalidAudio(f"{t.audio}: the audio is silent (peak below {SILENCE_PEAK:g})")
+            seconds = samples.size / job.features.sample_rate
+            feats = log_mel(samples, job.features).astype(np.float16)
+        job.dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = job.dest.with_name(f".{job.dest.name}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(feats))
+        os.replace(tmp, job.dest)
+        stat = t.audio.stat()
+        if seconds is None:
+            seconds = feats.shape[0] / job.features.fps
+        ev = {}
+        if events is not None:
+            ev = {c: events.of(c).tolist() for c in job.classes}
+        return {
+            "name": t.name,
+            "frames": int(feats.shape[0]),
+            "seconds": round(float(seconds), 6),
+            "events": ev,
+            "dropped": {str(k): v for k, v in dropped.items()},
+            "source_size": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns,
+        }
+    except LocoError as err:
+        return {"name": t.name, "error": str(err)}
+
+
+# ----------------------------------------------------------------------------------------------- driver
+@dataclass
+class PrepareResult:
+    """What :func:`prepare_dataset` did: the output folder, the dataset summary and skipped files."""
+
+    out: Path
+    summary: dict
+    problems: list[str] = field(default_factory=list)
+
+
+def _csv_text(header: list[str], rows: list[list]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def prepare_dataset(
+    source: str | Path,
+    out: str | Path,
+    *,
+    preset: str = "drums",
+    features: FeatureConfig | None = None,
+    classes: list[str] | None = None,
+    label_map: dict[str, str] | None = None,
+    layout: str = "auto",
+    channel: str = "wet_mix",
+    include_train: bool = False,
+    split: str = DEFAULT_SPLIT,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    snippets: SnippetConfig | None = None,
+    label_noise_ms: float = 0.0,
+    seed: int = 0,
+    jobs: int = 1,
+    force: bool = False,
+    k_max: int | None = None,
+    on_track: Callable[[str, str | None], None] | None = None,
+) -> PrepareResult:
+    """Prepare ``source`` (a dataset folder or a counts manifest .csv) into ``out``.
+
+    ``on_track(name, error_or_None)`` is called once per track (for progress bars). Bad tracks are
+    skipped and listed in ``PrepareResult.problems``; raises :class:`DatasetError` if ``out`` exists
+    without ``force`` or if no track could be prepared.
+    """
+    if preset not in PRESETS:
+        raise InvalidOption(f"unknown preset {preset!r}; use {', '.join(PRESETS)}")
+    source, out = Path(source), Path(out)
+    if out.exists() and not force:
+        raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
+    if label_noise_ms < 0:
+        raise InvalidOption("--label-noise-ms must be >= 0")
+    features = features or PRESETS[preset].features
+    snippets = snippets or SnippetConfig()
+    k_max = k_max or PRESETS[preset].loss.k_max
+    fps = features.fps
+    layout = detect_layout(source) if layout == "auto" else layout
+    clips = None
+    if layout == "manifest":
+        clips, manifest_classes = read_count_manifest(source)
+        classes = classes or manifest_classes
+        if set(classes) - set(manifest_classes):
+            raise InvalidOption(f"{source}: classes {sorted(set(classes) - set(manifest_classes))} are not columns")
+        audio_files = sorted({c.audio for c in clips})
+        tracks = [TrackRef("__".join(a.with_suffix("").parts[-2:]), a, None, a.parent.name) for a in audio_files]
+        problems: list[str] = []
+    else:
+        tracks, problems = discover(source, layout, channel=channel, include_train=include_train)
+        classes = classes or default_classes(preset)
+        if label_map is None:
+            label_map = default_label_map(preset, layout)
+    splits = assign_splits(tracks, split, seed=seed, val_fraction=val_fraction)
+
+    digest = features.digest()
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        feat_dir = tmp / "features" / digest
+        feat_dir.mkdir(parents=True)
+        old = _old_records(out, digest) if force else {}
+        jobs_list = []
+        for t in tracks:
+            rec = old.get(t.name)
+            reuse = None
+            if rec is not None and t.audio.is_file():
+                st = t.audio.stat()
+                if (st.st_size, st.st_mtime_ns) == (rec["source_size"], rec["source_mtime_ns"]):
+                    reuse = out / "features" / digest / f"{t.name}.npy"
+                    reuse = reuse if reuse.is_file() else None
+            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse))
+        records = _run_jobs(jobs_list, jobs, on_track)
+        good = []
+        for t, rec in zip(tracks, records, strict=True):
+            if "error" in rec:
+                problems.append(rec["error"])
+            else:
+                rec.update(group=t.group, split=splits[t.name], audio=str(t.audio),
+                           annotation=str(t.annotation) if t.annotation else "")
+                good.append(rec)
+        if not good:
+            raise DatasetError(f"{source}: no track could be prepared ({problems[0] if problems else 'none found'})")
+
+        # events (reference and, for training tracks, jittered)
+        event_rows, train_frames = [], {}
+        for i, rec in enumerate(good):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 11, i]))
+            per_class = []
+            for c in classes:
+                times = np.asarray(rec["events"].get(c, []), dtype=np.float64)
+                noisy = times
+                if label_noise_ms > 0 and rec["split"] == "train":
+                    noisy = np.maximum(times + rng.normal(0.0, label_noise_ms / 1000.0, times.size), 0.0)
+                event_rows += [[rec["name"], c, f"{a:.6f}", f"{b:.6f}"] for a, b in zip(times, noisy, strict=True)]
+                per_class.append(seconds_to_frames(times, fps))
+            train_frames[rec["name"]] = per_class
+
+        # snippets
+        snippet_rows, over_k, max_count = [], 0, np.zeros(len(classes), dtype=np.int64)
+        total_collapsed = 0
+        if clips is not None:
+            by_audio = {str(t.audio): t.name for t in tracks}
+            names = {r["name"]: r for r in good}
+            for clip in clips:
+                name = by_audio[str(clip.audio)]
+                if name not in names:
+                    continue
+                s = int(seconds_to_frames(clip.start_s, fps))
+                n = min(int(seconds_to_frames(clip.end_s, fps)) - s, names[name]["frames"] - s)
+                if n < 1:
+                    problems.append(f"{clip.audio}: clip {clip.start_s}-{clip.end_s} s lies outside the audio")
+                    continue
+                counts = np.array([clip.counts[c] for c in classes], dtype=np.int64)
+                snippet_rows.append([name, names[name]["split"], f"{s / fps:.6f}", f"{n / fps:.6f}", s, n,
+                                     *counts.tolist(), 0])
+                max_count = np.maximum(max_count, counts)
+                over_k += int((counts >= k_max - 1).any())
+        else:
+            for rec in good:
+                for s, n in _windows(rec["frames"], fps, snippets):
+                    counts, collapsed = snippet_counts(train_frames[rec["name"]], s, n)
+                    total_collapsed += collapsed
+                    snippet_rows.append([rec["name"], rec["split"], f"{s / fps:.6f}", f"{n / fps:.6f}", s, n,
+                                         *counts.tolist(), collapsed])
+                    max_count = np.maximum(max_count, counts)
+                    over_k += int((counts >= k_max - 1).any())
+
+        # normalisation statistics over the training split
+        mean, std = _norm_stats([feat_dir / f"{r['name']}.npy" for r in good if r["split"] == "train"])
+        np.savez(tmp / "norm.npz", mean=mean, std=std)
+
+        track_rows = [
+            [r["name"], r["group"], r["split"], f"{r['seconds']:.3f}", r["frames"],
+             *[len(r["events"].get(c, [])) for c in classes], r["audio"], r["annotation"]]
+            for r in good
+        ]
+        _write(tmp / "tracks.csv", _csv_text(["name", "group", "split", "seconds", "frames", *classes, "audio",
+                                              "annotation"], track_rows))
+        _write(tmp / "events.csv", _csv_text(["track", "label", "time", "train_time"], event_rows))
+        _write(tmp / "snippets.csv", _csv_text(
+            ["track", "split", "start_s", "length_s", "start_frame", "n_frames", *classes, "collapsed"], snippet_rows))
+        dropped: dict[str, int] = {}
+        for r in good:
+            for k, v in r["dropped"].items():
+                dropped[k] = dropped.get(k, 0) + v
+        summary = {
+            "format": DATASET_FORMAT,
+            "loco_version": __version__,
+            "preset": preset,
+            "source": str(source),
+            "layout": layout,
+            "has_timestamps": clips is None,
+            "classes": classes,
+            "label_map": label_map,
+            "features": features.to_dict(),
+            "feature_digest": digest,
+            "snippets": snippets.to_dict(),
+            "split": split,
+            "seed": seed,
+            "label_noise_ms": label_noise_ms,
+            "k_max": k_max,
+            "max_count": dict(zip(classes, max_count.tolist(), strict=True)),
+            "snippets_at_or_over_k_max": over_k,
+            "collapsed_onsets": total_collapsed,
+            "dropped_labels": dict(sorted(dropped.items())),
+            "n_tracks": {s: sum(r["split"] == s for r in good) for s in ("train", "val", "test", "unused")},
+            "seconds": {s: round(sum(r["seconds"] for r in good if r["split"] == s), 3)
+                        for s in ("train", "val", "test", "unused")},
+            "n_snippets": len(snippet_rows),
+            "events": {c: int(sum(len(r["events"].get(c, [])) for r in good)) for c in classes},
+            "skipped": len(problems),
+            "tracks": [{k: r[k] for k in ("name", "group", "split", "frames", "seconds", "source_size",
+                                          "source_mtime_ns")} for r in good],
+        }
+        _write(tmp / "dataset.json", json.dumps(summary, indent=1) + "\n")
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, trash / "old")
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PrepareResult(out, summary, problems)
+
+
+def _old_records(out: Path, digest: str) -> dict[str, dict]:
+    try:
+        meta = json.loads((out / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if meta.get("feature_digest") != digest:
+        return {}
+    return {t["name"]: t for t in meta.get("tracks", [])}
+
+
+def _run_jobs(jobs_list: list[_Job], jobs: int, on_track) -> list[dict]:
+    if jobs <= 1 or len(jobs_list) <= 1:
+        records = []
+        for job in jobs_list:
+            rec = _process(job)
+            records.append(rec)
+            if on_track:
+                on_track(job.track.name, rec.get("error"))
+        return records
+    import multiprocessing as mp
+
+    records: list[dict] = [{}] * len(jobs_list)
+    # fork (as torch's DataLoader does on Linux): no re-import of the caller's main module
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method)) as pool:
+        futures = {pool.submit(_process, job): i for i, job in enumerate(jobs_list)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            i = futures[fut]
+            records[i] = fut.result()
+            if on_track:
+                on_track(jobs_list[i].track.name, records[i].get("error"))
+    return records
+
+
+def _norm_stats(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel, per-band mean and std ``(channels, bands)`` over all frames of ``paths`` (float64 sums)."""
+    total, sq, n = None, None, 0
+    for p in paths:
+        x = np.load(p, mmap_mode="r").astype(np.float64)
+        s, q = x.sum(axis=0), np.square(x).sum(axis=0)
+        total = s if total is None else total + s
+        sq = q if sq is None else sq + q
+        n += x.shape[0]
+    if total is None:
+        raise DatasetError("no training tracks to compute normalisation statistics from")
+    mean = total / n
+    std = np.sqrt(np.maximum(sq / n - mean**2, 0.0))
+    return mean.astype(np.float32), np.maximum(std, 1e-5).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@dataclass
+class Prepared:
+    """A prepared dataset opened for training and evaluation.
+
+    ``tracks``: ``{name: {"split", "frames", "group", "seconds", "audio"}}``; ``events[name][c]``:
+    reference onset times (s) of class index ``c``; ``train_events`` the same with label noise;
+    ``snippets``: rows of ``snippets.csv`` as dicts with int ``counts`` ``(C,)``.
+    """
+
+    root: Path
+    meta: dict
+    classes: list[str]
+    features: FeatureConfig
+    tracks: dict[str, dict]
+    events: dict[str, list[np.ndarray]]
+    train_events: dict[str, list[np.ndarray]]
+    snippets: list[dict]
+    mean: np.ndarray
+    std: np.ndarray
+
+    @property
+    def has_timestamps(self) -> bool:
+        """False for a counts-manifest dataset (counts only)."""
+        return bool(self.meta["has_timestamps"])
+
+    def split_tracks(self, split: str) -> list[str]:
+        """Names of the tracks of one split, sorted."""
+        return sorted(n for n, t in self.tracks.items() if t["split"] == split)
+
+    def feature_array(self, name: str) -> np.ndarray:
+        """Memory-mapped float16 features ``(frames, channels, bands)`` of a track."""
+        return np.load(self.root / "features" / self.meta["feature_digest"] / f"{name}.npy", mmap_mode="r")
+
+
+def load_prepared(path: str | Path) -> Prepared:
+    """Open a folder written by :func:`prepare_dataset`; errors name the folder and the fix."""
+    root = Path(path)
+    meta_path = root / "dataset.json"
+    if not meta_path.is_file():
+        raise DatasetError(f"{root}: not a prepared dataset (no dataset.json); run `loco prepare` first")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as err:
+        raise DatasetError(f"{meta_path}: corrupt ({err}); run `loco prepare --force` again") from err
+    if meta.get("format") != DATASET_FORMAT:
+        raise DatasetError(f"{root}: dataset format {meta.get('format')!r}, expected {DATASET_FORMAT}; re-run prepare")
+    classes = list(meta["classes"])
+    index = {c: i for i, c in enumerate(classes)}
+    tracks = {}
+    with (root / "tracks.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            tracks[row["name"]] = {"split": row["split"], "frames": int(row["frames"]), "group": row["group"],
+                                   "seconds": float(row["seconds"]), "audio": row["audio"]}
+    raw: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
+    noisy: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
+    with (root / "events.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            c = index[row["label"]]
+            raw[row["track"]][c].append(float(row["time"]))
+            noisy[row["track"]][c].append(float(row["train_time"]))
+    snippets = []
+    with (root / "snippets.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            snippets.append({
+                "track": row["track"], "split": row["split"], "start_frame": int(row["start_frame"]),
+                "n_frames": int(row["n_frames"]), "counts": np.array([int(row[c]) for c in classes], dtype=np.int64),
+            })
+    norm = np.load(root / "norm.npz")
+
+    def arrays(d):
+        return {n: [np.sort(np.asarray(v, dtype=np.float64)) for v in per] for n, per in d.items()}
+
+    return Prepared(root, meta, classes, FeatureConfig.from_dict(meta["features"]), tracks, arrays(raw),
+                    arrays(noisy), snippets, norm["mean"], norm["std"])

@@ -1,0 +1,362 @@
+"""``loco train``: fit a model on a prepared dataset, validate, checkpoint, resume, calibrate.
+
+A run folder holds::
+
+    config.json    every config of the run (human-readable copy)
+    metrics.csv    step, loss, validation metric, steps/s, elapsed seconds
+    last.pt        full state for ``--resume``: model, optimizer, step, RNG states, metrics so far
+    best.pt        the model with the best validation metric so far (a model file)
+    model.pt       best.pt with latency and per-class thresholds calibrated on validation (the result)
+
+Validation: onset F1 at 50 ms (macro mean over classes of the global F1 of the validation tracks,
+decoded whole-track by streaming) when the dataset has timestamps; otherwise count accuracy
+(``argmax_k P(Y = k) == y``) on the validation snippets. Resuming restores the optimizer, the step,
+the sampler's and torch's RNG states, so a run killed at any point and resumed from its last
+checkpoint ends exactly where an uninterrupted run ends.
+
+Multi-GPU: under ``torchrun`` (``WORLD_SIZE > 1``) each process trains on its own seeded stream of
+batches with DistributedDataParallel (NCCL on CUDA, gloo on CPU); rank 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from loco_cli.annotations import atomic_write_text
+from loco_cli.checkpoint import atomic_save, load_model, make_payload
+from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
+from loco_cli.counting import count_log_distribution
+from loco_cli.data import Sampler
+from loco_cli.detect import activations, calibrate, decode
+from loco_cli.errors import DatasetError, InvalidOption, ModelError
+from loco_cli.losses import compute_loss
+from loco_cli.networks import build_model
+from loco_cli.prepare import Prepared, load_prepared
+from loco_cli.scores import match_count
+
+__all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run"]
+
+LOSSES_NEEDING_TIMESTAMPS = ("softloc", "oss", "ce")
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`train_run`."""
+
+    run: Path
+    step: int
+    best_metric: float
+    metric_name: str
+    model_path: Path
+    stopped_early: bool
+    calibration: dict
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidOption("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise InvalidOption(f"--device {name}: {err}") from err
+
+
+def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
+    """Fit a model config to a dataset: its number of classes, bands and channels."""
+    f = data.features
+    return base.replace(n_classes=len(data.classes), n_bands=f.n_mels, in_channels=f.n_channels)
+
+
+def _track_refs(data: Prepared, name: str) -> list[np.ndarray]:
+    return data.events[name]
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *, split: str = "val",
+             device="cpu", k_max: int = 31, keep_probs: bool = False) -> dict:
+    """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["probs"]}``."""
+    model.eval()
+    fps = data.features.fps
+    names = data.split_tracks(split)
+    try:
+        if data.has_timestamps:
+            probs_list, per_class = [], {c: [0, 0, 0] for c in data.classes}
+            for name in names:
+                probs = activations(model, np.asarray(data.feature_array(name)), decode_cfg, fps, device)
+                events, _ = decode(probs, data.classes, fps, decode_cfg)
+                for c, cls in enumerate(data.classes):
+                    n = match_count(data.events[name][c], events.of(cls))
+                    per_class[cls][0] += n.tp
+                    per_class[cls][1] += n.n_est
+                    per_class[cls][2] += n.n_ref
+                if keep_probs:
+                    probs_list.append((probs, data.events[name]))
+            f1 = {c: (2 * tp / (ne + nr) if ne + nr else 1.0) for c, (tp, ne, nr) in per_class.items()}
+            out = {"metric": float(np.mean(list(f1.values()))), "name": "f1", "per_class": f1}
+            if keep_probs:
+                out["probs"] = probs_list
+            return out
+        rows = [r for r in data.snippets if r["split"] == split]
+        correct = np.zeros(len(data.classes))
+        for i in range(0, len(rows), 64):
+            chunk = rows[i : i + 64]
+            t_max = max(r["n_frames"] for r in chunk)
+            x = np.zeros((len(chunk), t_max, *data.feature_array(chunk[0]["track"]).shape[1:]), dtype=np.float32)
+            lengths = torch.tensor([r["n_frames"] for r in chunk])
+            for j, r in enumerate(chunk):
+                x[j, : r["n_frames"]] = data.feature_array(r["track"])[r["start_frame"] : r["start_frame"] + r["n_frames"]]
+            logits = model(torch.from_numpy(x).to(device)).float()
+            dist = count_log_distribution(logits, lengths=lengths.to(device), k_max=k_max)
+            pred = dist.argmax(-1).cpu().numpy()
+            target = np.minimum(np.stack([r["counts"] for r in chunk]), k_max - 1)
+            correct += (pred == target).sum(0)
+        acc = correct / max(len(rows), 1)
+        return {"metric": float(acc.mean()), "name": "count_accuracy",
+                "per_class": dict(zip(data.classes, acc.tolist(), strict=True))}
+    finally:
+        model.train()
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    fields = ["step", "loss", "val_metric", "steps_per_s", "elapsed_s"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def train_run(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    loss: LossConfig,
+    train: TrainConfig,
+    model: ModelConfig,
+    decode_cfg: DecodeConfig | None = None,
+    resume: bool = False,
+    force: bool = False,
+    teacher: str | Path | None = None,
+    device: str = "auto",
+    on_event: Callable[[str, dict], None] | None = None,
+) -> TrainResult:
+    """Train on ``data_dir`` into ``run_dir`` (see the module docstring).
+
+    ``on_event(kind, info)`` receives ``start``, ``log`` (step, loss, steps/s), ``val`` (step, metric,
+    best) and ``done`` events. Raises :class:`DatasetError` / :class:`InvalidOption` for user errors.
+    """
+    world, rank, local_rank = _dist_info()
+    dev = resolve_device(device)
+    if world > 1:
+        import torch.distributed as dist
+
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    emit = on_event if (on_event and rank == 0) else (lambda kind, info: None)
+    data = load_prepared(data_dir)
+    if loss.name in LOSSES_NEEDING_TIMESTAMPS and not data.has_timestamps:
+        raise InvalidOption(f"--loss {loss.name} needs timestamps; {data_dir} has counts only (use --loss loco or mil)")
+    if not data.split_tracks("train"):
+        raise DatasetError(f"{data_dir}: no training tracks")
+    run = Path(run_dir)
+    last = run / "last.pt"
+    if resume and not last.is_file():
+        raise InvalidOption(f"{run}: nothing to resume (no last.pt); start it without --resume")
+    if not resume and run.exists() and any(run.iterdir()):
+        if not force:
+            raise InvalidOption(f"{run}: run folder exists; pass --resume to continue it or --force to start over")
+        if rank == 0:
+            shutil.rmtree(run)
+    model_cfg = model_config_for(data, model)
+    decode_cfg = decode_cfg or DecodeConfig()
+    net = build_model(model_cfg)
+    net.norm.set(data.mean, data.std)
+    net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=train.lr)
+    rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
+    torch.manual_seed(train.seed)
+    teacher_model = None
+    if teacher is not None:
+        t = load_model(teacher, dev)
+        if t.classes != data.classes:
+            raise ModelError(f"{teacher}: teacher classes {t.classes[:5]} differ from the dataset's {data.classes[:5]}")
+        teacher_model = t.model
+    step, best, bad_evals, rows = 0, -math.inf, 0, []
+    if resume:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model_payload"]["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        step, best, bad_evals, rows = state["step"], state["best"], state["bad_evals"], list(state["metrics"])
+        rng.bit_generator.state = state["rng"]["numpy"][rank]
+        torch.set_rng_state(state["rng"]["torch"])
+    ddp = None
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+    forward = ddp or net
+    sampler = Sampler(data, train, rng)
+    val_split = "val" if data.split_tracks("val") else "train"
+    meta = {"classes": data.classes, "features": data.features, "model_cfg": model_cfg, "loss": loss,
+            "train": train, "dataset": {"path": str(Path(data_dir).resolve()), "split": data.meta["split"],
+                                        "seconds": data.meta["seconds"], "preset": data.meta["preset"]}}
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run / "config.json", json.dumps(
+            {"loss": loss.to_dict(), "train": train.to_dict(), "model": model_cfg.to_dict(),
+             "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
+             "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world},
+            indent=1) + "\n")
+    emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
+                   "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world})
+    use_amp = train.amp and dev.type == "cuda"
+    net.train()
+    t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
+    stopped = False
+    while step < train.steps and not stopped:
+        batch = sampler.batch()
+        batch = {k: v.to(dev) for k, v in batch.items()}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            logits = forward(batch["features"])
+        logits = logits.float()
+        if teacher_model is not None:
+            with torch.no_grad():
+                t_logits = teacher_model(batch["features"]).float()
+                batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
+        value = compute_loss(loss.name, logits, batch, loss, step)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), train.clip_norm)
+        opt.step()
+        step += 1
+        loss_sum += float(value.detach())
+        loss_n += 1
+        elapsed = time.perf_counter() - t0
+        rate = (step - s0) / max(elapsed, 1e-9)
+        if step % train.log_every == 0 or step == train.steps:
+            emit("log", {"step": step, "steps": train.steps, "loss": loss_sum / loss_n, "steps_per_s": rate})
+        if step % train.val_every == 0 or step == train.steps:
+            stop_flag = torch.zeros(1)
+            if rank == 0:
+                v = validate(net, data, decode_cfg, split=val_split, device=dev, k_max=loss.k_max)
+                improved = v["metric"] > best + 1e-9
+                if improved:
+                    best, bad_evals = v["metric"], 0
+                    atomic_save(make_payload(net, **_payload_args(meta), decode=decode_cfg,
+                                             metrics={"step": step, v["name"]: v["metric"], "per_class": v["per_class"]}),
+                                run / "best.pt")
+                else:
+                    bad_evals += 1
+                rows.append({"step": step, "loss": f"{loss_sum / loss_n:.5f}", "val_metric": f"{v['metric']:.4f}",
+                             "steps_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.1f}"})
+                emit("val", {"step": step, "metric": v["metric"], "name": v["name"], "best": best, "per_class": v["per_class"]})
+                if train.patience and bad_evals >= train.patience:
+                    stop_flag[0] = 1
+            rng_states = [rng.bit_generator.state]
+            if world > 1:
+                import torch.distributed as dist
+
+                dist.broadcast(stop_flag, 0)
+                rng_states = [None] * world
+                dist.all_gather_object(rng_states, rng.bit_generator.state)
+            stopped = bool(stop_flag[0])
+            if rank == 0:
+                payload = make_payload(net, **_payload_args(meta), decode=decode_cfg)
+                atomic_save({"model_payload": payload, "optimizer": opt.state_dict(), "step": step, "best": best,
+                             "bad_evals": bad_evals, "metrics": rows,
+                             "rng": {"numpy": rng_states, "torch": torch.get_rng_state()}}, last)
+                atomic_write_text(run / "metrics.csv", _csv(rows))
+            loss_sum, loss_n = 0.0, 0
+    result = None
+    if rank == 0:
+        result = _finish(run, data, meta, decode_cfg, loss, step, best, stopped, dev)
+        emit("done", {"step": step, "best": best, "model": str(result.model_path), "calibration": result.calibration})
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    return result  # type: ignore[return-value]
+
+
+def _payload_args(meta: dict) -> dict:
+    return {"classes": meta["classes"], "features": meta["features"], "model_cfg": meta["model_cfg"],
+            "loss": meta["loss"], "train": meta["train"], "dataset": meta["dataset"]}
+
+
+def _finish(run: Path, data: Prepared, meta: dict, decode_cfg: DecodeConfig, loss: LossConfig, step: int,
+            best: float, stopped: bool, dev) -> TrainResult:
+    """Calibrate latency and thresholds of the best model on validation and write ``model.pt``."""
+    loaded = load_model(run / "best.pt", dev)
+    split = "val" if data.split_tracks("val") else "train"
+    metrics = dict(loaded.metrics)
+    calibration: dict = {}
+    final_decode = decode_cfg
+    if data.has_timestamps:
+        v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max, keep_probs=True)
+        final_decode, calibration = calibrate(v.pop("probs"), data.classes, data.features.fps, decode_cfg)
+        after = validate(loaded.model, data, final_decode, split=split, device=dev, k_max=loss.k_max)
+        metrics.update({"val_f1_calibrated": after["metric"], "per_class_calibrated": after["per_class"],
+                        "calibrated_on": split})
+    payload = make_payload(loaded.model, **_payload_args(meta), decode=final_decode, metrics=metrics)
+    atomic_save(payload, run / "model.pt")
+    name = "f1" if data.has_timestamps else "count_accuracy"
+    return TrainResult(run, step, best, name, run / "model.pt", stopped, calibration)
+
+
+def load_recipe(spec: str) -> dict:
+    """A recipe: a name from :data:`loco_cli.config.RECIPES` or a TOML file.
+
+    A TOML recipe names its base (``base = "drums"``) and overrides fields in ``[train]``, ``[model]``,
+    ``[loss]`` and ``[decode]`` tables. Returns ``{"model", "train", "loss", "decode"}`` configs.
+    """
+    from loco_cli.config import PRESETS, RECIPES
+
+    if spec in RECIPES:
+        preset = PRESETS[spec]
+        return {"model": preset.model, "train": RECIPES[spec], "loss": preset.loss, "decode": DecodeConfig()}
+    path = Path(spec)
+    if not path.is_file():
+        raise InvalidOption(f"--recipe {spec}: not a recipe name ({', '.join(RECIPES)}) or a TOML file")
+    import tomllib
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InvalidOption(f"{path}: not valid TOML ({err})") from err
+    base = doc.pop("base", "drums")
+    if base not in RECIPES:
+        raise InvalidOption(f"{path}: base = {base!r} is not one of {', '.join(RECIPES)}")
+    recipe = load_recipe(base)
+    for section in list(doc):
+        if section not in recipe or not isinstance(doc[section], dict):
+            raise InvalidOption(f"{path}: unknown section [{section}]; use [train], [model], [loss], [decode]")
+        try:
+            recipe[section] = recipe[section].replace(**{
+                k: tuple(v) if isinstance(v, list) else v for k, v in doc[section].items()
+            })
+        except (TypeError, ValueError) as err:
+            raise InvalidOption(f"{path}: [{section}] {err}") from err
+    return recipe
