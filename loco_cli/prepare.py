@@ -193,6 +193,7 @@ class _Job:
     classes: list[str]
     dest: Path
     reuse: Path | None
+    reuse_seconds: float = 0.0
 
 
 def _check_channels(path: Path) -> None:
@@ -234,7 +235,7 @@ def _process(job: _Job) -> dict:
         _check_channels(t.audio)
         if job.reuse is not None:
             feats = np.load(job.reuse, mmap_mode="r")
-            seconds = None
+            seconds = job.reuse_seconds
         else:
             samples = load_audio(t.audio, job.features.sample_rate)
             if np.abs(samples).max() < SILENCE_PEAK:
@@ -247,8 +248,6 @@ def _process(job: _Job) -> dict:
             np.save(fh, np.ascontiguousarray(feats))
         os.replace(tmp, job.dest)
         stat = t.audio.stat()
-        if seconds is None:
-            seconds = feats.shape[0] / job.features.fps
         ev = {}
         if events is not None:
             ev = {c: events.of(c).tolist() for c in job.classes}
@@ -353,13 +352,14 @@ def prepare_dataset(
         jobs_list = []
         for t in tracks:
             rec = old.get(t.name)
-            reuse = None
+            reuse, reuse_seconds = None, 0.0
             if rec is not None and t.audio.is_file():
                 st = t.audio.stat()
                 if (st.st_size, st.st_mtime_ns) == (rec["source_size"], rec["source_mtime_ns"]):
                     reuse = out / "features" / digest / f"{t.name}.npy"
                     reuse = reuse if reuse.is_file() else None
-            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse))
+                    reuse_seconds = float(rec["seconds"])
+            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds))
         records = _run_jobs(jobs_list, jobs, on_track)
         good = []
         for t, rec in zip(tracks, records, strict=True):

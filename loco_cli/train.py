@@ -192,12 +192,12 @@ def train_run(
             shutil.rmtree(run)
     model_cfg = model_config_for(data, model)
     decode_cfg = decode_cfg or DecodeConfig()
+    torch.manual_seed(train.seed)  # the initial weights depend on the seed alone
     net = build_model(model_cfg)
     net.norm.set(data.mean, data.std)
     net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
-    torch.manual_seed(train.seed)
     teacher_model = None
     if teacher is not None:
         t = load_model(teacher, dev)

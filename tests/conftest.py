@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+# One thread: deterministic timings-independent results, and no OpenMP spin contention with other jobs.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -1,0 +1,108 @@
+"""The whole CLI path in-process: synth -> prepare -> train -> detect -> eval, and its user errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from loco_cli.cli import app
+
+runner = CliRunner()
+TINY_RECIPE = """base = "drums"
+[train]
+steps = 4
+batch_size = 2
+val_every = 2
+[model]
+conv_filters = [4, 4]
+freq_pools = [4, 4]
+rnn_hidden = 8
+fc_hidden = 8
+"""
+
+
+def _ok(args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    (root / "tiny.toml").write_text(TINY_RECIPE)
+    _ok(["synth", "drums", root / "corpus", "--tracks", 3, "--duration", 4])
+    _ok(["prepare", root / "corpus", root / "prep", "--jobs", 1])
+    _ok(["train", root / "prep", "--out", root / "run", "--recipe", root / "tiny.toml"])
+    return root
+
+
+def test_synth_prepare_train_outputs(pipeline):
+    assert (pipeline / "corpus" / "corpus.json").is_file()
+    assert (pipeline / "prep" / "snippets.csv").is_file()
+    for name in ("model.pt", "best.pt", "last.pt", "metrics.csv", "config.json"):
+        assert (pipeline / "run" / name).is_file(), name
+    rows = (pipeline / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss,val_metric") and len(rows) == 3
+
+
+def test_detect_then_eval(pipeline):
+    out = pipeline / "det"
+    result = _ok(["detect", pipeline / "corpus", "--out", out, "--model", pipeline / "run", "--midi", "--plot",
+                  "--threshold", "0.05"])
+    assert "3 file(s)" in result.output
+    stems = sorted(p.stem for p in (pipeline / "corpus").glob("*.wav"))
+    assert sorted(p.stem for p in out.glob("*.csv")) == stems
+    assert len(list(out.glob("*.mid"))) == 3 and len(list(out.glob("*.png"))) == 3
+    header = (out / f"{stems[0]}.csv").read_text().splitlines()[0]
+    assert header == "time,label,confidence"
+    report = pipeline / "r.json"
+    result = runner.invoke(app, ["eval", str(out), str(pipeline / "corpus"), "--labels", "enst", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["class_names"] == ["HH", "KD", "SD"] and len(data["tracks"]) == 3
+
+
+def test_eval_model_on_prepared_split_with_tuning(pipeline):
+    report = pipeline / "m.json"
+    result = _ok(["eval", "--model", pipeline / "run", "--data", pipeline / "prep", "--split", "test", "--tune",
+                  "--json", report])
+    assert "tuned KD" in result.output
+    data = json.loads(report.read_text())
+    assert data["model"]["decode"]["thresholds"] and set(data["classes"]) == {"KD", "SD", "HH"}
+
+
+def test_resume_continues_a_finished_run_without_work(pipeline):
+    result = _ok(["train", "--resume", pipeline / "run"])
+    assert "model ->" in result.output
+
+
+def test_user_errors_are_one_line(pipeline, tmp_path):
+    cases = [
+        (["train", tmp_path / "nope", "--out", tmp_path / "r"], "run `loco prepare` first"),
+        (["prepare", pipeline / "corpus", pipeline / "prep"], "--force"),
+        (["synth", "drums", pipeline / "corpus"], "--force"),
+        (["synth", "flute", tmp_path / "x"], "drums or piano"),
+        (["detect", tmp_path / "a.wav", "--out", tmp_path / "d", "--model", tmp_path / "m.pt"], "model file not found"),
+        (["train", pipeline / "prep", "--out", tmp_path / "r2", "--loss", "nope"], "loss must be one of"),
+        (["prepare", pipeline / "corpus", tmp_path / "p2", "--split", "kfold:9"], "kfold:K:I"),
+        (["eval", "--model", pipeline / "run"], "--model M --data"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_detect_reports_bad_files_and_goes_on(pipeline, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"garbage")
+    good = next((pipeline / "corpus").glob("*.wav"))
+    result = runner.invoke(app, ["detect", str(bad), str(good), str(tmp_path / "missing.wav"), "--out",
+                                 str(tmp_path / "o"), "--model", str(pipeline / "run")])
+    assert result.exit_code == 1
+    assert "bad.wav" in result.output and "missing.wav" in result.output
+    assert (tmp_path / "o" / f"{good.stem}.csv").is_file()

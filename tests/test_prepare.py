@@ -1,0 +1,153 @@
+"""`prepare`: features cache, snippet counts, splits, label noise, bad files, atomic/deterministic output."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loco_cli.config import FeatureConfig, SnippetConfig
+from loco_cli.datasets import TrackRef
+from loco_cli.errors import DatasetError, InvalidOption
+from loco_cli.features import seconds_to_frames
+from loco_cli.prepare import assign_splits, load_prepared, prepare_dataset, snippet_counts
+from loco_cli.synth import write_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_corpus("drums", root, n_tracks=4, duration=4.0, seed=1)
+    return root
+
+
+def _files_digest(folder):
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_snippet_counts_collapse_same_frame():
+    frames = [np.array([3, 3, 10, 299, 300]), np.array([], dtype=np.int64)]
+    counts, collapsed = snippet_counts(frames, 0, 300)
+    assert counts.tolist() == [3, 0] and collapsed == 1  # 3,3 collapse; 300 is outside [0, 300)
+
+
+def test_prepare_outputs_consistent(corpus, tmp_path):
+    out = tmp_path / "prep"
+    res = prepare_dataset(corpus, out, jobs=1)
+    assert not res.problems
+    data = load_prepared(out)
+    assert data.classes == ["KD", "SD", "HH"]
+    assert sum(data.meta["n_tracks"].values()) == 4 and data.meta["n_tracks"]["train"] >= 1
+    name = data.split_tracks("train")[0]
+    feats = data.feature_array(name)
+    assert feats.dtype == np.float16 and feats.shape[1:] == (2, 72)
+    assert isinstance(feats, np.memmap)
+    assert data.mean.shape == (2, 72) and (data.std > 0).all()
+    # every snippet's counts equal the (collapsed) onsets inside its frames
+    fps = data.features.fps
+    for row in data.snippets:
+        frames = [seconds_to_frames(t, fps) for t in data.events[row["track"]]]
+        expect, _ = snippet_counts(frames, row["start_frame"], row["n_frames"])
+        assert np.array_equal(row["counts"], expect)
+    # the default label map drops the distractors and reports them
+    assert set(data.meta["dropped_labels"]) <= {"lt", "mt", "cr1", "rc1", "cb"}
+    # the same inputs give byte-identical outputs; parallel workers change nothing
+    res2 = prepare_dataset(corpus, tmp_path / "prep2", jobs=2)
+    assert not res2.problems
+    assert _files_digest(out) == _files_digest(tmp_path / "prep2")
+
+
+def test_prepare_refuses_to_overwrite_and_reuses_features(corpus, tmp_path):
+    out = tmp_path / "p"
+    prepare_dataset(corpus, out)
+    with pytest.raises(DatasetError, match="--force"):
+        prepare_dataset(corpus, out)
+    before = _files_digest(out)
+    prepare_dataset(corpus, out, force=True)
+    assert _files_digest(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left behind
+
+
+def test_label_noise_only_on_training_tracks(corpus, tmp_path):
+    data = load_prepared(prepare_dataset(corpus, tmp_path / "n", label_noise_ms=20.0, seed=3).out)
+    moved = {s: [] for s in ("train", "val", "test")}
+    for name, t in data.tracks.items():
+        diff = np.concatenate([a - b for a, b in zip(data.train_events[name], data.events[name], strict=True)])
+        moved[t["split"]].append(np.abs(diff).max() if diff.size else 0.0)
+    assert max(moved["train"]) > 0.005
+    assert max(moved["val"] + moved["test"]) == 0.0
+
+
+def test_bad_files_are_reported_and_skipped(corpus, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for p in corpus.glob("*"):
+        if p.is_file():
+            (src / p.name).write_bytes(p.read_bytes())
+    (src / "broken.wav").write_bytes(b"RIFF not really a wav")
+    (src / "broken.txt").write_text("0.1 bd\n")
+    sf.write(src / "quiet.wav", np.zeros(44100, dtype=np.float32), 44100)
+    (src / "quiet.txt").write_text("0.1 bd\n")
+    sf.write(src / "strange.wav", np.random.default_rng(0).normal(0, 0.1, 44100).astype(np.float32), 44100)
+    (src / "strange.txt").write_text("0.1 tabla\n")
+    sf.write(src / "wide.wav", np.random.default_rng(0).normal(0, 0.1, (44100, 4)).astype(np.float32), 44100)
+    (src / "wide.txt").write_text("0.1 bd\n")
+    (src / "garbled.wav").write_bytes((src / "quiet.wav").read_bytes())
+    (src / "garbled.txt").write_text("0.1 bd\nzero bd\n")
+    res = prepare_dataset(src, tmp_path / "out", split="none")
+    text = "\n".join(res.problems)
+    assert len(res.problems) == 5, text
+    for name, why in [("broken.wav", "cannot read"), ("quiet.wav", "silent"), ("strange.txt", "--labels"),
+                      ("wide.wav", "channels"), ("garbled.txt", "expected a time")]:
+        assert any(name in p and why in p for p in res.problems), (name, text)
+    assert load_prepared(res.out).meta["n_tracks"]["train"] >= 3
+
+
+def _refs(names, groups=None):
+    return [TrackRef(n, None, None, (groups or {}).get(n, "g")) for n in names]  # type: ignore[arg-type]
+
+
+def test_splits():
+    names = [f"t{i:02d}" for i in range(12)]
+    folds = [assign_splits(_refs(names), f"kfold:3:{i}", val_fraction=0) for i in range(3)]
+    tests = [{n for n, s in f.items() if s == "test"} for f in folds]
+    assert set().union(*tests) == set(names) and sum(len(t) for t in tests) == 12
+    split = assign_splits(_refs(names, {"t00": "A", "t01": "A"}), "holdout:A")
+    assert {n for n, s in split.items() if s == "test"} == {"t00", "t01"}
+    assert sum(s == "val" for s in split.values()) >= 1
+    maps = _refs(["MAPS_MUS-x_ENSTDkCl", "MAPS_MUS-x_AkPnBcht", "MAPS_MUS-y_AkPnBcht", "MAPS_MUS-z_AkPnStgb"],
+                 {"MAPS_MUS-x_ENSTDkCl": "ENSTDkCl", "MAPS_MUS-x_AkPnBcht": "AkPnBcht",
+                  "MAPS_MUS-y_AkPnBcht": "AkPnBcht", "MAPS_MUS-z_AkPnStgb": "AkPnStgb"})
+    split = assign_splits(maps, "maps", val_fraction=0)
+    assert split["MAPS_MUS-x_ENSTDkCl"] == "test" and split["MAPS_MUS-x_AkPnBcht"] == "unused"
+    assert assign_splits(_refs(names), "random", seed=1) == assign_splits(_refs(names), "random", seed=1)
+    for bad in ("kfold:3", "kfold:3:5", "holdout:nope", "maps", "weird"):
+        with pytest.raises(InvalidOption):
+            assign_splits(_refs(names), bad)
+
+
+def test_counts_manifest_dataset(corpus, tmp_path):
+    wav = sorted(corpus.glob("*.wav"))[0]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"audio,start,end,KD,SD\n{wav},0,1.5,2,1\n{wav},1.5,3.0,0,4\n")
+    data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", split="none").out)
+    assert not data.has_timestamps and data.classes == ["KD", "SD"]
+    assert [r["counts"].tolist() for r in data.snippets] == [[2, 1], [0, 4]]
+    with open(tmp_path / "mp" / "snippets.csv") as fh:
+        assert next(csv.reader(fh))[:6] == ["track", "split", "start_s", "length_s", "start_frame", "n_frames"]
+
+
+def test_snippet_config_and_piano_preset(tmp_path):
+    root = tmp_path / "piano"
+    write_corpus("piano", root, n_tracks=1, duration=3.0)
+    data = load_prepared(prepare_dataset(root, tmp_path / "pp", preset="piano", split="none",
+                                         snippets=SnippetConfig(1.0, 0.5)).out)
+    assert len(data.classes) == 88 and data.features == FeatureConfig(n_fft=8192, n_mels=384, fmin=27.5, fmax=7270.0)
+    assert [r["start_frame"] for r in data.snippets][:3] == [0, 100, 200]

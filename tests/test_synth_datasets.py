@@ -1,0 +1,130 @@
+"""The embedded corpora and the dataset readers (layouts written by `synth`, plus hand-made fixtures)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from loco_cli.annotations import read_events
+from loco_cli.datasets import detect_layout, discover, read_count_manifest
+from loco_cli.errors import DatasetError, InvalidOption
+from loco_cli.synth import render_drum_track, render_piano_track, write_corpus
+
+
+def _digest(folder):
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_drum_track_is_deterministic_and_annotated():
+    a = render_drum_track(3, 1, duration=4.0)
+    b = render_drum_track(3, 1, duration=4.0)
+    c = render_drum_track(4, 1, duration=4.0)
+    assert np.array_equal(a.samples, b.samples) and a.events == b.events
+    assert not np.array_equal(a.samples[:1000], c.samples[:1000]) or a.events != c.events
+    assert a.samples.dtype == np.float32 and a.samples.size == 4 * a.sample_rate
+    assert np.abs(a.samples).max() == pytest.approx(0.9, abs=1e-6)
+    times = np.array([t for t, _ in a.events])
+    assert times.min() >= 0 and times.max() < 4.0
+    assert {"KD", "SD"} <= {i for _, i in a.events}
+    # a hit's waveform starts at its annotated sample: energy jumps there
+    t_kick = next(t for t, i in a.events if i == "KD")
+    k = int(round(t_kick * a.sample_rate))
+    assert np.abs(a.samples[k : k + 400]).max() > 0.05
+
+
+def test_piano_track_notes_in_range():
+    track = render_piano_track(0, 0, duration=5.0)
+    pitches = np.array([int(p) for _, p in track.events])
+    assert pitches.min() >= 21 and pitches.max() <= 108 and len(track.events) > 5
+    assert len(track.offsets) == len(track.events)
+    assert all(off > t for (t, _), off in zip(track.events, track.offsets, strict=True))
+
+
+def test_write_corpus_byte_identical(tmp_path):
+    s1 = write_corpus("drums", tmp_path / "a", n_tracks=2, duration=3.0, seed=5)
+    s2 = write_corpus("drums", tmp_path / "b", n_tracks=2, duration=3.0, seed=5)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert s1 == s2 and s1["seconds"] == pytest.approx(6.0)
+    assert sum(s1["events"].values()) > 10
+
+
+@pytest.mark.parametrize(("layout", "groups"), [("enst", {"drummer_1", "drummer_2", "drummer_3"}),
+                                                 ("idmt", {"RealDrum", "WaveDrum", "TechnoDrum"})])
+def test_drum_layouts_round_trip_through_readers(tmp_path, layout, groups):
+    write_corpus("drums", tmp_path, n_tracks=3, duration=3.0, layout=layout)
+    assert detect_layout(tmp_path) == layout
+    tracks, problems = discover(tmp_path)
+    assert not problems and len(tracks) == 3
+    assert {t.group for t in tracks} == groups
+    for t in tracks:
+        ev = read_events(t.annotation)
+        assert len(ev) > 0 and ev.times.max() < 3.0
+
+
+def test_maps_layout(tmp_path):
+    write_corpus("piano", tmp_path, n_tracks=2, duration=3.0, layout="maps")
+    tracks, _ = discover(tmp_path)
+    assert detect_layout(tmp_path) == "maps" and len(tracks) == 2
+    assert tracks[0].audio.name.startswith("MAPS_MUS-") and tracks[0].group in ("ENSTDkCl", "AkPnBcht")
+    ev = read_events(tracks[0].annotation)
+    assert all(21 <= int(x) <= 108 for x in ev.labels)
+
+
+def test_bad_layout_options(tmp_path):
+    with pytest.raises(InvalidOption, match="layout"):
+        write_corpus("piano", tmp_path, n_tracks=1, duration=3.0, layout="enst")
+    with pytest.raises(DatasetError, match="no such"):
+        discover(tmp_path / "missing")
+
+
+def test_idmt_skips_train_files_and_stems(tmp_path):
+    write_corpus("drums", tmp_path, n_tracks=1, duration=3.0, layout="idmt")
+    audio = tmp_path / "audio"
+    mix = next(audio.glob("*#MIX.wav"))
+    (audio / mix.name.replace("#MIX", "#KD#train")).write_bytes(mix.read_bytes())
+    (audio / mix.name.replace("#MIX", "#KD")).write_bytes(mix.read_bytes())
+    tracks, _ = discover(tmp_path)
+    assert [t.audio.name for t in tracks] == [mix.name]
+
+
+def test_mdb_and_generic_layouts(tmp_path):
+    import soundfile as sf
+
+    mdb = tmp_path / "mdb"
+    (mdb / "audio" / "full_mix").mkdir(parents=True)
+    (mdb / "annotations" / "class").mkdir(parents=True)
+    sf.write(mdb / "audio" / "full_mix" / "MusicDelta_Rock_MIX.wav", np.zeros(4410, dtype=np.float32), 44100)
+    (mdb / "annotations" / "class" / "MusicDelta_Rock_class.txt").write_text("0.10 \t KD \n0.20\tHH  \n")
+    tracks, _ = discover(mdb)
+    assert detect_layout(mdb) == "mdb" and tracks[0].name == "MusicDelta_Rock"
+    assert list(read_events(tracks[0].annotation).labels) == ["KD", "HH"]
+
+    gen = tmp_path / "gen"
+    (gen / "sub").mkdir(parents=True)
+    sf.write(gen / "sub" / "a.wav", np.zeros(4410, dtype=np.float32), 44100)
+    (gen / "sub" / "a.txt").write_text("0.1\n")
+    sf.write(gen / "b.wav", np.zeros(4410, dtype=np.float32), 44100)  # no annotation: reported
+    tracks, problems = discover(gen)
+    assert [t.name for t in tracks] == ["sub__a"] and tracks[0].group == "sub"
+    assert len(problems) == 1 and "b.wav" in problems[0]
+
+
+def test_count_manifest(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("audio,start,end,KD,SD\nclip.wav,0,1.5,2,0\nclip.wav,1.5,3.0,1,1\n")
+    clips, classes = read_count_manifest(path)
+    assert classes == ["KD", "SD"] and clips[1].counts == {"KD": 1, "SD": 1}
+    assert clips[0].audio == (tmp_path / "clip.wav").resolve()
+    path.write_text("audio,start,end,KD\nclip.wav,0,1.5,x\n")
+    with pytest.raises(DatasetError, match=r"m\.csv:2"):
+        read_count_manifest(path)
+    path.write_text("file,KD\n")
+    with pytest.raises(DatasetError, match="header"):
+        read_count_manifest(path)

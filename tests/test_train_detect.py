@@ -1,0 +1,184 @@
+"""Training loop (resume exactness, checkpoints), models on disk, decoding and detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from loco_cli.checkpoint import content_hash, load_model
+from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
+from loco_cli.data import Sampler, stretch_features
+from loco_cli.detect import activations, calibrate, decode, pick_peaks, write_midi
+from loco_cli.errors import InvalidOption, ModelError
+from loco_cli.features import frames_to_seconds
+from loco_cli.prepare import load_prepared, prepare_dataset
+from loco_cli.synth import write_corpus
+from loco_cli.train import load_recipe, train_run
+
+TINY = ModelConfig(conv_filters=(4, 4), freq_pools=(4, 4), rnn_hidden=8, fc_hidden=8)
+QUICK = TrainConfig(steps=4, batch_size=2, val_every=2, log_every=1, stretch=0.1, stack_prob=0.5)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    write_corpus("drums", root / "corpus", n_tracks=3, duration=4.0, seed=2)
+    prepare_dataset(root / "corpus", root / "prep", split="random")
+    return root / "prep"
+
+
+def test_stretch_identity_and_delta():
+    x = np.random.default_rng(0).normal(size=(50, 2, 6)).astype(np.float32)
+    x[1:, 1] = np.diff(x[:, 0], axis=0)
+    assert np.allclose(stretch_features(x, 1.0, 50), x, atol=1e-6)
+    y = stretch_features(x, 0.5, 90)
+    assert y.shape == (90, 2, 6) and np.allclose(y[2, 0], x[1, 0], atol=1e-6)
+    assert np.allclose(y[1:, 1], np.diff(y[:, 0], axis=0))
+
+
+def test_sampler_batches_are_consistent(prepared):
+    data = load_prepared(prepared)
+    sampler = Sampler(data, QUICK.replace(batch_size=6), np.random.default_rng(0))
+    batch = sampler.batch()
+    n, t, ch, f = batch["features"].shape
+    assert (n, ch, f) == (6, 2, 72) and batch["lengths"].max() == t
+    assert torch.equal(batch["frame_labels"].sum(1).long(), batch["counts"])
+    for i, length in enumerate(batch["lengths"]):
+        assert batch["features"][i, length:].abs().sum() == 0
+        assert batch["frame_labels"][i, length:].sum() == 0
+    a = Sampler(data, QUICK, np.random.default_rng(3)).batch()
+    b = Sampler(data, QUICK, np.random.default_rng(3)).batch()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _train(prepared, run, **kw):
+    return train_run(prepared, run, loss=kw.pop("loss", LossConfig()), train=kw.pop("train", QUICK), model=TINY, **kw)
+
+
+def test_resume_reproduces_an_uninterrupted_run(prepared, tmp_path):
+    _train(prepared, tmp_path / "full")
+    _train(prepared, tmp_path / "part", train=QUICK.replace(steps=2))
+    # continue the 2-step run up to 4 steps: same weights, optimizer and metrics as the straight run
+    _train(prepared, tmp_path / "part", resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    for k, v in a["model_payload"]["state_dict"].items():
+        assert torch.equal(v, b["model_payload"]["state_dict"][k]), k
+    assert a["step"] == b["step"] == 4
+    assert [r["loss"] for r in a["metrics"]] == [r["loss"] for r in b["metrics"]]
+
+
+def test_run_folder_rules_and_losses(prepared, tmp_path):
+    _train(prepared, tmp_path / "r")
+    with pytest.raises(InvalidOption, match="--resume"):
+        _train(prepared, tmp_path / "r")
+    with pytest.raises(InvalidOption, match="nothing to resume"):
+        _train(prepared, tmp_path / "new", resume=True)
+    for name in ("softloc", "oss", "ce", "mil"):
+        res = _train(prepared, tmp_path / name, loss=LossConfig(name=name), train=QUICK.replace(steps=2))
+        assert res.model_path.is_file()
+    # SeCoST: a teacher's count predictions mix into the targets
+    res = _train(prepared, tmp_path / "student", loss=LossConfig(teacher_weight=0.5), train=QUICK.replace(steps=2),
+                 teacher=tmp_path / "r")
+    assert res.step == 2
+
+
+def test_model_file_is_self_describing_and_hash_checked(prepared, tmp_path):
+    res = _train(prepared, tmp_path / "m")
+    loaded = load_model(res.model_path)
+    assert loaded.classes == ["KD", "SD", "HH"] and loaded.features.n_mels == 72
+    assert len(loaded.decode.thresholds) == 3 and len(loaded.decode.latency_s) == 3
+    assert not loaded.model.training
+    payload = torch.load(res.model_path, weights_only=True)
+    assert payload["hash"] == content_hash(payload)
+    payload["state_dict"]["out.bias"] += 1.0
+    torch.save(payload, tmp_path / "tampered.pt")
+    with pytest.raises(ModelError, match="hash"):
+        load_model(tmp_path / "tampered.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a readable"):
+        load_model(tmp_path / "junk.pt")
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+
+
+def test_stream_equals_single_pass_and_windows_shape(prepared, tmp_path):
+    from loco_cli import detect
+
+    res = _train(prepared, tmp_path / "s")
+    loaded = load_model(res.model_path)
+    feats = np.random.default_rng(0).normal(size=(900, 2, 72)).astype(np.float32)
+    old = detect.STREAM_CHUNK_FRAMES
+    try:
+        detect.STREAM_CHUNK_FRAMES = 128
+        chunked = activations(loaded.model, feats, DecodeConfig(), 200.0)
+    finally:
+        detect.STREAM_CHUNK_FRAMES = old
+    whole = torch.sigmoid(loaded.model(torch.from_numpy(feats)[None]))[0].detach().numpy()
+    assert np.allclose(chunked, whole, atol=1e-5)
+    win = activations(loaded.model, feats, DecodeConfig(mode="windows"), 200.0)
+    assert win.shape == (900, 3) and np.isfinite(win).all()
+
+
+def test_pick_peaks_subframe_and_gap():
+    p = np.zeros(100)
+    p[10], p[11] = 0.5, 0.5  # one event split over two frames -> one peak at 10.5
+    p[30], p[34] = 0.6, 0.9  # two peaks 4 frames apart, gap 5: the stronger stays
+    p[50] = 0.3  # below threshold
+    p[80] = 0.95
+    pos, conf = pick_peaks(p, 0.5, min_gap=5)
+    assert pos.tolist() == pytest.approx([10.5, 34.0, 80.0])
+    assert conf.tolist() == pytest.approx([1.0, 0.9, 0.95])
+    assert pick_peaks(p, 0.5, min_gap=1)[0].tolist() == pytest.approx([10.5, 30.0, 34.0, 80.0])
+    assert pick_peaks(np.zeros(0), 0.5, 3)[0].size == 0
+
+
+def test_decode_applies_latency_once():
+    fps = 200.0
+    probs = np.zeros((400, 2))
+    probs[100, 0] = probs[300, 1] = 1.0
+    cfg = DecodeConfig(thresholds=(0.5, 0.5), latency_s=(0.02, 0.0))
+    events, conf = decode(probs, ["KD", "SD"], fps, cfg)
+    assert events.of("KD").tolist() == pytest.approx([100 / fps - 0.02])
+    assert events.of("SD").tolist() == pytest.approx([frames_to_seconds(300, fps)])
+    assert conf.tolist() == [1.0, 1.0]
+
+
+def test_calibrate_recovers_a_known_latency():
+    fps, rng = 200.0, np.random.default_rng(0)
+    tracks = []
+    for _ in range(3):
+        ref = np.sort(rng.choice(np.arange(20, 1900, 10), 40, replace=False)) / fps
+        probs = np.zeros((2000, 1))
+        probs[np.round((ref + 0.015) * fps).astype(int), 0] = 0.4  # 15 ms late, weak peaks
+        tracks.append((probs, [ref]))
+    cfg, report = calibrate(tracks, ["KD"], fps, DecodeConfig(threshold=0.3))
+    assert cfg.latency_s[0] == pytest.approx(0.015, abs=0.003)
+    assert cfg.thresholds[0] <= 0.4 and report["KD"]["f1"] == 1.0
+
+
+def test_midi_file_structure(tmp_path):
+    from loco_cli.annotations import Events
+
+    ev = Events(np.array([0.5, 1.0, 1.0]), np.array(["KD", "SD", "HH"], dtype=object))
+    write_midi(tmp_path / "d.mid", ev, np.array([1.0, 0.5, 0.2]), drums=True)
+    blob = (tmp_path / "d.mid").read_bytes()
+    assert blob[:4] == b"MThd" and b"MTrk" in blob
+    assert blob.count(bytes([0x99, 36])) == 1 and blob.count(bytes([0x99, 38])) == 1  # note-on, channel 10
+    assert blob.endswith(b"\xff\x2f\x00")
+    with pytest.raises(InvalidOption):
+        write_midi(tmp_path / "x.mid", Events(np.array([0.1]), np.array(["tabla"], dtype=object)), np.ones(1), drums=True)
+
+
+def test_recipes(tmp_path):
+    assert load_recipe("drums")["train"].lr > 0
+    path = tmp_path / "r.toml"
+    path.write_text('base = "drums"\n[train]\nsteps = 7\n[model]\nconv_filters = [4, 4]\nfreq_pools = [4, 4]\n')
+    r = load_recipe(str(path))
+    assert r["train"].steps == 7 and r["model"].conv_filters == (4, 4)
+    path.write_text("[bogus]\nx = 1\n")
+    with pytest.raises(InvalidOption, match="bogus"):
+        load_recipe(str(path))
+    with pytest.raises(InvalidOption):
+        load_recipe("nope")
