@@ -247,6 +247,8 @@ def train_run(
                 t_logits = teacher_model(batch["features"]).float()
                 batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
         value = compute_loss(loss.name, logits, batch, loss, step)
+        for group in opt.param_groups:
+            group["lr"] = train.lr_at(step)
         opt.zero_grad(set_to_none=True)
         value.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), train.clip_norm)

@@ -56,10 +56,20 @@ def _train(prepared, run, **kw):
     return train_run(prepared, run, loss=kw.pop("loss", LossConfig()), train=kw.pop("train", QUICK), model=TINY, **kw)
 
 
+class _Killed(Exception):
+    pass
+
+
 def test_resume_reproduces_an_uninterrupted_run(prepared, tmp_path):
     _train(prepared, tmp_path / "full")
-    _train(prepared, tmp_path / "part", train=QUICK.replace(steps=2))
-    # continue the 2-step run up to 4 steps: same weights, optimizer and metrics as the straight run
+
+    def kill_after_step_3(kind, info):  # dies mid-run, after the step-2 checkpoint and one more update
+        if kind == "log" and info["step"] == 3:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        _train(prepared, tmp_path / "part", on_event=kill_after_step_3)
+    assert torch.load(tmp_path / "part" / "last.pt", weights_only=True)["step"] == 2
     _train(prepared, tmp_path / "part", resume=True)
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
@@ -67,6 +77,7 @@ def test_resume_reproduces_an_uninterrupted_run(prepared, tmp_path):
         assert torch.equal(v, b["model_payload"]["state_dict"][k]), k
     assert a["step"] == b["step"] == 4
     assert [r["loss"] for r in a["metrics"]] == [r["loss"] for r in b["metrics"]]
+    assert torch.equal(a["optimizer"]["state"][0]["exp_avg"], b["optimizer"]["state"][0]["exp_avg"])
 
 
 def test_run_folder_rules_and_losses(prepared, tmp_path):

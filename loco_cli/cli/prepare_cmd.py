@@ -27,7 +27,7 @@ def prepare_command(
     snippet_hop: float = typer.Option(_SNIPPET.hop_s, help="Snippet hop in seconds."),
     label_noise_ms: float = typer.Option(0.0, help="Jitter training timestamps by a seeded Gaussian (ms std)."),
     seed: int = typer.Option(0, help="Seed of the splits and the label noise."),
-    jobs: int = typer.Option(min(os.cpu_count() or 1, 4), help="Parallel processes."),
+    jobs: int = typer.Option(0, help="Parallel processes; 0 = one per CPU core (at most 4)."),
     include_train: bool = typer.Option(False, help="IDMT: also use the #train single-hit files."),
     skip_bad: bool = typer.Option(False, help="Exit 0 even if some files were skipped."),
     force: bool = typer.Option(False, help="Replace an existing output folder (unchanged features are reused)."),
@@ -42,6 +42,7 @@ def prepare_command(
     console = Console(stderr=True)
     with fail_on_error(console):
         snippets = SnippetConfig(snippet_length, snippet_hop)
+        jobs = jobs if jobs > 0 else min(os.cpu_count() or 1, 4)
         label_map = label_map_option(labels)
         n_total = None
         if source.is_dir():

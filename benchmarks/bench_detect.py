@@ -1,0 +1,86 @@
+"""Benchmark: detection speed (real-time factor) and stream vs windows accuracy, against librosa.
+
+Run ``python benchmarks/bench_detect.py [--model drums] [--tracks 6] [--json out.json]``. Synthesizes a
+held-out drum corpus (seed 1, not timed), then for each file times the whole `loco detect` path
+(decode WAV, features, model, peak picking) with torch on 1 and 2 threads, in ``stream`` and in
+``windows`` mode, and scores both with mir_eval at 50 ms. The peer is ``librosa.onset.onset_detect``
+(class-agnostic; its F1 is against all KD/SD/HH onsets merged, so it is only a speed reference).
+The goal for the drum model is >= 300x real time on this machine's 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from loco_cli.annotations import ENST_LABELS, map_labels, read_events
+from loco_cli.audio import load_audio
+from loco_cli.checkpoint import load_model
+from loco_cli.detect import detect_file
+from loco_cli.scores import match_count, prf
+from loco_cli.synth import write_corpus
+
+
+def _score(pairs):
+    tp = n_ref = n_est = 0
+    for ref, est in pairs:
+        c = match_count(ref, est)
+        tp, n_ref, n_est = tp + c.tp, n_ref + c.n_ref, n_est + c.n_est
+    from loco_cli.scores import Counts
+
+    return prf(Counts(tp, n_ref, n_est))[2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="drums")
+    parser.add_argument("--tracks", type=int, default=6)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    loaded = load_model(args.model)
+    results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "test"
+        write_corpus("drums", corpus, n_tracks=args.tracks, duration=args.duration, seed=1)
+        wavs = sorted(corpus.glob("*.wav"))
+        refs = {w: map_labels(read_events(w.with_suffix(".txt")), ENST_LABELS)[0] for w in wavs}
+        detect_file(loaded, wavs[0])  # warm-up
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for mode in ("stream", "windows"):
+                cfg = loaded.decode.replace(mode=mode)
+                t0 = time.perf_counter()
+                outs = {w: detect_file(loaded, w, cfg) for w in wavs}
+                elapsed = time.perf_counter() - t0
+                f1 = {c: _score([(refs[w].of(c), outs[w].events.of(c)) for w in wavs]) for c in loaded.classes}
+                key = f"{mode}_{threads}thread"
+                results[key] = {"rtf": results["audio_s"] / elapsed, "f1": f1, "f1_mean": float(np.mean(list(f1.values())))}
+                print(f"loco {mode:7s} {threads} thread(s): {results[key]['rtf']:6.0f}x real time, "
+                      f"F1 " + " ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f" (mean {results[key]['f1_mean']:.3f})")
+        import librosa
+
+        torch.set_num_threads(2)
+        t0 = time.perf_counter()
+        pairs = []
+        for w in wavs:
+            y = load_audio(w, 44100)
+            est = librosa.onset.onset_detect(y=y, sr=44100, units="time", backtrack=False)
+            pairs.append((refs[w].times, est))
+        elapsed = time.perf_counter() - t0
+        results["librosa_onset_detect"] = {"rtf": results["audio_s"] / elapsed, "f1_all_onsets": _score(pairs)}
+        print(f"librosa onset_detect: {results['librosa_onset_detect']['rtf']:6.0f}x real time, class-agnostic F1 "
+              f"{results['librosa_onset_detect']['f1_all_onsets']:.3f} against all KD/SD/HH onsets")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
