@@ -219,6 +219,22 @@ def write_events_csv(path: str | os.PathLike, events: Events, confidence: np.nda
     atomic_write_text(path, buf.getvalue())
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def sibling_temp_dir(path: Path, tag: str = "") -> Path:
+    """A hidden temporary folder next to ``path`` (same file system, so it can be renamed onto ``path``),
+    with the permissions of a normal new folder (``mkdtemp`` alone would make it 0700)."""
+    path = Path(path)
+    path.resolve().parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}", dir=path.resolve().parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,6 +242,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

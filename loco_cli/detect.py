@@ -16,7 +16,6 @@ latency) turns those into seconds.
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,22 +206,13 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def write_midi(path: str | os.PathLike, events: Events, confidence: np.ndarray, *, drums: bool) -> None:
-    """A format-0 standard MIDI file (120 BPM, 480 ticks per beat): GM drum notes on channel 10 for
-    drum classes, or piano pitches (labels are MIDI numbers) on channel 1; velocity from confidence;
-    notes last 100 ms (drums) or until 0.5 s / the next onset of the same pitch (piano)."""
-    ticks_per_s = 960
-    msgs: list[tuple[int, int, bytes]] = []
-    channel = 9 if drums else 0
+    """A standard MIDI file of detections: GM drum notes on channel 10 for drum classes, or piano
+    pitches (labels are MIDI numbers) on channel 1; velocity from confidence; notes last 100 ms
+    (drums) or until 0.5 s / the next onset of the same pitch (piano)."""
+    from loco_cli.midi import write_smf
+
+    notes = []
     times = events.times
     for i, (t, label, c) in enumerate(zip(times, events.labels, confidence, strict=True)):
         try:
@@ -231,22 +221,8 @@ def write_midi(path: str | os.PathLike, events: Events, confidence: np.ndarray, 
             raise InvalidOption(f"label {label!r} has no MIDI note; use --midi with drum or piano models") from err
         later = times[i + 1 :][events.labels[i + 1 :] == label]
         dur = 0.1 if drums else min(0.5, float(later[0] - t) if later.size else 0.5)
-        vel = int(np.clip(round(40 + 87 * float(c)), 1, 127))
-        on, off = int(round(t * ticks_per_s)), int(round((t + max(dur, 0.01)) * ticks_per_s))
-        msgs.append((on, 1, bytes([0x90 | channel, note, vel])))
-        msgs.append((off, 0, bytes([0x80 | channel, note, 0])))
-    msgs.sort(key=lambda m: (m[0], m[1]))
-    body, last = bytearray(b"\x00\xff\x51\x03\x07\xa1\x20"), 0  # tempo 500000 us per beat
-    for tick, _, data in msgs:
-        body += _vlq(tick - last) + data
-        last = tick
-    body += b"\x00\xff\x2f\x00"
-    blob = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
+        notes.append((float(t), note, int(np.clip(round(40 + 87 * float(c)), 1, 127)), dur, 9 if drums else 0))
+    write_smf(path, notes)
 
 
 def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: float, title: str) -> None:

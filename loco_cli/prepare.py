@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli import __version__
-from loco_cli.annotations import ENST_LABELS, Events, map_labels, read_events
+from loco_cli.annotations import ENST_LABELS, Events, map_labels, read_events, sibling_temp_dir
 from loco_cli.audio import load_audio
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
@@ -344,7 +343,7 @@ def prepare_dataset(
     digest = features.digest()
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    tmp = sibling_temp_dir(out)
     try:
         feat_dir = tmp / "features" / digest
         feat_dir.mkdir(parents=True)
@@ -465,7 +464,7 @@ def prepare_dataset(
         }
         _write(tmp / "dataset.json", json.dumps(summary, indent=1) + "\n")
         if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            trash = sibling_temp_dir(out, "old.")
             os.replace(out, trash / "old")
             os.replace(tmp, out)
             shutil.rmtree(trash, ignore_errors=True)

@@ -41,6 +41,8 @@ __all__ = [
     "render_piano_track",
     "write_corpus",
     "LAYOUTS",
+    "RENDERERS",
+    "find_fluidsynth",
 ]
 
 SYNTH_SAMPLE_RATE = 44100
@@ -65,6 +67,60 @@ class SynthTrack:
     events: list[tuple[float, str]]
     group: str
     offsets: list[float] | None = None
+
+
+#: General MIDI notes of the synthesized drum instruments (channel 10) for the FluidSynth renderer.
+GM_DRUM_NOTES = {"KD": 36, "SD": 38, "CHH": 42, "OHH": 46, "LT": 45, "MT": 47, "CR": 49, "RC": 51, "CB": 56}
+#: GM drum kits (bank 128 programs) per family, and piano programs per synthetic instrument.
+_GM_KITS = {"Real": 8, "Wave": 0, "Techno": 25}
+_GM_PIANOS = {"ENSTDkCl": 0, "AkPnBcht": 1, "AkPnStgb": 0, "SptkBGCl": 2}
+RENDERERS = ("builtin", "fluidsynth")
+#: Where Debian's SoundFont packages put their files (fluid-soundfont-gm, timgm6mb-soundfont).
+SOUNDFONT_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
+                   "/usr/share/sounds/sf2/default-GM.sf2")
+
+
+def find_fluidsynth(soundfont: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """The ``fluidsynth`` program and a SoundFont, or :class:`InvalidOption` saying what to install."""
+    import shutil
+
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise InvalidOption("--renderer fluidsynth: the fluidsynth program is not installed "
+                            "(Debian: apt install fluidsynth fluid-soundfont-gm); or use --renderer builtin")
+    if soundfont is not None:
+        sf2 = Path(soundfont)
+        if not sf2.is_file():
+            raise InvalidOption(f"{sf2}: SoundFont not found; pass an existing .sf2 file to --soundfont")
+        return exe, sf2
+    for candidate in SOUNDFONT_PATHS:
+        if Path(candidate).is_file():
+            return exe, Path(candidate)
+    raise InvalidOption("--renderer fluidsynth: no SoundFont found; pass --soundfont FILE.sf2 "
+                        "(Debian: apt install fluid-soundfont-gm or timgm6mb-soundfont)")
+
+
+def _render_midi(notes, programs: dict[int, int], n: int, sr: int, renderer: tuple[str, Path]) -> np.ndarray:
+    """Render notes ``(onset_s, note, velocity, duration_s, channel)`` with FluidSynth; mono ``(n,)``."""
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+
+    from loco_cli.midi import write_smf
+
+    exe, sf2 = renderer
+    with tempfile.TemporaryDirectory() as tmp:
+        mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        write_smf(mid, notes, programs)
+        proc = subprocess.run([exe, "-ni", "-q", "-g", "0.6", "-r", str(sr), "-F", str(wav), str(sf2), str(mid)],
+                              capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0 or not wav.is_file():
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise InvalidOption(f"fluidsynth could not render with {sf2}: {last[0]}")
+        data, _ = sf.read(wav, dtype="float64", always_2d=True)
+    mono = data.mean(axis=1)
+    return np.pad(mono, (0, max(0, n - mono.size)))[:n]
 
 
 # --------------------------------------------------------------------------------------- DSP helpers
@@ -264,8 +320,12 @@ def render_drum_track(
     family: str | None = None,
     accompaniment_db: float | None = None,
     sr: int = SYNTH_SAMPLE_RATE,
+    renderer: tuple[str, Path] | None = None,
 ) -> SynthTrack:
     """Render one drum track (``duration`` seconds) from ``(seed, index)``.
+
+    ``renderer``: ``None`` for the built-in synthesizer, or ``find_fluidsynth()``'s result to play
+    the same score through a General MIDI SoundFont (a GM kit per family; onsets are the MIDI times).
 
     ``family`` picks the kit family (default: ``DRUM_FAMILIES[index % 3]``); ``accompaniment_db``
     mixes bass + chords at that level relative to the drums' RMS (``None``: drums only). Events use
@@ -275,23 +335,29 @@ def render_drum_track(
     family = family or DRUM_FAMILIES[index % len(DRUM_FAMILIES)]
     if family not in DRUM_FAMILIES:
         raise InvalidOption(f"unknown drum family {family!r}; use one of {', '.join(DRUM_FAMILIES)}")
-    kit = _drum_kit(rng, family, sr)
+    kit = _drum_kit(rng, family, sr) if renderer is None else None
     hits = _drum_score(rng, duration, family)
     n = int(duration * sr)
-    out = np.zeros(n + 4 * sr)
     events = []
-    for t, inst, vel in sorted(hits):
-        shots = kit[inst]
-        shot = shots[rng.integers(len(shots))]
-        a = int(round(t * sr))
-        out[a : a + shot.size] += vel * shot
-        events.append((a / sr, inst))
-        if inst == "OHH":  # the next closed hat chokes an open one; nothing else to model here
-            pass
-    out = out[:n]
-    if family == "Real":
+    if renderer is not None:
+        from loco_cli.midi import quantize
+
+        notes = [(quantize(t), GM_DRUM_NOTES[inst], int(round(20 + 107 * vel)), 0.2, 9) for t, inst, vel in sorted(hits)]
+        out = _render_midi(notes, {9: _GM_KITS[family]}, n, sr, renderer)
+        events = [(t, inst) for (t, *_), (_, inst, _) in zip(notes, sorted(hits), strict=True)]
+    else:
+        out = np.zeros(n + 4 * sr)
+        for t, inst, vel in sorted(hits):
+            shots = kit[inst]
+            shot = shots[rng.integers(len(shots))]
+            a = int(round(t * sr))
+            out[a : a + shot.size] += vel * shot
+            events.append((a / sr, inst))
+        out = out[:n]
+    # (with FluidSynth the SoundFont and its reverb provide the room)
+    if renderer is None and family == "Real":
         out = _reverb(out, rng, sr, rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.4))
-    elif family == "Wave":
+    elif renderer is None and family == "Wave":
         out = _reverb(out, rng, sr, rng.uniform(0.1, 0.3), rng.uniform(0.0, 0.15))
     out += rng.standard_normal(n) * 10 ** (rng.uniform(-75, -60) / 20)  # recording noise floor
     if accompaniment_db is not None:
@@ -386,15 +452,35 @@ def _piano_score(rng: np.random.Generator, duration: float) -> list[tuple[float,
 
 
 def render_piano_track(
-    seed: int, index: int = 0, *, duration: float = 30.0, piano: str | None = None, sr: int = SYNTH_SAMPLE_RATE
+    seed: int,
+    index: int = 0,
+    *,
+    duration: float = 30.0,
+    piano: str | None = None,
+    sr: int = SYNTH_SAMPLE_RATE,
+    renderer: tuple[str, Path] | None = None,
 ) -> SynthTrack:
-    """Render one piano piece (``duration`` seconds) from ``(seed, index)``; labels are MIDI pitches."""
+    """Render one piano piece (``duration`` seconds) from ``(seed, index)``; labels are MIDI pitches.
+    ``renderer`` as for :func:`render_drum_track` (a GM piano program per synthetic instrument)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 2]))
     piano = piano or _PIANOS[index % len(_PIANOS)]
     instr_rng = np.random.default_rng(np.random.SeedSequence([seed, _PIANOS.index(piano) if piano in _PIANOS else 99]))
     params = {"B": instr_rng.uniform(5e-5, 3e-4), "tau": instr_rng.uniform(4.0, 9.0), "bright": instr_rng.uniform(0.6, 1.2)}
     notes = sorted(set(_piano_score(rng, duration)))
     n = int(duration * sr)
+    if renderer is not None:
+        from loco_cli.midi import quantize
+
+        midi, seen_q = [], set()
+        for onset, pitch, vel, dur in notes:
+            key = (quantize(onset), pitch)
+            if key not in seen_q:
+                seen_q.add(key)
+                midi.append((key[0], pitch, int(round(20 + 107 * vel)), dur, 0))
+        out = _render_midi(midi, {0: _GM_PIANOS.get(piano, 0)}, n, sr, renderer)
+        out *= 0.9 / (np.abs(out).max() + 1e-9)
+        return SynthTrack(f"piece_{index:03d}", out.astype(np.float32), sr, [(t, str(p)) for t, p, *_ in midi], piano,
+                          [min(t + d, duration) for t, _, _, d, _ in midi])
     out = np.zeros(n + 7 * sr)
     events, offsets = [], []
     seen: set[tuple[int, int]] = set()
@@ -459,6 +545,8 @@ def write_corpus(
     seed: int = 0,
     layout: str = "generic",
     accompaniment_db: float | None = None,
+    renderer: str = "builtin",
+    soundfont: str | os.PathLike | None = None,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -476,11 +564,15 @@ def write_corpus(
         raise InvalidOption(f"--layout {layout} does not apply to {kind}; use one of {', '.join(LAYOUTS[kind])}")
     if n_tracks < 1 or duration < 2.0:
         raise InvalidOption("need at least one track of at least 2 seconds")
+    if renderer not in RENDERERS:
+        raise InvalidOption(f"--renderer {renderer}: use one of {', '.join(RENDERERS)}")
+    engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
     out = Path(out)
-    summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {}}
+    summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
+                     "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
     for i in range(n_tracks):
         if kind == "drums":
-            track = render_drum_track(seed, i, duration=duration, accompaniment_db=accompaniment_db)
+            track = render_drum_track(seed, i, duration=duration, accompaniment_db=accompaniment_db, renderer=engine)
             if layout == "generic":
                 wav, ann, text = out / f"{track.name}.wav", out / f"{track.name}.txt", _drum_text(track, _ENST.get)
             elif layout == "enst":
@@ -494,7 +586,7 @@ def write_corpus(
                 text = _idmt_xml(track, wav.name)
             labels = [_ENST[inst] for _, inst in track.events]
         else:
-            track = render_piano_track(seed, i, duration=duration)
+            track = render_piano_track(seed, i, duration=duration, renderer=engine)
             if layout == "generic":
                 wav, ann = out / f"{track.name}.wav", out / f"{track.name}.txt"
             else:

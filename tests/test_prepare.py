@@ -151,3 +151,14 @@ def test_snippet_config_and_piano_preset(tmp_path):
                                          snippets=SnippetConfig(1.0, 0.5)).out)
     assert len(data.classes) == 88 and data.features == FeatureConfig(n_fft=8192, n_mels=384, fmin=27.5, fmax=7270.0)
     assert [r["start_frame"] for r in data.snippets][:3] == [0, 100, 200]
+
+
+def test_outputs_have_normal_permissions(corpus, tmp_path):
+    import os
+    import stat
+
+    out = prepare_dataset(corpus, tmp_path / "perm").out
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((out / "dataset.json").stat().st_mode) == 0o666 & ~mask

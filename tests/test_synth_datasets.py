@@ -128,3 +128,30 @@ def test_count_manifest(tmp_path):
     path.write_text("file,KD\n")
     with pytest.raises(DatasetError, match="header"):
         read_count_manifest(path)
+
+
+def test_fluidsynth_renderer_or_a_clear_message(tmp_path, monkeypatch):
+    import shutil
+
+    from loco_cli.synth import find_fluidsynth
+
+    if shutil.which("fluidsynth"):
+        try:
+            find_fluidsynth()
+        except InvalidOption:
+            pytest.skip("fluidsynth without a SoundFont")
+        s = write_corpus("drums", tmp_path / "fs", n_tracks=1, duration=3.0, renderer="fluidsynth")
+        assert s["renderer"].startswith("fluidsynth") and sum(s["events"].values()) > 3
+        import soundfile as sf
+
+        wav = next((tmp_path / "fs").glob("*.wav"))
+        audio, rate = sf.read(wav)
+        assert rate == 44100 and audio.shape == (3 * 44100,) and np.abs(audio).max() > 0.1
+        ev = read_events(wav.with_suffix(".txt"))
+        k = int(ev.times[0] * rate)
+        assert np.abs(audio[k : k + 2205]).max() > 4 * (np.abs(audio[max(k - 2205, 0) : k]).max() + 1e-4) or k < 2205
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(InvalidOption, match="apt install fluidsynth"):
+        write_corpus("drums", tmp_path / "x", n_tracks=1, duration=3.0, renderer="fluidsynth")
+    with pytest.raises(InvalidOption, match="renderer"):
+        write_corpus("drums", tmp_path / "y", n_tracks=1, duration=3.0, renderer="midi")

@@ -20,14 +20,16 @@ def synth_command(
     accompaniment_db: float = typer.Option(
         None, help="Mix bass + chords at this level (dB relative to the drums); default: drums only."
     ),
+    renderer: str = typer.Option("builtin", help="builtin (loco's synthesizer) or fluidsynth (GM SoundFont; needs the fluidsynth program)."),
+    soundfont: Path = typer.Option(None, help="SoundFont for --renderer fluidsynth (default: Debian's GM SoundFonts)."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
     import shutil
-    import tempfile
 
     from rich.console import Console
 
+    from loco_cli.annotations import sibling_temp_dir
     from loco_cli.cli._common import fail_on_error, progress
     from loco_cli.errors import DatasetError
     from loco_cli.synth import write_corpus
@@ -39,14 +41,13 @@ def synth_command(
                 raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
             if out.is_dir() and any(out.iterdir()) and not (out / "corpus.json").is_file():
                 raise DatasetError(f"{out}: not a loco corpus (no corpus.json); refusing to replace it")
-        out.resolve().parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+        tmp = sibling_temp_dir(out)
         try:
             with progress(console) as bar:
                 task = bar.add_task(f"synth {kind}", total=tracks, info="")
                 summary = write_corpus(
                     kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
-                    accompaniment_db=accompaniment_db, on_track=lambda name: bar.update(task, advance=1, info=name),
+                    accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, on_track=lambda name: bar.update(task, advance=1, info=name),
                 )
             if out.exists():
                 shutil.rmtree(out)
