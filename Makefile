@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCO := $(BIN)/loco
 DEMO := demo-out
 # The demo's training length: see README (measured time and F1 on a 2-core CPU).
-DEMO_STEPS ?= 3000
+DEMO_STEPS ?= 3500
 
 .PHONY: demo test bench lint clean models
 

@@ -12,7 +12,8 @@ what it dropped. Supported formats (``shared/notes/dataset-formats.md``):
   - ``onset offset pitch`` (MAPS ``OnsetTime OffsetTime MidiPitch``): label = MIDI pitch;
 * IDMT-SMT-Drums XML (``<event><onsetSec/><instrument/></event>``; negative or exponent onsets are
   parsed with ``float`` and clipped at 0);
-* Sonic Visualiser ``.svl`` layers (``<point frame=... label=.../>``, frames at the model's sample rate).
+* Sonic Visualiser ``.svl`` layers (``<point frame=... label=.../>``, frames at the model's sample rate);
+* standard MIDI files (``.mid``): note onsets, label = MIDI note number (tempo map followed).
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ __all__ = [
     "write_events_csv",
     "ANNOTATION_SUFFIXES",
     "ENST_LABELS",
+    "GM_DRUM_LABELS",
     "MDB_LABELS",
 ]
 
 #: File suffixes recognised as annotations when scanning folders.
-ANNOTATION_SUFFIXES = (".txt", ".csv", ".tsv", ".onsets", ".lab", ".xml", ".svl")
+ANNOTATION_SUFFIXES = (".txt", ".csv", ".tsv", ".onsets", ".lab", ".xml", ".svl", ".mid", ".midi")
 
 #: ENST-Drums raw labels -> KD / SD / HH (Wu et al. 2018; ``sd-`` is a snare, other drums ignored).
 ENST_LABELS = {"bd": "KD", "sd": "SD", "sd-": "SD", "chh": "HH", "ohh": "HH"}
+#: General MIDI drum notes (as labels of MIDI annotations) -> KD / SD / HH.
+GM_DRUM_LABELS = {"35": "KD", "36": "KD", "38": "SD", "40": "SD", "42": "HH", "44": "HH", "46": "HH"}
 #: MDB Drums class-file labels kept by default.
 MDB_LABELS = {"KD": "KD", "SD": "SD", "HH": "HH"}
 
@@ -184,7 +188,20 @@ def read_events(path: str | os.PathLike) -> Events:
         if root.tag == "sv" or path.suffix.lower() == ".svl":
             return _read_svl(path, root)
         return _read_idmt_xml(path, root)
+    if path.suffix.lower() in (".mid", ".midi"):
+        return _read_midi(path)
     return _read_text(path)
+
+
+def _read_midi(path: Path) -> Events:
+    """Note onsets of a MIDI file; label = the MIDI note number (GM drum notes on channel 10)."""
+    from loco_cli.midi import read_smf_notes
+
+    try:
+        notes = read_smf_notes(path.read_bytes())
+    except (ValueError, IndexError) as err:
+        raise InvalidAnnotation(f"{path}: malformed MIDI file ({err})") from err
+    return Events(np.array([t for t, _, _ in notes]), np.array([str(n) for _, n, _ in notes], dtype=object))
 
 
 def map_labels(events: Events, label_map: dict[str, str] | None) -> tuple[Events, dict[str, int]]:

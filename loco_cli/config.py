@@ -243,9 +243,9 @@ class TrainConfig(_Config):
     steps: int = 3000
     batch_size: int = 16
     lr: float = 3e-3
-    lr_final_fraction: float = 0.1  # cosine decay from lr to lr * this over the run (a function of the step)
+    lr_final_fraction: float = 1.0  # cosine decay from lr to lr * this over the run; 1 = constant (the authors)
     clip_norm: float = 10.0  # global gradient norm (the authors' clip_by_global_norm(10))
-    min_length_fraction: float = 0.3
+    min_length_fraction: float = 0.1
     stretch: float = 0.12
     gain_db: float = 6.0
     stack_prob: float = 0.0

@@ -10,7 +10,7 @@ import os
 import struct
 from pathlib import Path
 
-__all__ = ["TICKS_PER_S", "quantize", "smf_bytes", "write_smf"]
+__all__ = ["TICKS_PER_S", "quantize", "smf_bytes", "write_smf", "read_smf_notes"]
 
 TICKS_PER_S = 960
 
@@ -55,3 +55,78 @@ def write_smf(path: str | os.PathLike, notes, programs: dict[int, int] | None = 
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(smf_bytes(notes, programs))
     os.replace(tmp, path)
+
+
+def _read_vlq(data: bytes, i: int) -> tuple[int, int]:
+    value = 0
+    while True:
+        if i >= len(data):
+            raise ValueError("truncated variable-length number")
+        byte = data[i]
+        i += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, i
+
+
+def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
+    """Note onsets ``(time_s, note, channel)`` of a standard MIDI file (format 0 or 1), sorted.
+
+    Follows the tempo map (``FF 51`` events of any track), running status, SMPTE time division;
+    a note-on with velocity 0 is a note-off. Raises ``ValueError`` on a malformed file.
+    """
+    if blob[:4] != b"MThd" or len(blob) < 14:
+        raise ValueError("not a standard MIDI file (no MThd header)")
+    hlen, _fmt, ntracks, division = struct.unpack(">IHHH", blob[4:14])
+    pos = 8 + hlen
+    smpte = division & 0x8000
+    if smpte:
+        fps = 256 - (division >> 8)
+        seconds_per_tick_fixed = 1.0 / (fps * (division & 0xFF))
+    tempos: list[tuple[int, int]] = [(0, 500000)]
+    raw: list[tuple[int, int, int]] = []
+    for _ in range(ntracks):
+        if blob[pos : pos + 4] != b"MTrk":
+            raise ValueError(f"expected a track chunk at byte {pos}")
+        (length,) = struct.unpack(">I", blob[pos + 4 : pos + 8])
+        data, i, tick, status = blob[pos + 8 : pos + 8 + length], 0, 0, 0
+        pos += 8 + length
+        while i < len(data):
+            delta, i = _read_vlq(data, i)
+            tick += delta
+            byte = data[i]
+            if byte == 0xFF:
+                kind = data[i + 1]
+                size, i = _read_vlq(data, i + 2)
+                if kind == 0x51 and size == 3:
+                    tempos.append((tick, int.from_bytes(data[i : i + 3], "big")))
+                i += size
+                continue
+            if byte in (0xF0, 0xF7):
+                size, i = _read_vlq(data, i + 1)
+                i += size
+                continue
+            if byte & 0x80:
+                status, i = byte, i + 1
+            elif not status:
+                raise ValueError("data byte without a status byte")
+            kind, channel = status & 0xF0, status & 0x0F
+            n_data = 1 if kind in (0xC0, 0xD0) else 2
+            args = data[i : i + n_data]
+            i += n_data
+            if kind == 0x90 and len(args) == 2 and args[1] > 0:
+                raw.append((tick, args[0], channel))
+    tempos.sort()
+
+    def seconds(tick: int) -> float:
+        if smpte:
+            return tick * seconds_per_tick_fixed
+        t, last_tick, last_tempo = 0.0, 0, tempos[0][1]
+        for at, tempo in tempos:
+            if at >= tick:
+                break
+            t += (at - last_tick) * last_tempo / 1e6 / division
+            last_tick, last_tempo = at, tempo
+        return t + (tick - last_tick) * last_tempo / 1e6 / division
+
+    return sorted((seconds(tick), note, ch) for tick, note, ch in raw)

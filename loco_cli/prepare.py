@@ -33,7 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli import __version__
-from loco_cli.annotations import ENST_LABELS, Events, map_labels, read_events, sibling_temp_dir
+from loco_cli.annotations import (
+    ENST_LABELS,
+    GM_DRUM_LABELS,
+    Events,
+    map_labels,
+    read_events,
+    sibling_temp_dir,
+)
 from loco_cli.audio import load_audio
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
@@ -74,11 +81,11 @@ def default_classes(preset: str) -> list[str]:
 
 
 def default_label_map(preset: str, layout: str) -> dict[str, str] | None:
-    """Raw label -> class for a preset: ENST names plus KD/SD/HH themselves for drums (IDMT and MDB
-    already use those); identity (``None``) for piano."""
+    """Raw label -> class for a preset: ENST names, General MIDI drum notes (MIDI annotations) and
+    KD/SD/HH themselves for drums (IDMT and MDB use those); identity (``None``) for piano."""
     if preset == "piano":
         return None
-    return {**ENST_LABELS, **{c: c for c in DRUM_CLASSES}}
+    return {**ENST_LABELS, **GM_DRUM_LABELS, **{c: c for c in DRUM_CLASSES}}
 
 
 # ----------------------------------------------------------------------------------------------- splits

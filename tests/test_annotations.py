@@ -80,3 +80,25 @@ def test_malformed_files_raise_one_clear_error(tmp_path, name, text):
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidAnnotation, match="not found"):
         read_events(tmp_path / "nope.txt")
+
+
+def test_midi_annotations_round_trip_with_tempo_changes(tmp_path):
+    import struct
+
+    from loco_cli.midi import read_smf_notes, smf_bytes
+
+    notes = [(0.5, 36, 100, 0.1, 9), (0.75, 42, 80, 0.1, 9), (1.2, 60, 90, 0.4, 0)]
+    (tmp_path / "a.mid").write_bytes(smf_bytes(notes))
+    ev = read_events(tmp_path / "a.mid")
+    assert ev.times.tolist() == pytest.approx([0.5, 0.75, 1.2]) and list(ev.labels) == ["36", "42", "60"]
+    # format 1, two tracks, 96 ticks per beat; tempo 120 -> 60 BPM at tick 192 (1 s); note at tick 288
+    track0 = b"\x00\xff\x51\x03\x07\xa1\x20" + b"\x81\x40\xff\x51\x03\x0f\x42\x40" + b"\x00\xff\x2f\x00"
+    track1 = b"\x60\x90\x3c\x40" + b"\x00\x3e\x40" + b"\x81\x40\x40\x50" + b"\x00\x90\x3c\x00" + b"\x00\xff\x2f\x00"
+    blob = b"MThd" + struct.pack(">IHHH", 6, 1, 2, 96)
+    for tr in (track0, track1):
+        blob += b"MTrk" + struct.pack(">I", len(tr)) + tr
+    got = read_smf_notes(blob)
+    assert [(round(t, 6), n) for t, n, _ in got] == [(0.5, 60), (0.5, 62), (2.0, 64)]  # running status, tempo map
+    (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00")
+    with pytest.raises(InvalidAnnotation, match="MIDI"):
+        read_events(tmp_path / "bad.mid")

@@ -106,3 +106,15 @@ def test_detect_reports_bad_files_and_goes_on(pipeline, tmp_path):
     assert result.exit_code == 1
     assert "bad.wav" in result.output and "missing.wav" in result.output
     assert (tmp_path / "o" / f"{good.stem}.csv").is_file()
+
+
+def test_shipped_drum_model_is_the_default(pipeline, tmp_path):
+    from loco_cli.checkpoint import load_model, shipped_model
+
+    loaded = load_model()  # verifies the content hash
+    assert loaded.path == shipped_model("drums") and loaded.classes == ["KD", "SD", "HH"]
+    assert loaded.metrics.get("val_f1_calibrated", 0) > 0.8
+    wav = sorted((pipeline / "corpus").glob("*.wav"))[0]
+    _ok(["detect", wav, "--out", tmp_path])
+    rows = (tmp_path / f"{wav.stem}.csv").read_text().splitlines()
+    assert len(rows) > 5 and {r.split(",")[1] for r in rows[1:]} <= {"KD", "SD", "HH"}
