@@ -67,6 +67,7 @@ def main() -> None:
         import librosa
 
         torch.set_num_threads(2)
+        librosa.onset.onset_detect(y=load_audio(wavs[0], 44100)[:44100], sr=44100)  # warm-up (numba JIT)
         t0 = time.perf_counter()
         pairs = []
         for w in wavs:
