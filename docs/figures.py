@@ -48,12 +48,12 @@ def main() -> None:
     a, n = int(2.0 * fps), int(1.5 * fps)
     with torch.no_grad():
         logits, _ = loaded.model.stream(torch.from_numpy(feats[None, : a + n]))
-    y = running_count_distribution(logits[:, a:], k_max=12)[0].exp().numpy()  # (T, C, K)
+    y = running_count_distribution(logits[:, a:], k_max=24)[0].exp().numpy()  # (T, C, K)
     fig, axes = plt.subplots(len(loaded.classes), 1, figsize=(9, 2.2 * len(loaded.classes)), sharex=True)
     t = np.arange(n) / fps
     for c, name in enumerate(loaded.classes):
         ax = axes[c]
-        ax.imshow(y[:, c].T, origin="lower", aspect="auto", extent=(0, n / fps, -0.5, 11.5), cmap="Blues", vmin=0, vmax=1)
+        ax.imshow(y[:, c].T, origin="lower", aspect="auto", extent=(0, n / fps, -0.5, y.shape[-1] - 0.5), cmap="Blues", vmin=0, vmax=1)
         onsets = ref[name][(ref[name] >= a / fps) & (ref[name] < (a + n) / fps)] - a / fps
         truth = np.searchsorted(np.sort(onsets), t, side="right")
         ax.step(t, truth, where="post", color="tab:red", lw=1, label="true count so far")
