@@ -139,7 +139,6 @@ def calibrate(
     """
     import mir_eval
 
-    n = len(classes)
     min_gap = max(1, int(round(base.min_gap_s * fps)))
     latencies, thresholds, report = [], [], {}
     for c, name in enumerate(classes):
@@ -164,7 +163,6 @@ def calibrate(
         latencies.append(round(lat, 6))
         thresholds.append(best[1])
         report[name] = {"latency_s": round(lat, 6), "threshold": best[1], "f1": round(best[0], 4)}
-    del n
     return base.replace(thresholds=tuple(thresholds), latency_s=tuple(latencies)), report
 
 

@@ -82,10 +82,6 @@ def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
     return base.replace(n_classes=len(data.classes), n_bands=f.n_mels, in_channels=f.n_channels)
 
 
-def _track_refs(data: Prepared, name: str) -> list[np.ndarray]:
-    return data.events[name]
-
-
 @torch.no_grad()
 def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *, split: str = "val",
              device="cpu", k_max: int = 31, keep_probs: bool = False) -> dict:
