@@ -36,7 +36,6 @@ from loco_cli import __version__
 from loco_cli.annotations import (
     ENST_LABELS,
     GM_DRUM_LABELS,
-    Events,
     map_labels,
     read_events,
     sibling_temp_dir,
@@ -224,7 +223,6 @@ def _process(job: _Job) -> dict:
         if t.annotation is not None:
             raw = read_events(t.annotation)
             events, dropped = map_labels(raw, job.label_map)
-            events = Events(events.times, events.labels)
             unknown = sorted(set(events.label_set) - set(job.classes))
             if len(raw) and not len(events):
                 raise InvalidAnnotation(
