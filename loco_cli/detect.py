@@ -37,6 +37,7 @@ __all__ = [
     "pick_peaks",
     "decode",
     "calibrate",
+    "detect_tracks",
     "DetectResult",
     "detect_file",
     "collect_inputs",
@@ -165,6 +166,31 @@ def calibrate(
         thresholds.append(best[1])
         report[name] = {"latency_s": round(lat, 6), "threshold": best[1], "f1": round(best[0], 4)}
     return base.replace(thresholds=tuple(thresholds), latency_s=tuple(latencies)), report
+
+
+def detect_tracks(
+    model: torch.nn.Module,
+    data,
+    names: list[str],
+    cfg: DecodeConfig,
+    *,
+    device="cpu",
+    features_of: Callable[[str], np.ndarray] | None = None,
+    fps: float | None = None,
+):
+    """Detect on tracks of a prepared dataset: yields ``(name, probs (T, C), Events in seconds)``.
+
+    The one detect loop behind validation (``loco train``), ``loco eval --model`` and the accuracy
+    benchmarks. ``features_of(name)`` supplies features ``(T, channels, bands)`` when the model's
+    feature config differs from the dataset's (then ``fps`` is the model's frame rate); by default the
+    prepared features are used.
+    """
+    fps = fps or data.features.fps
+    for name in names:
+        feats = features_of(name) if features_of else np.asarray(data.feature_array(name))
+        probs = activations(model, feats, cfg, fps, device)
+        events, _ = decode(probs, data.classes, fps, cfg)
+        yield name, probs, events
 
 
 @dataclass

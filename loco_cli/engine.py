@@ -139,7 +139,7 @@ def evaluate_model(
     decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
     """
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
-    from loco_cli.detect import activations, calibrate, decode
+    from loco_cli.detect import calibrate, detect_tracks
     from loco_cli.errors import ModelError
     from loco_cli.prepare import load_prepared
 
@@ -156,15 +156,17 @@ def evaluate_model(
         raise InvalidOption(f"{data_dir}: no {split!r} tracks; choose --split train, val or test")
     same_features = loaded.features.digest() == data.meta["feature_digest"]
 
-    def probs_of(name: str, cfg):
-        if same_features:
-            feats = np.asarray(data.feature_array(name))
-        else:
-            from loco_cli.audio import load_audio
-            from loco_cli.features import log_mel
+    features_of = None
+    if not same_features:
+        from loco_cli.audio import load_audio
+        from loco_cli.features import log_mel
 
-            feats = log_mel(load_audio(data.tracks[name]["audio"], loaded.features.sample_rate), loaded.features)
-        return activations(loaded.model, feats, cfg, loaded.features.fps, device)
+        def features_of(name: str) -> np.ndarray:
+            return log_mel(load_audio(data.tracks[name]["audio"], loaded.features.sample_rate), loaded.features)
+
+    def run(names_: list[str], cfg_):
+        return detect_tracks(loaded.model, data, names_, cfg_, device=device, features_of=features_of,
+                             fps=loaded.features.fps)
 
     cfg = loaded.decode
     info: dict = {"model": str(loaded.path)}
@@ -172,7 +174,7 @@ def evaluate_model(
         val = data.split_tracks("val")
         if not val:
             raise InvalidOption(f"{data_dir}: --tune needs a validation split; prepare with --val-fraction > 0")
-        cfg, report = calibrate([(probs_of(n, cfg), data.events[n]) for n in val], data.classes, data.features.fps,
+        cfg, report = calibrate([(p, data.events[n]) for n, p, _ in run(val, cfg)], data.classes, loaded.features.fps,
                                 cfg.replace(thresholds=(), latency_s=()), window=window)
         payload = dict(loaded.payload)
         payload["decode"] = cfg.to_dict()
@@ -180,10 +182,8 @@ def evaluate_model(
         atomic_save(payload, loaded.path)
         info["tuned"] = report
     per_track, notes = {}, []
-    for name in names:
-        events, _ = decode(probs_of(name, cfg), data.classes, data.features.fps, cfg)
-        ref = Events(np.concatenate(data.events[name]),
-                     np.concatenate([[c] * len(t) for c, t in zip(data.classes, data.events[name], strict=True)]))
+    for name, _, events in run(names, cfg):
+        ref = data.reference(name)
         per_track[name] = score_track(ref, events, data.classes, window)
         if _is_piano(data.classes):
             notes.append(note_level_f1(ref, events, window))

@@ -36,6 +36,7 @@ from loco_cli import __version__
 from loco_cli.annotations import (
     ENST_LABELS,
     GM_DRUM_LABELS,
+    Events,
     map_labels,
     read_events,
     sibling_temp_dir,
@@ -562,6 +563,11 @@ class Prepared:
     def split_tracks(self, split: str) -> list[str]:
         """Names of the tracks of one split, sorted."""
         return sorted(n for n, t in self.tracks.items() if t["split"] == split)
+
+    def reference(self, name: str) -> Events:
+        """Reference onsets of a track (clean times, before any label noise) as :class:`Events`."""
+        per = self.events[name]
+        return Events(np.concatenate(per), np.concatenate([[c] * len(t) for c, t in zip(self.classes, per, strict=True)]))
 
     def feature_array(self, name: str) -> np.ndarray:
         """Memory-mapped float16 features ``(frames, channels, bands)`` of a track."""

@@ -22,7 +22,7 @@ import numpy as np
 from loco_cli.annotations import Events
 from loco_cli.config import EVAL_WINDOW_S
 
-__all__ = ["Counts", "match_count", "score_track", "summarise", "prf"]
+__all__ = ["Counts", "match_count", "score_track", "summarise", "prf", "timing_errors"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,17 @@ def summarise(per_track: dict[str, dict[str, Counts]], classes: list[str]) -> di
     for t, counts in per_track.items():
         report["tracks"][t] = {c: dict(zip(("precision", "recall", "f1"), prf(counts[c]), strict=True)) for c in classes}
     return report
+
+
+def timing_errors(ref: np.ndarray, est: np.ndarray, window: float = EVAL_WINDOW_S) -> np.ndarray:
+    """Signed timing errors ``est - ref`` (seconds) of the onsets matched within ``window``.
+
+    The same maximum matching as :func:`match_count`; the paper reports the standard deviation of
+    these errors (seed 001 §7: 4.35 ms on D-DTD). Returns ``(n_matched,)`` float64 in reference order.
+    """
+    ref = np.sort(np.asarray(ref, dtype=float))
+    est = np.sort(np.asarray(est, dtype=float))
+    if not ref.size or not est.size:
+        return np.zeros(0)
+    pairs = sorted(mir_eval.util.match_events(ref, est, window))
+    return np.array([est[j] - ref[i] for i, j in pairs], dtype=np.float64)

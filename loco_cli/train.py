@@ -39,7 +39,7 @@ from loco_cli.checkpoint import atomic_save, load_model, make_payload
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
-from loco_cli.detect import activations, calibrate, decode
+from loco_cli.detect import calibrate, detect_tracks
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
@@ -87,14 +87,11 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
              device="cpu", k_max: int = 31, keep_probs: bool = False) -> dict:
     """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["probs"]}``."""
     model.eval()
-    fps = data.features.fps
     names = data.split_tracks(split)
     try:
         if data.has_timestamps:
             probs_list, per_class = [], {c: [0, 0, 0] for c in data.classes}
-            for name in names:
-                probs = activations(model, np.asarray(data.feature_array(name)), decode_cfg, fps, device)
-                events, _ = decode(probs, data.classes, fps, decode_cfg)
+            for name, probs, events in detect_tracks(model, data, names, decode_cfg, device=device):
                 for c, cls in enumerate(data.classes):
                     n = match_count(data.events[name][c], events.of(cls))
                     per_class[cls][0] += n.tp

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from loco_cli.annotations import Events
-from loco_cli.scores import Counts, match_count, prf, score_track, summarise
+from loco_cli.scores import Counts, match_count, prf, score_track, summarise, timing_errors
 
 
 def test_matches_mir_eval_f_measure_golden():
@@ -40,3 +40,13 @@ def test_score_track_per_class():
     est = Events(np.array([0.11, 0.52, 0.21]), np.array(["KD", "KD", "HH"], dtype=object))
     counts = score_track(ref, est, ["KD", "SD", "HH"])
     assert counts["KD"] == Counts(2, 2, 2) and counts["SD"] == Counts(0, 1, 0) and counts["HH"] == Counts(0, 0, 1)
+
+
+def test_timing_errors_are_the_matched_offsets():
+    ref = np.array([1.0, 2.0, 3.0, 4.0])
+    est = np.array([1.004, 2.010, 2.98, 5.0])  # 5.0 unmatched, 4.0 missed
+    err = timing_errors(ref, est, 0.05)
+    assert err == pytest.approx([0.004, 0.010, -0.02])
+    assert timing_errors(ref, [], 0.05).size == 0
+    assert timing_errors(ref, [1.03], 0.02).size == 0
+    assert len(timing_errors(ref, est, 0.05)) == match_count(ref, est, 0.05).tp

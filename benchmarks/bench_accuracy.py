@@ -1,0 +1,346 @@
+"""Benchmark: the papers' accuracy tables, re-measured on the embedded (synthetic) corpora.
+
+    python benchmarks/bench_accuracy.py [--quick | --full] [--only weak,misalign,secost,piano]
+                                        [--seeds 3] [--jobs 2] [--work runs/bench] [--json FILE]
+
+Same network, same data; only the supervision changes. Every run goes through the public engine
+(``write_corpus`` -> ``prepare_dataset`` -> ``train_run`` -> ``detect_tracks``) and is cached under
+``--work`` (``<run>/result.json``), so an interrupted benchmark re-run picks up where it stopped.
+
+Experiments (seed 001 Table 1, seed 003 Table 2, seed 004, seed 001 Table 2 analogues):
+
+* ``weak``: ``loco`` (counts only) vs ``ce`` (framewise, full timestamps) vs ``oss`` vs ``mil``
+  (presence only) on a drum corpus in the ENST layout, split like the paper's "Eval Random"
+  (random tracks held out) and, with ``--full``, "Eval Subset" (one kit family held out). Per class
+  P/R/F1 at 50 ms and at 20 ms, and the standard deviation of the timing error of matched hits.
+* ``misalign``: training timestamps jittered with Gaussian noise of sigma ms (test labels clean);
+  ``ce`` vs ``softloc`` (``--full`` adds ``oss`` and SoftLoc's smoothing term alone).
+* ``secost``: counts off by +-1 with probability q (a counts manifest); stage 0 (``loco``) and
+  teacher stages 1.. (SeCoST, the previous stage as teacher, weight a = 0.5 on the noisy label).
+
+Not here yet: the piano table (one 88-key model vs 10-key bands); ``models/build.py piano`` measures the
+88-key model alone.
+
+Every row: mean and standard deviation over ``--seeds`` training seeds (the data is fixed).
+``--quick`` (the ``make bench`` default) trains fewer steps and a subset of rows; it fits in about an
+hour on 2 CPU cores. ``benchmarks/report.py`` turns the JSON into ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+
+#: Experiment sizes. Steps are optimizer steps of batch 16 (drums) / 8 (piano).
+MODES = {
+    "quick": {"tracks": 36, "duration": 30.0, "weak_steps": 2000, "misalign_steps": 800, "secost_steps": 800,
+              "protocols": ["random"], "weak_losses": ["loco", "ce", "oss", "mil"], "sigmas_ms": [0, 100, 200],
+              "misalign_losses": ["ce", "softloc"], "secost_q": [0.3], "secost_stages": 2},
+    # a seconds-long run of every code path, for the test suite
+    "smoke": {"tracks": 8, "duration": 8.0, "weak_steps": 4, "misalign_steps": 4, "secost_steps": 4,
+              "protocols": ["random", "subset"], "weak_losses": ["loco", "ce"], "sigmas_ms": [0, 100],
+              "misalign_losses": ["softloc", "smooth"], "secost_q": [0.3], "secost_stages": 2},
+    "full": {"tracks": 60, "duration": 30.0, "weak_steps": 5000, "misalign_steps": 3000, "secost_steps": 3000,
+             "protocols": ["random", "subset"], "weak_losses": ["loco", "ce", "oss", "mil"],
+             "sigmas_ms": [0, 50, 100, 150, 200], "misalign_losses": ["ce", "oss", "smooth", "softloc"],
+             "secost_q": [0.1, 0.3], "secost_stages": 4},
+}
+CORPUS_SEED = 10
+#: The kit family held out by the "Eval Subset" protocol (ENST layout: drummer_<family index>).
+SUBSET_HOLDOUT = "drummer_2"
+TEACHER_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run and its evaluation."""
+
+    key: str  # unique folder name
+    experiment: str
+    row: str  # the table row this run belongs to
+    data: str  # prepared dataset folder name
+    test: str  # prepared dataset with the test tracks
+    test_split: str
+    loss: str
+    steps: int
+    seed: int
+    loss_overrides: dict = field(default_factory=dict)
+    teacher: str | None = None  # key of the teacher run
+    preset: str = "drums"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def _counts_manifest(prepared: Path, out: Path, q: float, seed: int, clip_s: float = 1.5) -> None:
+    """Write a counts manifest of the non-test tracks of ``prepared`` (1.5 s clips) whose counts are
+    off by +-1 with probability ``q`` each (clipped at 0)."""
+    from loco_cli.prepare import load_prepared
+
+    data = load_prepared(prepared)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in sorted(n for n, t in data.tracks.items() if t["split"] != "test"):
+        audio = Path(data.tracks[name]["audio"]).resolve()
+        for start in np.arange(0.0, data.tracks[name]["seconds"] - clip_s + 1e-9, clip_s):
+            counts = []
+            for t in data.events[name]:
+                n = int(((t >= start) & (t < start + clip_s)).sum())
+                if rng.random() < q:
+                    n = max(0, n + int(rng.choice([-1, 1])))
+                counts.append(n)
+            rows.append([os.path.relpath(audio, out.parent), f"{start:.3f}", f"{start + clip_s:.3f}", *counts])
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["audio", "start", "end", *data.classes])
+        writer.writerows(rows)
+
+
+def build_data(work: Path, mode: dict, experiments: list[str], log) -> None:
+    """Synthesize and prepare every dataset the experiments need (cached by folder)."""
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.synth import write_corpus
+
+    corpus = work / "corpus-drums"
+    if not (corpus / "corpus.json").is_file() and not any(corpus.glob("**/*.wav")):
+        log(f"synthesizing {mode['tracks']} drum tracks")
+        write_corpus("drums", corpus, n_tracks=mode["tracks"], duration=mode["duration"], seed=CORPUS_SEED,
+                     layout="enst")
+
+    def prep(name: str, src: Path, **kw) -> None:
+        if not (work / name / "dataset.json").is_file():
+            log(f"preparing {name}")
+            prepare_dataset(src, work / name, preset=kw.pop("preset", "drums"), jobs=2, force=True, **kw)
+
+    prep("drums-random", corpus, split="random")
+    if "subset" in mode["protocols"]:
+        prep("drums-subset", corpus, split=f"holdout:{SUBSET_HOLDOUT}")
+    if "misalign" in experiments:
+        for sigma in mode["sigmas_ms"]:
+            if sigma:
+                prep(f"drums-random-noise{sigma}", corpus, split="random", label_noise_ms=float(sigma))
+    if "secost" in experiments:
+        for q in mode["secost_q"]:
+            name = f"drums-counts-q{q}"
+            manifest = work / f"counts-q{q}.csv"
+            if not manifest.is_file():
+                _counts_manifest(work / "drums-random", manifest, q, seed=CORPUS_SEED)
+            prep(name, manifest)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Runs
+
+
+def plan(mode: dict, experiments: list[str], seeds: int) -> list[RunSpec]:
+    """Every run of the requested experiments (identical runs shared between tables by key)."""
+    specs: dict[str, RunSpec] = {}
+
+    def add(spec: RunSpec) -> None:
+        specs.setdefault(spec.key, spec)
+
+    for seed in range(seeds):
+        if "weak" in experiments:
+            for proto in mode["protocols"]:
+                for loss in mode["weak_losses"]:
+                    add(RunSpec(f"weak-{proto}-{loss}-s{seed}", "weak", f"{proto}/{loss}", f"drums-{proto}",
+                                f"drums-{proto}", "test", loss, mode["weak_steps"], seed))
+        if "misalign" in experiments:
+            for sigma in mode["sigmas_ms"]:
+                data = f"drums-random-noise{sigma}" if sigma else "drums-random"
+                for loss in mode["misalign_losses"]:
+                    name, over = loss, {}
+                    if loss == "smooth":  # SoftLoc's smoothing term alone: count weight alpha = 0
+                        name, over = "softloc", {"alpha_min": 0.0, "alpha_max": 0.0}
+                    add(RunSpec(f"misalign-{loss}-{sigma}ms-s{seed}", "misalign", f"{loss}/{sigma}", data,
+                                "drums-random", "test", name, mode["misalign_steps"], seed, over))
+        if "secost" in experiments:
+            for q in mode["secost_q"]:
+                prev = None
+                for stage in range(mode["secost_stages"]):
+                    key = f"secost-q{q}-stage{stage}-s{seed}"
+                    over = {"teacher_weight": TEACHER_WEIGHT} if stage else {}
+                    add(RunSpec(key, "secost", f"q{q}/stage{stage}", f"drums-counts-q{q}", "drums-random", "test",
+                                "loco", mode["secost_steps"], seed, over, teacher=prev))
+                    prev = key
+    return list(specs.values())
+
+
+def evaluate_run(model_path: Path, test_dir: Path, split: str) -> dict:
+    """P/R/F1 per class at 50 and 20 ms (global over tracks), timing-error std, piano note F1."""
+    from loco_cli.checkpoint import load_model
+    from loco_cli.detect import detect_tracks
+    from loco_cli.engine import _is_piano, note_level_f1
+    from loco_cli.prepare import load_prepared
+    from loco_cli.scores import Counts, match_count, prf, timing_errors
+
+    loaded = load_model(model_path)
+    data = load_prepared(test_dir)
+    names = data.split_tracks(split)
+    counts = {w: {c: Counts(0, 0, 0) for c in data.classes} for w in (0.05, 0.02)}
+    errors: dict[str, list[float]] = {c: [] for c in data.classes}
+    notes = []
+    for name, _, events in detect_tracks(loaded.model, data, names, loaded.decode):
+        ref = data.reference(name)
+        for c in data.classes:
+            for w in counts:
+                counts[w][c] = counts[w][c] + match_count(ref.of(c), events.of(c), w)
+            errors[c] += timing_errors(ref.of(c), events.of(c), 0.05).tolist()
+        if _is_piano(data.classes):
+            notes.append(note_level_f1(ref, events, 0.05)[2])
+    out: dict = {"classes": {}, "tracks": len(names)}
+    for c in data.classes:
+        p50, r50, f50 = prf(counts[0.05][c])
+        f20 = prf(counts[0.02][c])[2]
+        e = np.array(errors[c])
+        out["classes"][c] = {"precision": p50, "recall": r50, "f1": f50, "f1_20ms": f20,
+                             "timing_std_ms": float(1000 * e.std()) if e.size > 1 else float("nan"),
+                             "n_ref": counts[0.05][c].n_ref}
+    total = {w: sum(counts[w].values(), Counts(0, 0, 0)) for w in counts}
+    all_err = np.concatenate([np.array(v) for v in errors.values()]) if errors else np.zeros(0)
+    out["overall"] = {"f1": prf(total[0.05])[2], "f1_20ms": prf(total[0.02])[2],
+                      "macro_f1": float(np.mean([v["f1"] for v in out["classes"].values()])),
+                      "timing_std_ms": float(1000 * all_err.std()) if all_err.size > 1 else float("nan")}
+    if notes:
+        out["overall"]["note_f1"] = float(np.mean(notes))
+    return out
+
+
+def execute(spec: RunSpec, work: Path) -> dict:
+    """Train (unless cached) and evaluate one run; returns its result dict (also saved)."""
+    import torch
+
+    from loco_cli.config import PRESETS, RECIPES
+    from loco_cli.train import train_run
+
+    torch.set_num_threads(1)
+    run = work / "runs" / spec.key
+    cached = run / "result.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    preset = PRESETS[spec.preset]
+    loss = preset.loss.replace(name=spec.loss, **spec.loss_overrides)
+    train = RECIPES[spec.preset].replace(steps=spec.steps, seed=spec.seed, val_every=max(spec.steps // 6, 50))
+    teacher = work / "runs" / spec.teacher / "model.pt" if spec.teacher else None
+    t0 = time.perf_counter()
+    result = train_run(work / spec.data, run / "train", loss=loss, train=train, model=preset.model,
+                       teacher=teacher, force=True, device="cpu")
+    seconds = time.perf_counter() - t0
+    model = run / "model.pt"
+    os.replace(result.model_path, model)
+    scores = evaluate_run(model, work / spec.test, spec.test_split)
+    out = {"spec": spec.__dict__, "train_seconds": round(seconds, 1), "steps_per_s": round(spec.steps / seconds, 2),
+           "val_metric": result.best_metric, "val_metric_name": result.metric_name, "scores": scores}
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, cached)
+    return out
+
+
+def _stats(values: list[float]) -> dict:
+    arr = np.array([v for v in values if v == v], dtype=float)
+    return {"mean": float(arr.mean()) if arr.size else float("nan"),
+            "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0, "n": int(arr.size)}
+
+
+def aggregate(results: list[dict]) -> dict:
+    """``{experiment: {row: {metric: {mean, std, n}}}}`` over seeds."""
+    table: dict = {}
+    for r in results:
+        s = r["spec"]
+        row = table.setdefault(s["experiment"], {}).setdefault(s["row"], {"runs": []})
+        row["runs"].append(r)
+    out: dict = {}
+    for exp, rows in table.items():
+        out[exp] = {}
+        for name, row in rows.items():
+            runs = row["runs"]
+            classes = list(runs[0]["scores"]["classes"])
+            entry = {"seeds": [r["spec"]["seed"] for r in runs], "steps": runs[0]["spec"]["steps"],
+                     "loss": runs[0]["spec"]["loss"],
+                     "train_seconds": _stats([r["train_seconds"] for r in runs]),
+                     "overall": {m: _stats([r["scores"]["overall"].get(m, float("nan")) for r in runs])
+                                 for m in runs[0]["scores"]["overall"]}}
+            if len(classes) <= 12:
+                entry["classes"] = {c: {m: _stats([r["scores"]["classes"][c][m] for r in runs])
+                                        for m in ("precision", "recall", "f1", "f1_20ms", "timing_std_ms")}
+                                    for c in classes}
+            out[exp][name] = entry
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the default: fewer steps and rows (~1 h on 2 cores)")
+    size.add_argument("--full", action="store_true", help="every row of the issue, longer training (a GPU or a day)")
+    size.add_argument("--smoke", action="store_true", help="a tiny run of every code path (the test suite's)")
+    parser.add_argument("--only", default="weak,misalign,secost")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one torch thread each")
+    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--json", type=Path, default=ROOT / "results" / "accuracy.json")
+    parser.add_argument("--cached-only", action="store_true", help="report the runs already finished; train nothing")
+    args = parser.parse_args()
+    mode_name = "full" if args.full else "smoke" if args.smoke else "quick"
+    mode = MODES[mode_name]
+    experiments = [e.strip() for e in args.only.split(",") if e.strip()]
+    work = args.work / mode_name
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.0f} s] {msg}", flush=True)
+
+    build_data(work, mode, experiments, log)
+    specs = plan(mode, experiments, args.seeds)
+    log(f"{len(specs)} runs ({mode_name})")
+    results: list[dict] = []
+    # Teacher stages wait for their teacher: run in waves of runs whose teacher is done.
+    pending = list(specs)
+    done: set[str] = set()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        while pending:
+            ready = [s for s in pending if s.teacher is None or s.teacher in done]
+            pending = [s for s in pending if s not in ready]
+            if args.cached_only:
+                ready = [s for s in ready if (work / "runs" / s.key / "result.json").is_file()]
+                if not ready:
+                    break
+            futures = {pool.submit(execute, s, work): s for s in ready}
+            for fut in as_completed(futures):
+                s = futures[fut]
+                r = fut.result()
+                results.append(r)
+                done.add(s.key)
+                log(f"{s.key}: F1 {r['scores']['overall']['f1']:.3f} ({r['train_seconds']:.0f} s)")
+    import torch
+
+    report = {"mode": mode_name, "config": mode, "seeds": args.seeds, "experiments": experiments,
+              "machine": platform.platform(), "processor": platform.processor() or platform.machine(),
+              "cpus": os.cpu_count(), "torch": torch.__version__, "jobs": args.jobs,
+              "date": time.strftime("%Y-%m-%d"), "wall_seconds": round(time.perf_counter() - t0),
+              "command": "python benchmarks/bench_accuracy.py " + f"--{mode_name}"
+              + (f" --only {args.only}" if args.only != parser.get_default("only") else ""),
+              "tables": aggregate(results)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.json.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    os.replace(tmp, args.json)
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
