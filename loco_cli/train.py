@@ -7,6 +7,9 @@ A run folder holds::
     last.pt        full state for ``--resume``: model, optimizer, step, RNG states, metrics so far
     best.pt        the model with the best validation metric so far (a model file)
     model.pt       best.pt with latency and per-class thresholds calibrated on validation (the result)
+    tensorboard/   loss, learning rate, steps/s and validation metrics as TensorBoard events, when the
+                   ``tensorboard`` package is installed (``pip install tensorboard``; off with
+                   ``tensorboard=False`` / ``--no-tensorboard``)
 
 Validation: onset F1 at 50 ms (macro mean over classes of the global F1 of the validation tracks,
 decoded whole-track by streaming) when the dataset has timestamps; otherwise count accuracy
@@ -36,7 +39,7 @@ import torch
 
 from loco_cli.annotations import atomic_write_text
 from loco_cli.checkpoint import atomic_save, load_model, make_payload
-from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
+from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
 from loco_cli.detect import calibrate, detect_tracks
@@ -46,9 +49,19 @@ from loco_cli.networks import build_model
 from loco_cli.prepare import Prepared, load_prepared
 from loco_cli.scores import match_count
 
-__all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run"]
+__all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer"]
 
 LOSSES_NEEDING_TIMESTAMPS = ("softloc", "oss", "ce")
+
+
+def tensorboard_writer(folder: Path):
+    """A ``torch.utils.tensorboard.SummaryWriter`` on ``folder``, or ``None`` when TensorBoard is not
+    installed (it is optional: loco never requires it)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(folder))
 
 
 @dataclass
@@ -151,6 +164,7 @@ def train_run(
     force: bool = False,
     teacher: str | Path | None = None,
     device: str = "auto",
+    tensorboard: bool = TENSORBOARD,
     on_event: Callable[[str, dict], None] | None = None,
 ) -> TrainResult:
     """Train on ``data_dir`` into ``run_dir`` (see the module docstring).
@@ -223,7 +237,8 @@ def train_run(
              "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
              "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world},
             indent=1) + "\n")
-    emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
+    board = tensorboard_writer(run / "tensorboard") if tensorboard and rank == 0 else None
+    emit("start", {"tensorboard": str(run / "tensorboard") if board else None, "step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
                    "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world})
     use_amp = train.amp and dev.type == "cuda"
     net.train()
@@ -253,6 +268,10 @@ def train_run(
         rate = (step - s0) / max(elapsed, 1e-9)
         if step % train.log_every == 0 or step == train.steps:
             emit("log", {"step": step, "steps": train.steps, "loss": loss_sum / loss_n, "steps_per_s": rate})
+            if board:
+                board.add_scalar("train/loss", loss_sum / loss_n, step)
+                board.add_scalar("train/lr", train.lr_at(step - 1), step)
+                board.add_scalar("train/steps_per_s", rate, step)
         if step % train.val_every == 0 or step == train.steps:
             stop_flag = torch.zeros(1)
             if rank == 0:
@@ -268,6 +287,11 @@ def train_run(
                 rows.append({"step": step, "loss": f"{loss_sum / loss_n:.5f}", "val_metric": f"{v['metric']:.4f}",
                              "steps_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.1f}"})
                 emit("val", {"step": step, "metric": v["metric"], "name": v["name"], "best": best, "per_class": v["per_class"]})
+                if board:
+                    board.add_scalar(f"val/{v['name']}", v["metric"], step)
+                    for cls, value in list(v["per_class"].items())[:16]:
+                        board.add_scalar(f"val_{v['name']}/{cls}", value, step)
+                    board.flush()
                 if train.patience and bad_evals >= train.patience:
                     stop_flag[0] = 1
             rng_states = [rng.bit_generator.state]
@@ -286,6 +310,8 @@ def train_run(
                 atomic_write_text(run / "metrics.csv", _csv(rows))
             loss_sum, loss_n = 0.0, 0
     result = None
+    if board:
+        board.close()
     if rank == 0:
         result = _finish(run, data, meta, decode_cfg, loss, step, best, stopped, dev)
         emit("done", {"step": step, "best": best, "model": str(result.model_path), "calibration": result.calibration})

@@ -8,7 +8,7 @@ import torch
 
 from loco_cli.checkpoint import content_hash, load_model
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
-from loco_cli.data import Sampler, stretch_features
+from loco_cli.data import Sampler, scale_frequency, stretch_features
 from loco_cli.detect import activations, calibrate, decode, pick_peaks, write_midi
 from loco_cli.errors import InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
@@ -35,6 +35,47 @@ def test_stretch_identity_and_delta():
     y = stretch_features(x, 0.5, 90)
     assert y.shape == (90, 2, 6) and np.allclose(y[2, 0], x[1, 0], atol=1e-6)
     assert np.allclose(y[1:, 1], np.diff(y[:, 0], axis=0))
+
+
+def test_scale_frequency_moves_partials_like_resampling():
+    from loco_cli.config import DRUM_FEATURES
+    from loco_cli.features import mel_centers
+
+    centers = mel_centers(DRUM_FEATURES)
+    assert centers.shape == (72,) and np.all(np.diff(centers) > 0)
+    x = np.full((3, 2, 72), -10.0, dtype=np.float32)
+    x[:, 0, 30] = 5.0  # a partial at the centre of band 30
+    assert np.allclose(scale_frequency(x, centers, 1.0), x)
+    for factor in (7 / 8, 9 / 8):
+        y = scale_frequency(x, centers, factor)
+        peak = int(np.argmax(y[0, 0]))
+        assert peak == int(np.argmin(np.abs(centers - factor * centers[30])))  # lands at factor * f
+        assert y.shape == x.shape and y.dtype == np.float32
+    # linear per channel: a delta channel stays the time difference of the log-mel channel
+    z = np.random.default_rng(1).normal(size=(20, 2, 72)).astype(np.float32)
+    z[1:, 1] = np.diff(z[:, 0], axis=0)
+    w = scale_frequency(z, centers, 1.1)
+    assert np.allclose(w[1:, 1], np.diff(w[:, 0], axis=0), atol=1e-5)
+
+
+def test_rate_scaled_windows_keep_labels_on_the_onsets(prepared):
+    # With stretch and rate scaling, every labelled frame of a window must still sit on an onset: the
+    # spectral flux there is larger than at random frames (the features move with the labels).
+    data = load_prepared(prepared)
+    cfg = QUICK.replace(stretch=0.0, rate_scale=0.125, stack_prob=0.0, gain_db=0.0, min_length_fraction=1.0)
+    sampler = Sampler(data, cfg, np.random.default_rng(5))
+    flux_on, flux_all = [], []
+    for _ in range(40):
+        x, frames, counts = sampler.example()
+        pos = np.clip(x[:, 1], 0, None).sum(-1)  # half-wave rectified delta summed over bands
+        for fr in frames:
+            flux_on += [pos[max(f - 1, 0) : f + 2].max() for f in fr]
+        flux_all.append(pos)
+        assert counts.tolist() == [f.size for f in frames]
+    assert np.median(flux_on) > 3 * np.median(np.concatenate(flux_all))
+    assert cfg.replace(rate_scale=0.0).rate_scale == 0.0
+    with pytest.raises(ValueError, match="rate_scale"):
+        TrainConfig(rate_scale=0.6)
 
 
 def test_sampler_batches_are_consistent(prepared):
@@ -193,3 +234,52 @@ def test_recipes(tmp_path):
         load_recipe(str(path))
     with pytest.raises(InvalidOption):
         load_recipe("nope")
+
+
+def test_tensorboard_events_when_installed(prepared, tmp_path, monkeypatch):
+    # The wiring, with a stand-in for torch.utils.tensorboard (CI has no tensorboard package).
+    import sys
+    import types
+
+    calls = []
+
+    class FakeWriter:
+        def __init__(self, log_dir):
+            calls.append(("init", log_dir))
+
+        def add_scalar(self, tag, value, step):
+            calls.append((tag, float(value), step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            calls.append(("close",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    _train(prepared, tmp_path / "run")
+    assert calls[0] == ("init", str(tmp_path / "run" / "tensorboard")) and calls[-1] == ("close",)
+    tags = {c[0] for c in calls}
+    assert {"train/loss", "train/lr", "train/steps_per_s", "val/f1", "val_f1/KD"} <= tags
+    assert [c[2] for c in calls if c[0] == "val/f1"] == [2, 4]
+    calls.clear()
+    _train(prepared, tmp_path / "run2", tensorboard=False)
+    assert calls == []
+    # without the package: no events, no error
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    from loco_cli.train import tensorboard_writer
+
+    assert tensorboard_writer(tmp_path / "tb") is None
+    _train(prepared, tmp_path / "run3")
+    assert not (tmp_path / "run3" / "tensorboard").exists()
+
+
+def test_tensorboard_real_event_files(prepared, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _train(prepared, tmp_path / "run")
+    acc = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("val/f1")] == [2, 4]
+    assert len(acc.Scalars("train/loss")) == 4

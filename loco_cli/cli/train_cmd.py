@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loco_cli.config import LOSS_NAMES
+from loco_cli.config import LOSS_NAMES, TENSORBOARD
 
 
 def train_command(
@@ -19,10 +19,14 @@ def train_command(
     lr: float = typer.Option(None, help="Adam learning rate (default: the recipe's)."),
     val_every: int = typer.Option(None, help="Steps between validations and checkpoints (default: the recipe's)."),
     patience: int = typer.Option(None, help="Stop after this many validations without improvement; 0 = never."),
+    rate_scale: float = typer.Option(None, help="Sample-rate scaling augmentation: factors in 1 +- this "
+                                     "(0.125 = the authors' 7/8..9/8; default: the recipe's)."),
     seed: int = typer.Option(None, help="Random seed (default: the recipe's)."),
     device: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N."),
     resume: Path = typer.Option(None, help="Continue this run folder exactly where it stopped."),
     force: bool = typer.Option(False, help="Start over in an existing run folder."),
+    tensorboard: bool = typer.Option(TENSORBOARD, help="Write TensorBoard events to RUN/tensorboard "
+                                     "(when the tensorboard package is installed)."),
     teacher: Path = typer.Option(None, help="SeCoST: a trained run or model whose count predictions mix into the targets."),
     teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
 ) -> None:
@@ -55,7 +59,8 @@ def train_command(
             data = load_prepared(prepared)
             configs = load_recipe(recipe or data.meta["preset"])
             overrides = {k: v for k, v in {"steps": steps, "batch_size": batch_size, "lr": lr, "val_every": val_every,
-                                            "patience": patience, "seed": seed}.items() if v is not None}
+                                            "patience": patience, "seed": seed,
+                                            "rate_scale": rate_scale}.items() if v is not None}
             configs["train"] = configs["train"].replace(**overrides)
             configs["loss"] = configs["loss"].replace(
                 name=loss, k_max=data.meta.get("k_max", configs["loss"].k_max),
@@ -74,6 +79,8 @@ def train_command(
             if kind == "start":
                 console.print(f"training {info['params']} parameters on {info['device']} "
                               f"({info['train_tracks']} training tracks, validating on {info['val_split']})")
+                if info["tensorboard"]:
+                    console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
                 task = bar.add_task("train", total=configs["train"].steps, completed=info["step"], info="")
             elif kind == "log":
                 state["loss"] = f"loss {info['loss']:.3f}  {info['steps_per_s']:.1f} steps/s"
@@ -88,7 +95,7 @@ def train_command(
             result = train_run(
                 data_dir, run, loss=configs["loss"], train=configs["train"], model=configs["model"],
                 decode_cfg=configs["decode"], resume=resume is not None, force=force, teacher=teacher_path,
-                device=device, on_event=on_event,
+                device=device, tensorboard=tensorboard, on_event=on_event,
             )
     if result is None:  # a non-zero rank under torchrun
         return
