@@ -1,0 +1,228 @@
+"""Generate ``docs/benchmarks.md`` from the JSON results in ``benchmarks/results/``.
+
+    python benchmarks/report.py [--results benchmarks/results] [--out docs/benchmarks.md] [--check]
+
+Every number in the page comes from a results file written by a ``benchmarks/bench_*.py`` script
+(``make bench`` runs them all, then this); a section whose file is missing says so. ``--check``
+exits 1 when the page differs from what the results give (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+FILES = ("accuracy", "count_loss", "train", "detect", "prepare", "features")
+
+
+def _load(results: Path) -> dict:
+    return {name: json.loads((results / f"{name}.json").read_text())
+            for name in FILES if (results / f"{name}.json").is_file()}
+
+
+def _pm(stat: dict, scale: float = 1.0, digits: int = 3) -> str:
+    m, s = stat["mean"] * scale, stat["std"] * scale
+    if m != m:
+        return "n/a"
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def _missing(name: str, command: str) -> list[str]:
+    return [f"_No results yet (`benchmarks/results/{name}.json`): run `{command}`._", ""]
+
+
+WEAK_TEXT = {
+    "loco": "counts only",
+    "mil": "presence only (clip tags)",
+    "oss": "timestamps (one-sided smoothing)",
+    "ce": "timestamps (framewise)",
+}
+PROTOCOLS = {"random": "Eval Random (random tracks held out)", "subset": "Eval Subset (one kit family held out)"}
+
+
+def accuracy_section(acc: dict) -> list[str]:
+    tables, cfg = acc["tables"], acc["config"]
+    out = [
+        "## Accuracy: the papers' tables on the synthetic corpora", "",
+        f"Mode `{acc['mode']}`: a drum corpus of {cfg['tracks']} tracks x {cfg['duration']:.0f} s "
+        "(`loco synth drums`, ENST layout, seed 10), one network (the `drums` recipe's CRNN), only the "
+        f"supervision changes. Mean ± standard deviation over {acc['seeds']} training seeds; onset matching "
+        f"with mir_eval; F1 is the global F1 over the test tracks. Run `{acc['command']}` "
+        f"({acc['wall_seconds'] / 60:.0f} min with {acc['jobs']} parallel runs on {acc['cpus']} cores, {acc['date']}).", "",
+    ]
+    if "weak" in tables:
+        out += [f"### Weak vs full supervision (seed 001 Table 1 analogue), {cfg['weak_steps']} steps", ""]
+        for proto, title in PROTOCOLS.items():
+            rows = {k.split("/")[1]: v for k, v in tables["weak"].items() if k.startswith(proto + "/")}
+            if not rows:
+                continue
+            classes = list(next(iter(rows.values())).get("classes", {}))
+            out += [f"**{title}**", "",
+                    "| loss | labels | " + " | ".join(f"{c} F1" for c in classes)
+                    + " | F1 @ 50 ms | F1 @ 20 ms | timing std (ms) |",
+                    "|---|---|" + "---|" * (len(classes) + 3)]
+            for loss in ("loco", "mil", "oss", "ce"):
+                if loss not in rows:
+                    continue
+                r = rows[loss]
+                cls = " | ".join(_pm(r["classes"][c]["f1"]) for c in classes)
+                o = r["overall"]
+                out.append(f"| `{loss}` | {WEAK_TEXT[loss]} | {cls} | {_pm(o['f1'])} | {_pm(o['f1_20ms'])} | "
+                           f"{_pm(o['timing_std_ms'], digits=1)} |")
+            out += ["", "Per class, precision / recall at 50 ms:", "",
+                    "| loss | " + " | ".join(f"{c} P / R" for c in classes) + " |", "|---|" + "---|" * len(classes)]
+            for loss in ("loco", "mil", "oss", "ce"):
+                if loss in rows:
+                    r = rows[loss]["classes"]
+                    out.append(f"| `{loss}` | " + " | ".join(
+                        f"{r[c]['precision']['mean']:.3f} / {r[c]['recall']['mean']:.3f}" for c in classes) + " |")
+            out.append("")
+    if "misalign" in tables:
+        rows = tables["misalign"]
+        sigmas = sorted({int(k.split("/")[1]) for k in rows})
+        losses = [m for m in ("ce", "oss", "smooth", "softloc") if any(k.startswith(m + "/") for k in rows)]
+        names = {"ce": "`ce`", "oss": "`oss`", "smooth": "SoftLoc smoothing term alone", "softloc": "`softloc`"}
+        out += [f"### Label misalignment (seed 003 Table 2 analogue), {cfg['misalign_steps']} steps", "",
+                "Training timestamps moved by Gaussian noise of standard deviation sigma; test labels clean. "
+                "F1 at 50 ms (timing std of matched hits in ms below each).", "",
+                "| loss | " + " | ".join(f"sigma {s} ms" for s in sigmas) + " |", "|---|" + "---|" * len(sigmas)]
+        for m in losses:
+            cells = []
+            for s in sigmas:
+                r = rows.get(f"{m}/{s}")
+                cells.append(f"{_pm(r['overall']['f1'])}<br>({_pm(r['overall']['timing_std_ms'], digits=1)} ms)"
+                             if r else "")
+            out.append(f"| {names[m]} | " + " | ".join(cells) + " |")
+        out.append("")
+    if "secost" in tables:
+        rows = tables["secost"]
+        out += [f"### SeCoST stages on noisy counts (seed 004), {cfg['secost_steps']} steps per stage", "",
+                "Counts of every 1.5 s clip off by ±1 with probability q (a counts manifest: no timestamps); "
+                "stage 0 is `loco`, stage k trains on the label mixed with stage k-1's count distribution "
+                "(weight 0.5). Tested on the clean test tracks of the Eval Random split.", "",
+                "| q | stage | F1 @ 50 ms | F1 @ 20 ms | macro F1 |", "|---|---|---|---|---|"]
+        for key in sorted(rows):
+            q, stage = key.split("/")
+            o = rows[key]["overall"]
+            out.append(f"| {q[1:]} | {stage[5:]} | {_pm(o['f1'])} | {_pm(o['f1_20ms'])} | {_pm(o['macro_f1'])} |")
+        out.append("")
+    return out
+
+
+def speed_sections(r: dict) -> list[str]:
+    out = ["## Speed", ""]
+    out += ["### Count loss: ours vs autograd through the linear recursion", ""]
+    if "count_loss" in r:
+        c = r["count_loss"]
+        out += [f"Forward + backward, {c['device']}, {c['threads']} threads, torch {c['torch']} "
+                "(`python benchmarks/bench_count_loss.py`). Exactness: largest error of -log P(Y = y) against a "
+                "float64 log-space reference.", "",
+                "| case | ours (ms, median) | baseline (ms, median) | speed-up | our error (nats) | baseline error (nats) |",
+                "|---|---|---|---|---|---|"]
+        for name, v in c["cases"].items():
+            out.append(f"| {name} | {v['ours_ms_median']:.2f} | {v['baseline_ms_median']:.1f} | "
+                       f"{v['speedup_median']:.1f}x | {v['ours_max_abs_err_nats']:.1e} | {v['baseline_max_abs_err_nats']:.1e} |")
+        out.append("")
+    else:
+        out += _missing("count_loss", "python benchmarks/bench_count_loss.py --json benchmarks/results/count_loss.json")
+    out += ["### Training", ""]
+    if "train" in r:
+        t = r["train"]
+        tp = t["throughput"]
+        out += [f"Drum recipe (batch {tp['batch_size']}), {t['threads']} threads, torch {t['torch']} "
+                f"(`{t['command']}`, {t['date']}).", "",
+                "| snippets/s | ms per step | sampling | forward | count loss (forward) | backward + Adam | "
+                "count loss share of a step |", "|---|---|---|---|---|---|---|",
+                f"| {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
+                f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['loss']:.1f} ms | "
+                f"{tp['parts_ms']['backward_step']:.1f} ms | {100 * tp['loss_share_of_step']:.1f} % |", "",
+                "Peak resident memory of a training process vs corpus size (features are memory-mapped):", "",
+                "| audio in the corpus | peak memory |", "|---|---|"]
+        for seconds, mib in t["peak_memory_mib"].items():
+            out.append(f"| {int(seconds) / 60:.0f} min | {mib:.0f} MiB |")
+        out.append("")
+    else:
+        out += _missing("train", "python benchmarks/bench_train.py --json benchmarks/results/train.json")
+    out += ["### Detection", ""]
+    if "detect" in r:
+        d = r["detect"]
+        out += [f"The shipped drum model on a held-out synthetic corpus ({d['audio_s'] / 60:.0f} min; "
+                "`python benchmarks/bench_detect.py`): the whole `loco detect` path (read WAV, features, network, "
+                "peaks). Real-time factor = audio seconds / wall seconds.", "",
+                "| tool | threads | x real time | KD / SD / HH F1 | class-agnostic F1 |", "|---|---|---|---|---|"]
+        agn = d.get("class_agnostic_f1", {})
+        for key in ("stream_1thread", "stream_2thread", "windows_1thread", "windows_2thread"):
+            if key in d:
+                v = d[key]
+                mode, threads = key.split("_")
+                f1 = " / ".join(f"{x:.3f}" for x in v["f1"].values())
+                a = f"{agn['loco_stream']:.3f}" if mode == "stream" and "loco_stream" in agn else ""
+                out.append(f"| loco `{mode}` | {threads[0]} | {v['rtf']:.0f}x | {f1} | {a} |")
+        lib = d.get("librosa_onset_detect")
+        if lib:
+            out.append(f"| librosa `onset.onset_detect` | 2 | {lib['rtf']:.0f}x | (no classes) | {lib['f1_all_onsets']:.3f} |")
+        mm = d.get("madmom_cnn_onsets")
+        if mm and "rtf" in mm:
+            out.append(f"| madmom {mm['version']} `CNNOnsetDetector` | 2 | {mm['rtf']:.0f}x | (no classes) | "
+                       f"{mm['f1_all_onsets']:.3f} |")
+        out.append("")
+        if mm and "skipped" in mm:
+            out += [f"madmom: skipped ({mm['skipped']}).", ""]
+        out += ["Class-agnostic F1: every tool's onsets against the KD/SD/HH onsets merged (hits closer than "
+                "25 ms count as one), since the peers do not name instruments.", ""]
+    else:
+        out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
+    out += ["### Preparing data", ""]
+    if "prepare" in r:
+        p = r["prepare"]
+        out += [f"`loco prepare`, {p['preset']} preset, one worker and one thread: **{p['x_real_time_per_core']:.0f}x "
+                f"real time per core** ({p['audio_s']:.0f} s of audio in {p['best_s']:.2f} s; "
+                "`python benchmarks/bench_prepare.py`)."]
+    else:
+        out += _missing("prepare", "python benchmarks/bench_prepare.py --json benchmarks/results/prepare.json")
+    if "features" in r:
+        f = r["features"]["presets"]
+        out += ["", "Features alone (`python benchmarks/bench_features.py`), one thread: "
+                + "; ".join(f"{k} {v['x_real_time']:.0f}x real time ({v['n_fft']}-point FFT, {v['n_mels']} bands)"
+                            for k, v in f.items()) + "."]
+    out.append("")
+    return out
+
+
+def render(results: Path) -> str:
+    r = _load(results)
+    machine = next((v["machine"] for v in r.values() if "machine" in v), "unknown")
+    out = ["# Benchmarks", "",
+           "Generated by `python benchmarks/report.py` from `benchmarks/results/*.json`; `make bench` re-runs "
+           "everything (about an hour on 2 CPU cores) and regenerates this page. Numbers are as measured, good "
+           "or bad. Machine: " + machine + ".", ""]
+    if "accuracy" in r:
+        out += accuracy_section(r["accuracy"])
+    else:
+        out += ["## Accuracy", ""] + _missing("accuracy", "python benchmarks/bench_accuracy.py --quick")
+    out += speed_sections(r)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--out", type=Path, default=ROOT.parent / "docs" / "benchmarks.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page is not what the results give")
+    args = parser.parse_args()
+    text = render(args.results)
+    if args.check:
+        current = args.out.read_text() if args.out.is_file() else ""
+        if current != text:
+            print(f"{args.out} is stale: run python benchmarks/report.py", file=sys.stderr)
+            sys.exit(1)
+        return
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
