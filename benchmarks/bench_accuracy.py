@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent
 
 #: Experiment sizes. Steps are optimizer steps of batch 16 (drums) / 8 (piano).
 MODES = {
-    "quick": {"tracks": 36, "duration": 30.0, "weak_steps": 2000, "misalign_steps": 800, "secost_steps": 800,
+    "quick": {"tracks": 36, "duration": 30.0, "weak_steps": 1500, "misalign_steps": 500, "secost_steps": 600,
               "protocols": ["random"], "weak_losses": ["loco", "ce", "oss", "mil"], "sigmas_ms": [0, 100, 200],
               "misalign_losses": ["ce", "softloc"], "secost_q": [0.3], "secost_stages": 2},
     # a seconds-long run of every code path, for the test suite

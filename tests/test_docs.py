@@ -25,3 +25,57 @@ def test_cli_reference_is_current_and_complete():
         for p in cmd.params:
             if p.param_type_name == "option" and p.name != "help":
                 assert f"`{p.opts[0]}" in text, (name, p.opts)
+
+
+TINY_RECIPE = """base = "drums"
+[train]
+batch_size = 2
+val_every = 2
+[model]
+conv_filters = [4, 4]
+freq_pools = [4, 4]
+rnn_hidden = 8
+fc_hidden = 8
+"""
+
+
+def _quickstart_commands() -> list[list[str]]:
+    """Every ``loco ...`` line of the quickstart's shell blocks, in order, comments stripped."""
+    import shlex
+
+    text = (DOCS / "quickstart.md").read_text()
+    blocks = text.split("```")[1::2]
+    lines = [ln.split("#")[0].strip() for block in blocks for ln in block.splitlines()]
+    return [shlex.split(ln)[1:] for ln in lines if ln.startswith("loco ")]
+
+
+def _tiny(args: list[str]) -> list[str]:
+    """The same command in a tiny configuration: 3 tracks of 4 s, 4 training steps of a tiny model."""
+    sizes = {"--tracks": "3", "--duration": "4", "--steps": "4"}
+    out = [sizes.get(prev, a) for prev, a in zip([None, *args], args, strict=False)]
+    if out[0] == "train" and "--resume" not in out:
+        out += ["--recipe", "tiny.toml"]
+    return out
+
+
+def test_every_quickstart_command_runs(tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from loco_cli.cli import app
+
+    commands = _quickstart_commands()
+    assert len(commands) >= 12 and {c[0] for c in commands} == {"synth", "prepare", "train", "detect", "eval"}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY_RECIPE)
+    runner = CliRunner()
+    for args in commands:
+        tiny = _tiny(args)
+        result = runner.invoke(app, tiny)
+        if "fluidsynth" in tiny and not shutil.which("fluidsynth"):
+            assert result.exit_code != 0 and "fluidsynth" in result.output  # the one-line install hint
+            continue
+        assert result.exit_code == 0, (tiny, result.output)
+    assert (tmp_path / "detections" / "real_000.csv").is_file() and (tmp_path / "shipped" / "real_000.mid").is_file()
+    assert (tmp_path / "student" / "model.pt").is_file() and (tmp_path / "run-softloc" / "model.pt").is_file()
