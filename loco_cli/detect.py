@@ -208,7 +208,7 @@ def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig 
     """Load ``path``, compute features with the model's config, run the model and decode."""
     cfg = cfg or loaded.decode
     samples = load_audio(path, loaded.features.sample_rate)
-    feats = log_mel(samples, loaded.features)
+    feats = log_mel(samples, loaded.features, workers=torch.get_num_threads())
     probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
     events, conf = decode(probs, loaded.classes, loaded.features.fps, cfg)
     return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate)

@@ -57,24 +57,32 @@ def mel_centers(cfg: FeatureConfig) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _mel_operator(cfg: FeatureConfig):
-    """The filterbank restricted to its non-zero FFT bins ``[lo, hi)``, as a sparse CSR tensor.
+    """The filterbank restricted to its non-zero FFT bins ``[lo, hi)``, as a sparse CSR matrix
+    ``(n_mels, hi - lo)``.
 
     Each HTK triangle covers a few bins, so the product costs ~2 multiply-adds per bin instead of
     ``n_mels``: 3x faster for the drum preset, 40x for the piano preset (384 bands)."""
-    import warnings
-
-    import torch
+    import scipy.sparse
 
     fb = mel_filterbank(cfg)
     used = np.flatnonzero(fb.any(axis=0))
     lo, hi = int(used[0]), int(used[-1]) + 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        op = torch.from_numpy(np.ascontiguousarray(fb[:, lo:hi])).to_sparse_csr()
-    return op, lo, hi
+    return scipy.sparse.csr_matrix(fb[:, lo:hi]), lo, hi
 
 
-def log_mel(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _window(cfg: FeatureConfig) -> np.ndarray:
+    """Periodic Hamming window of ``win_length`` samples, float32."""
+    n = np.arange(cfg.win_length)
+    return (0.54 - 0.46 * np.cos(2 * np.pi * n / cfg.win_length)).astype(np.float32)
+
+
+#: Frames transformed per block in :func:`log_mel`: bounds the working memory on long files
+#: (~10 MB of frames for the drum preset) and keeps the block in cache.
+FEATURE_BLOCK_FRAMES = 2048
+
+
+def log_mel(samples: np.ndarray, cfg: FeatureConfig, *, workers: int = 1) -> np.ndarray:
     """Log-mel features of mono samples at ``cfg.sample_rate``: ``(frames, channels, n_mels)`` float32.
 
     Steps: pre-emphasis ``x[n] - a x[n-1]``; a Hamming window of ``win_length`` samples placed at the
@@ -82,29 +90,36 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     ``t / fps`` s); power spectrum; HTK mel filterbank; natural log of ``mel + log_floor``. With
     ``cfg.delta`` the second channel is the first difference over time (frame 0 gets 0), kept as its
     own channel rather than glued onto the frequency axis (prior-implementations §8.4).
-    Computed in float32 with torch's FFT (203x real time on one thread for the drum preset, measured
-    by ``benchmarks/bench_features.py``).
-    """
-    import torch
 
-    x = torch.as_tensor(np.asarray(samples, dtype=np.float32))
-    if x.dim() != 1:
-        raise ValueError(f"expected mono samples (n,), got shape {tuple(x.shape)}")
-    if cfg.preemphasis and x.numel() > 1:
-        x = torch.cat([x[:1], x[1:] - cfg.preemphasis * x[:-1]])
-    frames = n_frames(x.numel(), cfg)
-    total = (frames - 1) * cfg.hop_length + cfg.n_fft
-    x = torch.nn.functional.pad(x, (0, total - x.numel()))
-    window = torch.zeros(cfg.n_fft)
-    window[: cfg.win_length] = torch.hamming_window(cfg.win_length)
-    spec = torch.stft(
-        x, cfg.n_fft, cfg.hop_length, cfg.n_fft, window, center=False, return_complex=True
-    )  # (freq, frames)
+    Single-precision real FFTs (``scipy.fft``, ``workers`` threads) over blocks of
+    :data:`FEATURE_BLOCK_FRAMES` frames, so memory stays bounded on hour-long files; only the FFT
+    bins the filterbank uses are squared and summed. ``benchmarks/bench_features.py`` measures it:
+    about 2x the speed of the ``torch.stft`` version it replaced.
+    """
+    import scipy.fft
+
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"expected mono samples (n,), got shape {x.shape}")
+    if cfg.preemphasis and x.size > 1:
+        x = np.concatenate([x[:1], x[1:] - np.float32(cfg.preemphasis) * x[:-1]])
+    frames = n_frames(x.size, cfg)
+    total = (frames - 1) * cfg.hop_length + cfg.win_length
+    x = np.pad(x, (0, max(total - x.size, 0)))
     op, lo, hi = _mel_operator(cfg)
-    band = spec[lo:hi]
-    power = band.real.square() + band.imag.square()
-    mel = torch.log(op @ power + cfg.log_floor).T.contiguous()
+    window = _window(cfg)
+    view = np.lib.stride_tricks.sliding_window_view(x, cfg.win_length)[:: cfg.hop_length][:frames]
+    mel = np.empty((frames, cfg.n_mels), dtype=np.float32)
+    for a in range(0, frames, FEATURE_BLOCK_FRAMES):
+        block = view[a : a + FEATURE_BLOCK_FRAMES] * window
+        spec = scipy.fft.rfft(block, n=cfg.n_fft, axis=1, workers=workers)[:, lo:hi]
+        power = np.square(spec.real) + np.square(spec.imag)
+        mel[a : a + block.shape[0]] = (op @ power.T).T
+    np.log(mel + np.float32(cfg.log_floor), out=mel)
     if not cfg.delta:
-        return mel.unsqueeze(1).numpy()
-    delta = torch.diff(mel, dim=0, prepend=mel[:1])
-    return torch.stack([mel, delta], dim=1).numpy()
+        return mel[:, None, :]
+    out = np.empty((frames, 2, cfg.n_mels), dtype=np.float32)
+    out[:, 0] = mel
+    out[0, 1] = 0.0
+    np.subtract(mel[1:], mel[:-1], out=out[1:, 1])
+    return out

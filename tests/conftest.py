@@ -29,3 +29,25 @@ def backend(request):
     counting.set_backend(request.param)
     yield request.param
     counting.set_backend("auto")
+
+
+#: A recipe (TOML) for a tiny drum model and a few steps: CLI tests train with it in seconds.
+TINY_RECIPE = """base = "drums"
+[train]
+steps = 4
+batch_size = 2
+val_every = 2
+[model]
+conv_filters = [4, 4]
+freq_pools = [4, 4]
+rnn_hidden = 8
+fc_hidden = 8
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe(tmp_path_factory):
+    """Path of a TOML file holding :data:`TINY_RECIPE`."""
+    path = tmp_path_factory.mktemp("recipe") / "tiny.toml"
+    path.write_text(TINY_RECIPE)
+    return path

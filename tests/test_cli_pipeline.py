@@ -10,17 +10,6 @@ from typer.testing import CliRunner
 from loco_cli.cli import app
 
 runner = CliRunner()
-TINY_RECIPE = """base = "drums"
-[train]
-steps = 4
-batch_size = 2
-val_every = 2
-[model]
-conv_filters = [4, 4]
-freq_pools = [4, 4]
-rnn_hidden = 8
-fc_hidden = 8
-"""
 
 
 def _ok(args):
@@ -30,9 +19,9 @@ def _ok(args):
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(tmp_path_factory, tiny_recipe):
     root = tmp_path_factory.mktemp("cli")
-    (root / "tiny.toml").write_text(TINY_RECIPE)
+    (root / "tiny.toml").write_text(tiny_recipe.read_text())
     _ok(["synth", "drums", root / "corpus", "--tracks", 3, "--duration", 4])
     _ok(["prepare", root / "corpus", root / "prep", "--jobs", 1])
     _ok(["train", root / "prep", "--out", root / "run", "--recipe", root / "tiny.toml"])

@@ -27,16 +27,6 @@ def test_cli_reference_is_current_and_complete():
                 assert f"`{p.opts[0]}" in text, (name, p.opts)
 
 
-TINY_RECIPE = """base = "drums"
-[train]
-batch_size = 2
-val_every = 2
-[model]
-conv_filters = [4, 4]
-freq_pools = [4, 4]
-rnn_hidden = 8
-fc_hidden = 8
-"""
 
 
 def _quickstart_commands() -> list[list[str]]:
@@ -58,7 +48,7 @@ def _tiny(args: list[str]) -> list[str]:
     return out
 
 
-def test_every_quickstart_command_runs(tmp_path, monkeypatch):
+def test_every_quickstart_command_runs(tmp_path, monkeypatch, tiny_recipe):
     import shutil
 
     from typer.testing import CliRunner
@@ -68,7 +58,7 @@ def test_every_quickstart_command_runs(tmp_path, monkeypatch):
     commands = _quickstart_commands()
     assert len(commands) >= 12 and {c[0] for c in commands} == {"synth", "prepare", "train", "detect", "eval"}
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "tiny.toml").write_text(TINY_RECIPE)
+    (tmp_path / "tiny.toml").write_text(tiny_recipe.read_text())
     runner = CliRunner()
     for args in commands:
         tiny = _tiny(args)

@@ -85,3 +85,13 @@ def test_fcn_learns_its_gaussian_width():
 def test_bad_pooling_is_rejected():
     with pytest.raises(ValueError):
         build_model(ModelConfig(freq_pools=(2, 2, 2, 3, 3, 4)))
+
+
+def test_frequency_pooling_equals_max_pool2d():
+    import torch.nn.functional as F
+
+    from loco_cli.networks import _pool_frequency
+
+    x = torch.randn(2, 3, 7, 23)
+    for pool in (2, 3, 4):
+        assert torch.equal(_pool_frequency(x, pool), F.max_pool2d(x, (1, pool)))
