@@ -16,6 +16,14 @@ import numba as nb
 import numpy as np
 
 
+def follow_torch_threads() -> None:
+    """Run the kernels on as many threads as torch's intra-op pool (``torch.set_num_threads``), so
+    one setting governs a process: a worker limited to one thread does not spawn numba threads."""
+    import torch
+
+    nb.set_num_threads(max(1, min(torch.get_num_threads(), nb.config.NUMBA_NUM_THREADS)))
+
+
 @nb.njit(cache=True, inline="always")
 def _step(src, dst, q, p, k_max):  # pragma: no cover - compiled
     """One frame of eq. 9: ``dst[k] = q src[k] + p src[k-1]``; bin ``K-1`` absorbs."""

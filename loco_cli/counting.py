@@ -247,6 +247,7 @@ class _KernelCount(torch.autograd.Function):
             q = torch.where(valid, q, torch.ones_like(q))
         q_np, p_np = q.contiguous().numpy(), p.contiguous().numpy()
         ctx.arrays = (q_np, p_np)
+        _count_kernels.follow_torch_threads()
         return torch.from_numpy(_count_kernels.count_distribution(q_np, p_np, k_max))
 
     @staticmethod
@@ -255,6 +256,7 @@ class _KernelCount(torch.autograd.Function):
 
         q_np, p_np = ctx.arrays
         weights = grad_p.detach().double().contiguous().numpy()
+        _count_kernels.follow_torch_threads()
         return torch.from_numpy(_count_kernels.logit_gradient(q_np, p_np, weights)), None, None
 
 
