@@ -251,7 +251,7 @@ class TrainConfig(_Config):
     clip_norm: float = 10.0  # global gradient norm (the authors' clip_by_global_norm(10))
     min_length_fraction: float = 0.1
     stretch: float = 0.12
-    rate_scale: float = 0.0  # off by default: see docs/method.md (measured on the demo corpus)
+    rate_scale: float = 0.0  # off by default until measured on the demo corpus (docs/method.md)
     gain_db: float = 6.0
     stack_prob: float = 0.0
     val_every: int = 250  # steps between validations (and checkpoints)
