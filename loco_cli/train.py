@@ -238,8 +238,9 @@ def train_run(
              "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world},
             indent=1) + "\n")
     board = tensorboard_writer(run / "tensorboard") if tensorboard and rank == 0 else None
-    emit("start", {"tensorboard": str(run / "tensorboard") if board else None, "step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
-                   "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world})
+    emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
+                   "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world,
+                   "tensorboard": str(run / "tensorboard") if board else None})
     use_amp = train.amp and dev.type == "cuda"
     net.train()
     t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
