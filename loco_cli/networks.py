@@ -30,9 +30,13 @@ def _as_4d(x: torch.Tensor) -> torch.Tensor:
 def _pool_frequency(h: torch.Tensor, pool: int) -> torch.Tensor:
     """Max over non-overlapping groups of ``pool`` bands: ``(B, C, T, F) -> (B, C, T, F // pool)``.
 
-    The same values as ``F.max_pool2d(h, (1, pool))`` (a trailing partial group is dropped), about 5x
-    faster on CPU for long inputs, where max_pool2d with a 1 x k kernel was most of the front-end's time.
+    The same values as ``F.max_pool2d(h, (1, pool))`` (a trailing partial group is dropped). Without
+    autograd (detection) a reshape + ``amax`` is used: about 5x faster on CPU for long single inputs,
+    where max_pool2d with a 1 x k kernel was most of the front-end's time. In training max_pool2d stays
+    (its backward is the faster one for batches of short windows, measured on CPU).
     """
+    if torch.is_grad_enabled():
+        return F.max_pool2d(h, (1, pool))
     b, c, t, f = h.shape
     n = f // pool
     return h[..., : n * pool].reshape(b, c, t, n, pool).amax(-1)
