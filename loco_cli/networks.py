@@ -27,6 +27,10 @@ def _as_4d(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+#: Run the convolutions on channels-last tensors (measured faster on CPU; same values up to rounding).
+CHANNELS_LAST = True
+
+
 def _pool_frequency(h: torch.Tensor, pool: int) -> torch.Tensor:
     """Max over non-overlapping groups of ``pool`` bands: ``(B, C, T, F) -> (B, C, T, F // pool)``.
 
@@ -139,6 +143,8 @@ class CRNN(nn.Module):
             h = torch.cat([past, h], dim=2)
             new_conv.append(h[:, :, h.shape[2] - ctx :] if ctx else h[:, :, :0])
             h = F.pad(h, ((kf - 1) // 2, kf // 2))  # "same" padding over frequency
+            if CHANNELS_LAST:
+                h = h.contiguous(memory_format=torch.channels_last)
             h = F.relu(conv(h))
             if pool > 1:
                 h = _pool_frequency(h, pool)
