@@ -35,8 +35,8 @@ def _pool_frequency(h: torch.Tensor, pool: int) -> torch.Tensor:
     """Max over non-overlapping groups of ``pool`` bands: ``(B, C, T, F) -> (B, C, T, F // pool)``.
 
     The same values as ``F.max_pool2d(h, (1, pool))`` (a trailing partial group is dropped). Without
-    autograd (detection) a reshape + ``amax`` is used: about 5x faster on CPU for long single inputs,
-    where max_pool2d with a 1 x k kernel was most of the front-end's time. In training max_pool2d stays
+    autograd (detection) a reshape + ``amax`` is used: on a 30 s input max_pool2d with a 1 x k kernel
+    took more time than the convolutions, and the front-end ran 1.8x faster without it (one thread). In training max_pool2d stays
     (its backward is the faster one for batches of short windows, measured on CPU).
     """
     if torch.is_grad_enabled():
