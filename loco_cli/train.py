@@ -12,7 +12,7 @@ A run folder holds::
                    ``tensorboard=False`` / ``--no-tensorboard``)
 
 Validation: onset F1 at 50 ms (macro mean over classes of the global F1 of the validation tracks,
-decoded whole-track by streaming) when the dataset has timestamps; otherwise count accuracy
+decoded whole-track by streaming, each class at its best threshold) when the dataset has timestamps; otherwise count accuracy
 (``argmax_k P(Y = k) == y``) on the validation snippets. Resuming restores the optimizer, the step,
 the sampler's and torch's RNG states, so a run killed at any point and resumed from its last
 checkpoint ends exactly where an uninterrupted run ends.
@@ -47,7 +47,6 @@ from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
 from loco_cli.prepare import Prepared, load_prepared
-from loco_cli.scores import match_count
 
 __all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer"]
 
@@ -98,21 +97,21 @@ def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
 @torch.no_grad()
 def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *, split: str = "val",
              device="cpu", k_max: int = 31, keep_probs: bool = False) -> dict:
-    """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["probs"]}``."""
+    """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["probs"]}``.
+
+    With timestamps, the metric is the macro mean over classes of each class's global F1 at its best
+    threshold on :data:`loco_cli.detect.THRESHOLD_GRID` (latency removed), so checkpoints are compared
+    independently of a threshold that suits some losses and not others; ``decode_cfg`` gives the
+    peak-picking settings.
+    """
     model.eval()
     names = data.split_tracks(split)
     try:
         if data.has_timestamps:
-            probs_list, per_class = [], {c: [0, 0, 0] for c in data.classes}
-            for name, probs, events in detect_tracks(model, data, names, decode_cfg, device=device):
-                for c, cls in enumerate(data.classes):
-                    n = match_count(data.events[name][c], events.of(cls))
-                    per_class[cls][0] += n.tp
-                    per_class[cls][1] += n.n_est
-                    per_class[cls][2] += n.n_ref
-                if keep_probs:
-                    probs_list.append((probs, data.events[name]))
-            f1 = {c: (2 * tp / (ne + nr) if ne + nr else 1.0) for c, (tp, ne, nr) in per_class.items()}
+            probs_list = [(probs, data.events[name])
+                          for name, probs, _ in detect_tracks(model, data, names, decode_cfg, device=device)]
+            _, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
+            f1 = {c: report[c]["f1"] for c in data.classes}
             out = {"metric": float(np.mean(list(f1.values()))), "name": "f1", "per_class": f1}
             if keep_probs:
                 out["probs"] = probs_list
@@ -339,8 +338,7 @@ def _finish(run: Path, data: Prepared, meta: dict, decode_cfg: DecodeConfig, los
     if data.has_timestamps:
         v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max, keep_probs=True)
         final_decode, calibration = calibrate(v.pop("probs"), data.classes, data.features.fps, decode_cfg)
-        after = validate(loaded.model, data, final_decode, split=split, device=dev, k_max=loss.k_max)
-        metrics.update({"val_f1_calibrated": after["metric"], "per_class_calibrated": after["per_class"],
+        metrics.update({"val_f1_calibrated": v["metric"], "per_class_calibrated": v["per_class"],
                         "calibrated_on": split})
     payload = make_payload(loaded.model, **_payload_args(meta), decode=final_decode, metrics=metrics)
     atomic_save(payload, run / "model.pt")
