@@ -16,8 +16,9 @@ Experiments (seed 001 Table 1, seed 003 Table 2, seed 004, seed 001 Table 2 anal
 * ``misalign``: training timestamps jittered with Gaussian noise of sigma ms (test labels clean);
   ``ce`` vs ``softloc`` (``--full`` adds ``oss`` and SoftLoc's smoothing term alone). SoftLoc's
   count weight ramps 0.2 -> 0.9 from 20 % to 70 % of the run (:data:`SOFTLOC_RAMP`).
-* ``secost``: counts off by +-1 with probability q (a counts manifest); stage 0 (``loco``) and
-  teacher stages 1.. (SeCoST, the previous stage as teacher, weight a = 0.5 on the noisy label).
+* ``secost``: every training window's count of each class off by +-1 with probability q
+  (``TrainConfig.count_noise``; validation and test labels clean); stage 0 (``loco``) and teacher
+  stages 1.. (SeCoST, the previous stage as teacher, weight a = 0.5 on the noisy label).
 
 Not here yet: the piano table (one 88-key model vs 10-key bands); ``models/build.py piano`` measures the
 88-key model alone.
@@ -30,7 +31,6 @@ hour on 2 CPU cores. ``benchmarks/report.py`` turns the JSON into ``docs/benchma
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -80,36 +80,13 @@ class RunSpec:
     steps: int
     seed: int
     loss_overrides: dict = field(default_factory=dict)
+    train_overrides: dict = field(default_factory=dict)
     teacher: str | None = None  # key of the teacher run
     preset: str = "drums"
 
 
 # ---------------------------------------------------------------------------------------------------
 # Data
-
-
-def _counts_manifest(prepared: Path, out: Path, q: float, seed: int, clip_s: float = 1.5) -> None:
-    """Write a counts manifest of the non-test tracks of ``prepared`` (1.5 s clips) whose counts are
-    off by +-1 with probability ``q`` each (clipped at 0)."""
-    from loco_cli.prepare import load_prepared
-
-    data = load_prepared(prepared)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name in sorted(n for n, t in data.tracks.items() if t["split"] != "test"):
-        audio = Path(data.tracks[name]["audio"]).resolve()
-        for start in np.arange(0.0, data.tracks[name]["seconds"] - clip_s + 1e-9, clip_s):
-            counts = []
-            for t in data.events[name]:
-                n = int(((t >= start) & (t < start + clip_s)).sum())
-                if rng.random() < q:
-                    n = max(0, n + int(rng.choice([-1, 1])))
-                counts.append(n)
-            rows.append([os.path.relpath(audio, out.parent), f"{start:.3f}", f"{start + clip_s:.3f}", *counts])
-    with out.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["audio", "start", "end", *data.classes])
-        writer.writerows(rows)
 
 
 def build_data(work: Path, mode: dict, experiments: list[str], log) -> None:
@@ -135,13 +112,6 @@ def build_data(work: Path, mode: dict, experiments: list[str], log) -> None:
         for sigma in mode["sigmas_ms"]:
             if sigma:
                 prep(f"drums-random-noise{sigma}", corpus, split="random", label_noise_ms=float(sigma))
-    if "secost" in experiments:
-        for q in mode["secost_q"]:
-            name = f"drums-counts-q{q}"
-            manifest = work / f"counts-q{q}.csv"
-            if not manifest.is_file():
-                _counts_manifest(work / "drums-random", manifest, q, seed=CORPUS_SEED)
-            prep(name, manifest)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -179,8 +149,8 @@ def plan(mode: dict, experiments: list[str], seeds: int) -> list[RunSpec]:
                 for stage in range(mode["secost_stages"]):
                     key = f"secost-q{q}-stage{stage}-s{seed}"
                     over = {"teacher_weight": TEACHER_WEIGHT} if stage else {}
-                    add(RunSpec(key, "secost", f"q{q}/stage{stage}", f"drums-counts-q{q}", "drums-random", "test",
-                                "loco", mode["secost_steps"], seed, over, teacher=prev))
+                    add(RunSpec(key, "secost", f"q{q}/stage{stage}", "drums-random", "drums-random", "test",
+                                "loco", mode["secost_steps"], seed, over, {"count_noise": q}, teacher=prev))
                     prev = key
     return list(specs.values())
 
@@ -239,7 +209,8 @@ def execute(spec: RunSpec, work: Path) -> dict:
         return json.loads(cached.read_text())
     preset = PRESETS[spec.preset]
     loss = preset.loss.replace(name=spec.loss, **spec.loss_overrides)
-    train = RECIPES[spec.preset].replace(steps=spec.steps, seed=spec.seed, val_every=max(spec.steps // 6, 50))
+    train = RECIPES[spec.preset].replace(steps=spec.steps, seed=spec.seed, val_every=max(spec.steps // 6, 50),
+                                         **spec.train_overrides)
     teacher = work / "runs" / spec.teacher / "model.pt" if spec.teacher else None
     t0 = time.perf_counter()
     result = train_run(work / spec.data, run / "train", loss=loss, train=train, model=preset.model,

@@ -100,9 +100,9 @@ def accuracy_section(acc: dict) -> list[str]:
     if "secost" in tables:
         rows = tables["secost"]
         out += [f"### SeCoST stages on noisy counts (seed 004), {cfg['secost_steps']} steps per stage", "",
-                "Counts of every 1.5 s clip off by ±1 with probability q (a counts manifest: no timestamps); "
-                "stage 0 is `loco`, stage k trains on the label mixed with stage k-1's count distribution "
-                "(weight 0.5). Tested on the clean test tracks of the Eval Random split.", "",
+                "Each training window's count of each class off by ±1 with probability q (`count_noise`; "
+                "validation and test labels clean); stage 0 is `loco`, stage k trains on the noisy label mixed "
+                "with stage k-1's count distribution (weight 0.5). Tested on the Eval Random split's test tracks.", "",
                 "| q | stage | F1 @ 50 ms | F1 @ 20 ms | macro F1 |", "|---|---|---|---|---|"]
         for key in sorted(rows):
             q, stage = key.split("/")

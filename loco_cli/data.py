@@ -142,6 +142,9 @@ class Sampler:
         if cfg.gain_db > 0:
             x = x.copy()
             x[:, 0] += np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
+        if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
+            moved = rng.random(counts.size) < cfg.count_noise
+            counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)
         return x, frames, counts
 
     def batch(self) -> dict:

@@ -283,3 +283,22 @@ def test_tensorboard_real_event_files(prepared, tmp_path):
     acc.Reload()
     assert [e.step for e in acc.Scalars("val/f1")] == [2, 4]
     assert len(acc.Scalars("train/loss")) == 4
+
+
+def test_count_noise_moves_counts_not_frames(prepared):
+    data = load_prepared(prepared)
+    base = QUICK.replace(stack_prob=0.0, stretch=0.0)
+    clean = Sampler(data, base, np.random.default_rng(9))
+    noisy = Sampler(data, base.replace(count_noise=0.5), np.random.default_rng(9))
+    diffs = []
+    for _ in range(60):
+        _, frames_c, counts_c = clean.example()
+        _, frames_n, counts_n = noisy.example()
+        clean.rng.random(3), clean.rng.choice(np.array([-1, 1]), 3)  # keep the two streams in step
+        assert all(np.array_equal(a, b) for a, b in zip(frames_c, frames_n, strict=True))
+        assert (counts_n >= 0).all()
+        diffs.append(counts_n - counts_c)
+    d = np.concatenate(diffs)
+    assert set(np.unique(d)) <= {-1, 0, 1} and 0.25 < (d != 0).mean() < 0.6
+    with pytest.raises(ValueError, match="count_noise"):
+        TrainConfig(count_noise=1.5)
