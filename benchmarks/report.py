@@ -43,6 +43,10 @@ WEAK_TEXT = {
 PROTOCOLS = {"random": "Eval Random (random tracks held out)", "subset": "Eval Subset (one kit family held out)"}
 
 
+def _train_seconds(tables: dict) -> float:
+    return sum(row["train_seconds"]["mean"] * row["train_seconds"]["n"] for rows in tables.values() for row in rows.values())
+
+
 def accuracy_section(acc: dict) -> list[str]:
     tables, cfg = acc["tables"], acc["config"]
     out = [
@@ -51,7 +55,9 @@ def accuracy_section(acc: dict) -> list[str]:
         "(`loco synth drums`, ENST layout, seed 10), one network (the `drums` recipe's CRNN), only the "
         f"supervision changes. Mean ± standard deviation over {acc['seeds']} training seeds; onset matching "
         f"with mir_eval; F1 is the global F1 over the test tracks. Run `{acc['command']}` "
-        f"({acc['wall_seconds'] / 60:.0f} min with {acc['jobs']} parallel runs on {acc['cpus']} cores, {acc['date']}).", "",
+        f"({acc['date']}): {_train_seconds(tables) / 60:.0f} min of training in all, {acc['jobs']} runs in parallel "
+        f"(one thread each) on {acc['cpus']} cores, so about {_train_seconds(tables) / 60 / acc['jobs']:.0f} min "
+        "of wall time plus data preparation. Runs are cached, so an interrupted benchmark resumes.", "",
     ]
     if "weak" in tables:
         out += [f"### Weak vs full supervision (seed 001 Table 1 analogue), {cfg['weak_steps']} steps", ""]
