@@ -200,6 +200,8 @@ class _Job:
     dest: Path
     reuse: Path | None
     reuse_seconds: float = 0.0
+    #: labels that are valid but not trained on (the preset's other classes, e.g. keys outside a band)
+    known: frozenset = frozenset()
 
 
 def _check_channels(path: Path) -> None:
@@ -224,7 +226,7 @@ def _process(job: _Job) -> dict:
         if t.annotation is not None:
             raw = read_events(t.annotation)
             events, dropped = map_labels(raw, job.label_map)
-            unknown = sorted(set(events.label_set) - set(job.classes))
+            unknown = sorted(set(events.label_set) - set(job.classes) - job.known)
             if len(raw) and not len(events):
                 raise InvalidAnnotation(
                     f"{t.annotation}: none of its labels ({', '.join(raw.label_set[:6])}) maps to a class; "
@@ -364,7 +366,8 @@ def prepare_dataset(
                     reuse = out / "features" / digest / f"{t.name}.npy"
                     reuse = reuse if reuse.is_file() else None
                     reuse_seconds = float(rec["seconds"])
-            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds))
+            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds,
+                                  frozenset(default_classes(preset))))
         records = _run_jobs(jobs_list, jobs, on_track)
         good = []
         for t, rec in zip(tracks, records, strict=True):

@@ -162,3 +162,18 @@ def test_outputs_have_normal_permissions(corpus, tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
     assert stat.S_IMODE((out / "dataset.json").stat().st_mode) == 0o666 & ~mask
+
+
+def test_a_class_subset_keeps_tracks_without_those_classes(tmp_path):
+    # A piano key band: a piece that plays none of its keys is a valid track with zero counts, while a
+    # label outside the preset's vocabulary still makes the track bad.
+    write_corpus("piano", tmp_path / "c", n_tracks=2, duration=3.0, seed=3)
+    ann = sorted((tmp_path / "c").glob("*.txt"))
+    pitches = {int(line.split()[2]) for a in ann for line in a.read_text().splitlines()[1:] if line.strip()}
+    absent = [str(p) for p in range(21, 109) if p not in pitches][:3]
+    res = prepare_dataset(tmp_path / "c", tmp_path / "p", preset="piano", classes=absent, split="none")
+    data = load_prepared(tmp_path / "p")
+    assert not res.problems and len(data.tracks) == 2 and data.classes == absent
+    assert all(r["counts"].sum() == 0 for r in data.snippets)
+    with pytest.raises(DatasetError):
+        prepare_dataset(tmp_path / "c", tmp_path / "d", preset="drums", split="none")
