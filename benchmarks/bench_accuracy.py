@@ -1,6 +1,6 @@
 """Benchmark: the papers' accuracy tables, re-measured on the embedded (synthetic) corpora.
 
-    python benchmarks/bench_accuracy.py [--quick | --full] [--only weak,misalign,secost,piano]
+    python benchmarks/bench_accuracy.py [--quick | --full] [--only weak,misalign,secost]
                                         [--seeds 3] [--jobs 2] [--work runs/bench] [--json FILE]
 
 Same network, same data; only the supervision changes. Every run goes through the public engine
@@ -43,7 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 
-#: Experiment sizes. Steps are optimizer steps of batch 16 (drums) / 8 (piano).
+#: Experiment sizes. Steps are optimizer steps of batch 16 (the drums recipe).
 MODES = {
     "quick": {"tracks": 36, "duration": 30.0, "weak_steps": 1500, "misalign_steps": 500, "secost_steps": 600,
               "protocols": ["random"], "weak_losses": ["loco", "ce", "oss", "mil"], "sigmas_ms": [0, 100, 200],

@@ -96,13 +96,14 @@ def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *, split: str = "val",
-             device="cpu", k_max: int = 31, keep_probs: bool = False) -> dict:
-    """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["probs"]}``.
+             device="cpu", k_max: int = 31) -> dict:
+    """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["decode", "calibration"]}``.
 
     With timestamps, the metric is the macro mean over classes of each class's global F1 at its best
     threshold on :data:`loco_cli.detect.THRESHOLD_GRID` (latency removed), so checkpoints are compared
     independently of a threshold that suits some losses and not others; ``decode_cfg`` gives the
-    peak-picking settings.
+    peak-picking settings. ``decode`` / ``calibration`` are that calibration (per-class thresholds and
+    latency, and its report), which the run's final model keeps.
     """
     model.eval()
     names = data.split_tracks(split)
@@ -110,12 +111,10 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
         if data.has_timestamps:
             probs_list = [(probs, data.events[name])
                           for name, probs, _ in detect_tracks(model, data, names, decode_cfg, device=device)]
-            _, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
+            tuned, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
             f1 = {c: report[c]["f1"] for c in data.classes}
-            out = {"metric": float(np.mean(list(f1.values()))), "name": "f1", "per_class": f1}
-            if keep_probs:
-                out["probs"] = probs_list
-            return out
+            return {"metric": float(np.mean(list(f1.values()))), "name": "f1", "per_class": f1,
+                    "decode": tuned, "calibration": report}
         rows = [r for r in data.snippets if r["split"] == split]
         correct = np.zeros(len(data.classes))
         for i in range(0, len(rows), 64):
@@ -336,8 +335,8 @@ def _finish(run: Path, data: Prepared, meta: dict, decode_cfg: DecodeConfig, los
     calibration: dict = {}
     final_decode = decode_cfg
     if data.has_timestamps:
-        v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max, keep_probs=True)
-        final_decode, calibration = calibrate(v.pop("probs"), data.classes, data.features.fps, decode_cfg)
+        v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max)
+        final_decode, calibration = v["decode"], v["calibration"]
         metrics.update({"val_f1_calibrated": v["metric"], "per_class_calibrated": v["per_class"],
                         "calibrated_on": split})
     payload = make_payload(loaded.model, **_payload_args(meta), decode=final_decode, metrics=metrics)
