@@ -1,6 +1,6 @@
 """Benchmark: the papers' accuracy tables, re-measured on the embedded (synthetic) corpora.
 
-    python benchmarks/bench_accuracy.py [--quick | --full] [--only weak,misalign,secost]
+    python benchmarks/bench_accuracy.py [--quick | --full] [--only weak,misalign,secost,piano]
                                         [--seeds 3] [--jobs 2] [--work runs/bench] [--json FILE]
 
 Same network, same data; only the supervision changes. Every run goes through the public engine
@@ -19,9 +19,10 @@ Experiments (seed 001 Table 1, seed 003 Table 2, seed 004, seed 001 Table 2 anal
 * ``secost``: every training window's count of each class off by +-1 with probability q
   (``TrainConfig.count_noise``; validation and test labels clean); stage 0 (``loco``) and teacher
   stages 1.. (SeCoST, the previous stage as teacher, weight a = 0.5 on the noisy label).
-
-Not here yet: the piano table (one 88-key model vs 10-key bands); ``models/build.py piano`` measures the
-88-key model alone.
+* ``piano``: note-onset F1 with pitch on the synthetic piano corpus (MAPS layout, random split),
+  trained from counts (``loco``, the piano recipe's keys network): one model over all 88 keys vs
+  one model per band of 10 keys (LoCo's setup, 9 bands over 21..108), whose detections are merged
+  per track before scoring. Each band's own scores are kept as rows of ``piano-bands``.
 
 Every row: mean and standard deviation over ``--seeds`` training seeds (the data is fixed).
 ``--quick`` (the ``make bench`` default) trains fewer steps and a subset of rows; it fits in about an
@@ -47,15 +48,17 @@ ROOT = Path(__file__).resolve().parent
 MODES = {
     "quick": {"tracks": 36, "duration": 30.0, "weak_steps": 1500, "misalign_steps": 500, "secost_steps": 600,
               "protocols": ["random"], "weak_losses": ["loco", "ce", "oss", "mil"], "sigmas_ms": [0, 100, 200],
-              "misalign_losses": ["ce", "softloc"], "secost_q": [0.3], "secost_stages": 2},
+              "misalign_losses": ["ce", "softloc"], "secost_q": [0.3], "secost_stages": 2,
+              "piano_tracks": 24, "piano_steps": 600},
     # a seconds-long run of every code path, for the test suite
     "smoke": {"tracks": 8, "duration": 8.0, "weak_steps": 4, "misalign_steps": 4, "secost_steps": 4,
               "protocols": ["random", "subset"], "weak_losses": ["loco", "ce"], "sigmas_ms": [0, 100],
-              "misalign_losses": ["softloc", "smooth"], "secost_q": [0.3], "secost_stages": 2},
+              "misalign_losses": ["softloc", "smooth"], "secost_q": [0.3], "secost_stages": 2,
+              "piano_tracks": 6, "piano_steps": 3, "piano_band": 44},
     "full": {"tracks": 60, "duration": 30.0, "weak_steps": 5000, "misalign_steps": 3000, "secost_steps": 3000,
              "protocols": ["random", "subset"], "weak_losses": ["loco", "ce", "oss", "mil"],
              "sigmas_ms": [0, 50, 100, 150, 200], "misalign_losses": ["ce", "oss", "smooth", "softloc"],
-             "secost_q": [0.1, 0.3], "secost_stages": 4},
+             "secost_q": [0.1, 0.3], "secost_stages": 4, "piano_tracks": 60, "piano_steps": 3000},
 }
 CORPUS_SEED = 10
 #: The kit family held out by the "Eval Subset" protocol (ENST layout: drummer_<family index>).
@@ -64,6 +67,14 @@ TEACHER_WEIGHT = 0.5
 #: SoftLoc's count weight ramps from alpha_min to alpha_max between these fractions of a run
 #: (the library's defaults are the paper's absolute steps, 3e4 + 1e5, far beyond a quick run).
 SOFTLOC_RAMP = (0.2, 0.5)
+#: LoCo's piano models each cover 10 keys (prior-implementations §2); 9 bands span 21..108.
+PIANO_BAND = 10
+PIANO_BANDS = tuple(range(21, 109, PIANO_BAND))
+
+
+def band_keys(lo: int, width: int = PIANO_BAND) -> list[str]:
+    """Class names of the band starting at MIDI pitch ``lo`` (clipped at 108)."""
+    return [str(p) for p in range(lo, min(lo + width, 109))]
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class RunSpec:
     train_overrides: dict = field(default_factory=dict)
     teacher: str | None = None  # key of the teacher run
     preset: str = "drums"
+    members: tuple[str, ...] = ()  # a merged row: the runs whose detections are united (trains nothing)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -112,6 +124,20 @@ def build_data(work: Path, mode: dict, experiments: list[str], log) -> None:
         for sigma in mode["sigmas_ms"]:
             if sigma:
                 prep(f"drums-random-noise{sigma}", corpus, split="random", label_noise_ms=float(sigma))
+    if "piano" in experiments:
+        piano = work / "corpus-piano"
+        if not (piano / "corpus.json").is_file():
+            log(f"synthesizing {mode['piano_tracks']} piano pieces")
+            write_corpus("piano", piano, n_tracks=mode["piano_tracks"], duration=mode["duration"], seed=CORPUS_SEED,
+                         layout="maps")
+        prep("piano-all", piano, split="random", preset="piano")
+        for lo in piano_bands(mode):  # the same tracks and split, only the classes differ
+            prep(f"piano-band{lo}", piano, split="random", preset="piano", classes=band_keys(lo))
+
+
+def piano_bands(mode: dict) -> list[int]:
+    """Band start pitches of a mode (all 9, or the one band of ``piano_band``)."""
+    return [mode["piano_band"]] if "piano_band" in mode else list(PIANO_BANDS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -152,24 +178,55 @@ def plan(mode: dict, experiments: list[str], seeds: int) -> list[RunSpec]:
                     add(RunSpec(key, "secost", f"q{q}/stage{stage}", "drums-random", "drums-random", "test",
                                 "loco", mode["secost_steps"], seed, over, {"count_noise": q}, teacher=prev))
                     prev = key
+        if "piano" in experiments:
+            steps = mode["piano_steps"]
+            add(RunSpec(f"piano-all-s{seed}", "piano", "all keys", "piano-all", "piano-all", "test", "loco", steps, seed,
+                        preset="piano"))
+            members = []
+            for lo in piano_bands(mode):
+                keys = band_keys(lo)
+                key = f"piano-band{lo}-s{seed}"
+                add(RunSpec(key, "piano-bands", f"{keys[0]}-{keys[-1]}", f"piano-band{lo}", f"piano-band{lo}", "test",
+                            "loco", steps, seed, preset="piano"))
+                members.append(key)
+            add(RunSpec(f"piano-bands-s{seed}", "piano", f"{PIANO_BAND}-key bands", "piano-all", "piano-all", "test",
+                        "loco", steps, seed, preset="piano", members=tuple(members)))
     return list(specs.values())
 
 
-def evaluate_run(model_path: Path, test_dir: Path, split: str) -> dict:
-    """P/R/F1 per class at 50 and 20 ms (global over tracks), timing-error std, piano note F1."""
+def evaluate_run(model_path: Path, test_dir: Path, split: str, members: list[tuple[Path, Path]] = ()) -> dict:
+    """P/R/F1 per class at 50 and 20 ms (global over tracks), timing-error std, piano note F1.
+
+    With ``members`` (``[(model, its prepared test dir)]``, ``model_path`` unused), each track's
+    detections are the union of the members' (models over disjoint classes), scored against
+    ``test_dir``'s reference."""
+    from loco_cli.annotations import Events
     from loco_cli.checkpoint import load_model
     from loco_cli.detect import detect_tracks
     from loco_cli.engine import _is_piano, note_level_f1
     from loco_cli.prepare import load_prepared
     from loco_cli.scores import Counts, match_count, prf, timing_errors
 
-    loaded = load_model(model_path)
     data = load_prepared(test_dir)
     names = data.split_tracks(split)
+
+    def detections():
+        if not members:
+            loaded = load_model(model_path)
+            yield from ((n, ev) for n, _, ev in detect_tracks(loaded.model, data, names, loaded.decode))
+            return
+        parts: dict[str, list[Events]] = {n: [] for n in names}
+        for path, member_dir in members:
+            loaded, sub = load_model(path), load_prepared(member_dir)
+            for n, _, ev in detect_tracks(loaded.model, sub, names, loaded.decode):
+                parts[n].append(ev)
+        for n in names:
+            yield n, Events(np.concatenate([e.times for e in parts[n]]), np.concatenate([e.labels for e in parts[n]]))
+
     counts = {w: {c: Counts(0, 0, 0) for c in data.classes} for w in (0.05, 0.02)}
     errors: dict[str, list[float]] = {c: [] for c in data.classes}
     notes = []
-    for name, _, events in detect_tracks(loaded.model, data, names, loaded.decode):
+    for name, events in detections():
         ref = data.reference(name)
         for c in data.classes:
             for w in counts:
@@ -211,6 +268,19 @@ def execute(spec: RunSpec, work: Path) -> dict:
     loss = preset.loss.replace(name=spec.loss, **spec.loss_overrides)
     train = RECIPES[spec.preset].replace(steps=spec.steps, seed=spec.seed, val_every=max(spec.steps // 6, 50),
                                          **spec.train_overrides)
+    if spec.members:  # a merged row: evaluate the members' models together
+        done = [json.loads((work / "runs" / m / "result.json").read_text()) for m in spec.members]
+        scores = evaluate_run(Path(), work / spec.test, spec.test_split,
+                              [(work / "runs" / m / "model.pt", work / d["spec"]["test"]) for m, d in zip(spec.members, done, strict=True)])
+        seconds = sum(d["train_seconds"] for d in done)
+        out = {"spec": spec.__dict__, "train_seconds": round(seconds, 1), "steps_per_s": None,
+               "val_metric": float(np.mean([d["val_metric"] for d in done])), "val_metric_name": "mean over members",
+               "scores": scores}
+        run.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1))
+        os.replace(tmp, cached)
+        return out
     teacher = work / "runs" / spec.teacher / "model.pt" if spec.teacher else None
     t0 = time.perf_counter()
     result = train_run(work / spec.data, run / "train", loss=loss, train=train, model=preset.model,
@@ -265,7 +335,7 @@ def main() -> None:
     size.add_argument("--quick", action="store_true", help="the default: fewer steps and rows (~1 h on 2 cores)")
     size.add_argument("--full", action="store_true", help="every row of the issue, longer training (a GPU or a day)")
     size.add_argument("--smoke", action="store_true", help="a tiny run of every code path (the test suite's)")
-    parser.add_argument("--only", default="weak,misalign,secost")
+    parser.add_argument("--only", default="weak,misalign,secost,piano")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one torch thread each")
     parser.add_argument("--work", type=Path, default=Path("runs/bench"))
@@ -291,7 +361,7 @@ def main() -> None:
     done: set[str] = set()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         while pending:
-            ready = [s for s in pending if s.teacher is None or s.teacher in done]
+            ready = [s for s in pending if (s.teacher is None or s.teacher in done) and set(s.members) <= done]
             pending = [s for s in pending if s not in ready]
             if args.cached_only:
                 ready = [s for s in ready if (work / "runs" / s.key / "result.json").is_file()]

@@ -125,6 +125,11 @@ def decode(probs: np.ndarray, classes: list[str], fps: float, cfg: DecodeConfig)
     return Events(t[order], np.array(labels, dtype=object)[order]), cf[order]
 
 
+#: A class with fewer validation onsets than this takes the pooled latency and threshold of all classes
+#: (88 piano keys: most keys have a handful of notes in a validation split, too few to tune on).
+MIN_CALIBRATION_ONSETS = 10
+
+
 def calibrate(
     tracks: list[tuple[np.ndarray, list[np.ndarray]]],
     classes: list[str],
@@ -138,35 +143,50 @@ def calibrate(
     ``tracks``: ``[(probs (T, C), reference onset times per class (s))]``. Latency = median of
     ``detected - reference`` over pairs matched within ``window`` at the base threshold; then the
     threshold on :data:`THRESHOLD_GRID` maximising the summed F1 over tracks (seed 002 §3.1.2).
-    Returns the new config and a report ``{class: {"latency_s", "threshold", "f1"}}``.
+    Classes with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets take the pooled values
+    (median over all classes' pairs; the threshold maximising the F1 summed over all classes).
+    Returns the new config and a report ``{class: {"latency_s", "threshold", "f1", "onsets", "pooled"}}``
+    (``f1`` at the chosen threshold; 0 for a class without onsets or detections).
     """
     import mir_eval
 
     min_gap = max(1, int(round(base.min_gap_s * fps)))
-    latencies, thresholds, report = [], [], {}
-    for c, name in enumerate(classes):
-        peaks = [pick_peaks(p[:, c], base.threshold, min_gap)[0] for p, _ in tracks]
-        diffs = []
-        for pos, (_, refs) in zip(peaks, tracks, strict=True):
-            est = frames_to_seconds(pos, fps)
-            for i, j in mir_eval.util.match_events(refs[c], est, window):
-                diffs.append(est[j] - refs[c][i])
-        lat = float(np.median(diffs)) if len(diffs) >= 5 else 0.0
-        best = (-1.0, base.threshold)
-        for thr in THRESHOLD_GRID:
-            tp = n_est = n_ref = 0
+    n_cls, grid = len(classes), np.asarray(THRESHOLD_GRID)
+    n_ref = np.array([sum(refs[c].size for _, refs in tracks) for c in range(n_cls)])
+    diffs: list[list[float]] = []
+    for c in range(n_cls):
+        d = []
+        for p, refs in tracks:
+            est = frames_to_seconds(pick_peaks(p[:, c], base.threshold, min_gap)[0], fps)
+            d += [est[j] - refs[c][i] for i, j in mir_eval.util.match_events(refs[c], est, window)]
+        diffs.append(d)
+    every = [x for d in diffs for x in d]
+    pooled_lat = float(np.median(every)) if len(every) >= 5 else 0.0
+    own = n_ref >= MIN_CALIBRATION_ONSETS
+    lat = np.array([float(np.median(diffs[c])) if own[c] and len(diffs[c]) >= 5 else pooled_lat for c in range(n_cls)])
+    tp, n_est = np.zeros((n_cls, grid.size)), np.zeros((n_cls, grid.size))
+    for c in range(n_cls):
+        for g, thr in enumerate(grid):
             for p, refs in tracks:
-                est = frames_to_seconds(pick_peaks(p[:, c], thr, min_gap)[0], fps, lat)
-                tp += len(mir_eval.util.match_events(refs[c], est, window))
-                n_est += est.size
-                n_ref += refs[c].size
-            f1 = 2 * tp / (n_est + n_ref) if n_est + n_ref else 0.0
-            if f1 > best[0] + 1e-12 or (abs(f1 - best[0]) <= 1e-12 and abs(thr - 0.5) < abs(best[1] - 0.5)):
-                best = (f1, float(thr))
-        latencies.append(round(lat, 6))
-        thresholds.append(best[1])
-        report[name] = {"latency_s": round(lat, 6), "threshold": best[1], "f1": round(best[0], 4)}
-    return base.replace(thresholds=tuple(thresholds), latency_s=tuple(latencies)), report
+                est = frames_to_seconds(pick_peaks(p[:, c], thr, min_gap)[0], fps, lat[c])
+                tp[c, g] += len(mir_eval.util.match_events(refs[c], est, window))
+                n_est[c, g] += est.size
+
+    def best_threshold(tp_g: np.ndarray, est_g: np.ndarray, ref: float) -> int:
+        f1 = np.where(est_g + ref > 0, 2 * tp_g / np.maximum(est_g + ref, 1), 0.0)
+        top = np.flatnonzero(f1 >= f1.max() - 1e-12)  # ties: the threshold nearest 0.5
+        return int(top[np.argmin(np.abs(grid[top] - 0.5))])
+
+    pooled_g = best_threshold(tp.sum(0), n_est.sum(0), float(n_ref.sum()))
+    thresholds, report = [], {}
+    for c, name in enumerate(classes):
+        g = best_threshold(tp[c], n_est[c], float(n_ref[c])) if own[c] else pooled_g
+        denom = n_est[c, g] + n_ref[c]
+        thresholds.append(float(grid[g]))
+        report[name] = {"latency_s": round(float(lat[c]), 6), "threshold": float(grid[g]),
+                        "f1": round(float(2 * tp[c, g] / denom) if denom else 0.0, 4),
+                        "onsets": int(n_ref[c]), "pooled": bool(not own[c])}
+    return base.replace(thresholds=tuple(thresholds), latency_s=tuple(round(float(x), 6) for x in lat)), report
 
 
 def detect_tracks(
@@ -301,6 +321,36 @@ class DetectSummary:
     problems: list[str] = field(default_factory=list)
 
 
+def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeConfig | None, midi: bool, plot: bool,
+                     device) -> tuple[list[Path], int, float]:
+    """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio)``."""
+    res = detect_file(loaded, f, cfg, device)
+    written = [out_dir / f"{f.stem}.csv"]
+    write_events_csv(written[0], res.events, res.confidence)
+    if midi:
+        written.append(out_dir / f"{f.stem}.mid")
+        write_midi(written[-1], res.events, res.confidence, drums=set(loaded.classes) <= set(DRUM_GM_NOTES))
+    if plot:
+        written.append(out_dir / f"{f.stem}.png")
+        plot_detection(written[-1], res, loaded.classes, loaded.features.fps, f.name)
+    return written, len(res.events), res.seconds
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(loaded: LoadedModel) -> None:
+    torch.set_num_threads(1)
+    _WORKER["loaded"] = loaded
+
+
+def _worker_detect(f: Path, out_dir: Path, cfg: DecodeConfig | None, midi: bool, plot: bool):
+    try:
+        return _detect_to_files(_WORKER["loaded"], f, out_dir, cfg, midi, plot, "cpu"), None
+    except LocoError as err:
+        return None, str(err)
+
+
 def detect_paths(
     loaded: LoadedModel,
     inputs: list[Path],
@@ -310,35 +360,54 @@ def detect_paths(
     midi: bool = False,
     plot: bool = False,
     device="cpu",
+    jobs: int = 1,
     on_file: Callable[[Path, str | None], None] | None = None,
 ) -> DetectSummary:
     """Detect onsets in every input (files or folders) and write ``<stem>.csv`` (+ ``.mid``, ``.png``)
-    into ``out_dir``. A file that fails is reported and the rest go on."""
+    into ``out_dir``. A file that fails is reported and the rest go on.
+
+    ``jobs > 1`` (CPU only) detects that many files at once in forked worker processes of one torch
+    thread each: the throughput of a batch on several cores (a single file is not split).
+    """
     files, problems = collect_inputs(inputs)
     summary = DetectSummary(problems=problems)
     stems: dict[str, Path] = {}
-    drums = set(loaded.classes) <= set(DRUM_GM_NOTES)
+    todo = []
     for f in files:
-        error = None
-        try:
-            if f.stem in stems:
-                raise InvalidOption(f"{f}: same name as {stems[f.stem]}; outputs would collide, detect them separately")
-            stems[f.stem] = f
-            res = detect_file(loaded, f, cfg, device)
-            written = [out_dir / f"{f.stem}.csv"]
-            write_events_csv(written[0], res.events, res.confidence)
-            if midi:
-                written.append(out_dir / f"{f.stem}.mid")
-                write_midi(written[-1], res.events, res.confidence, drums=drums)
-            if plot:
-                written.append(out_dir / f"{f.stem}.png")
-                plot_detection(written[-1], res, loaded.classes, loaded.features.fps, f.name)
+        if f.stem in stems:
+            msg = f"{f}: same name as {stems[f.stem]}; outputs would collide, detect them separately"
+            summary.problems.append(msg)
+            if on_file:
+                on_file(f, msg)
+            continue
+        stems[f.stem] = f
+        todo.append(f)
+
+    def record(f: Path, outcome, error: str | None) -> None:
+        if error is None:
+            written, n_events, seconds = outcome
             summary.outputs[str(f)] = written
-            summary.events[str(f)] = len(res.events)
-            summary.audio_seconds += res.seconds
-        except LocoError as err:
-            error = str(err)
+            summary.events[str(f)] = n_events
+            summary.audio_seconds += seconds
+        else:
             summary.problems.append(error)
         if on_file:
             on_file(f, error)
+
+    if jobs > 1 and len(todo) > 1 and torch.device(device).type == "cpu":
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context(method),
+                                 initializer=_worker_init, initargs=(loaded,)) as pool:
+            futures = {pool.submit(_worker_detect, f, out_dir, cfg, midi, plot): f for f in todo}
+            for fut in as_completed(futures):
+                record(futures[fut], *fut.result())
+        return summary
+    for f in todo:
+        try:
+            record(f, _detect_to_files(loaded, f, out_dir, cfg, midi, plot, device), None)
+        except LocoError as err:
+            record(f, None, str(err))
     return summary

@@ -1,4 +1,5 @@
-"""Networks: the causal CRNN of LoCo / SoftLoc and the FCN with adaptive Gaussian accumulation of seed 002.
+"""Networks: the causal CRNN of LoCo / SoftLoc, the FCN with adaptive Gaussian accumulation of seed 002,
+and a pitch-shared causal network for piano keys (:class:`KeyNet`).
 
 Input features are ``(batch, time, channels, bands)`` (a ``(batch, time, bands)`` tensor is taken as one
 channel); outputs are per-frame event logits ``(batch, time, classes)``. Per-band normalisation
@@ -16,7 +17,7 @@ from torch import nn
 from loco_cli.config import ModelConfig
 from loco_cli.counting import initial_bias
 
-__all__ = ["CRNN", "FCN", "build_model", "count_parameters"]
+__all__ = ["CRNN", "FCN", "KeyNet", "build_model", "count_parameters"]
 
 
 def _as_4d(x: torch.Tensor) -> torch.Tensor:
@@ -219,9 +220,103 @@ class FCN(nn.Module):
         return torch.logit(acc.clamp(1e-6, 1 - 1e-6)).transpose(1, 2)
 
 
+class KeyNet(nn.Module):
+    """One causal network shared by every key: the count model for piano (``arch='keys'``).
+
+    For class ``c`` (MIDI pitch ``m_c``, fundamental ``f0 = 440 * 2 ** ((m_c - 69) / 12)`` Hz) the input
+    is the normalised spectrogram read at the partials ``r * f0`` for ``r`` in ``cfg.key_ratios``
+    (linear interpolation between the two nearest bands; partials outside the band range read 0),
+    every feature channel, plus the key's position ``(m_c - 64.5) / 24`` as a constant channel:
+    ``(batch * classes, channels * ratios + 1, time)``. Causal dilated 1-D convolutions over time
+    (kernel ``kernel_time``, dilations ``key_dilations``, ReLU), a 1x1 hidden layer of ``fc_hidden``
+    units and one logit per frame follow, with the same weights for every key; each key adds its own
+    output bias, initialised by eq. 15 (seed 001). Output: logits ``(batch, time, classes)``.
+
+    The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
+    LoCo therefore trained one model per band of 10 keys (prior-implementations §2). Sharing one
+    network over keys makes every note of every key a training example for all of them, and keeps
+    the cost linear in the number of keys. The band layout (which bands each key reads) is a buffer
+    set by :meth:`set_layout` from the feature config and class pitches, saved with the weights.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.norm = _Normalise(cfg.in_channels, cfg.n_bands)
+        n_ratios = len(cfg.key_ratios)
+        self.register_buffer("band_index", torch.zeros(cfg.n_classes, n_ratios, 2, dtype=torch.long))
+        self.register_buffer("band_weight", torch.zeros(cfg.n_classes, n_ratios, 2))
+        self.register_buffer("position", torch.zeros(cfg.n_classes))
+        channels = cfg.in_channels * n_ratios + 1
+        self.convs = nn.ModuleList()
+        for d in cfg.key_dilations:
+            self.convs.append(nn.Conv1d(channels, cfg.key_channels, cfg.kernel_time, dilation=d))
+            channels = cfg.key_channels
+        self.fc = nn.Conv1d(channels, cfg.fc_hidden, 1)
+        self.out = nn.Conv1d(cfg.fc_hidden, 1, 1)
+        self.key_bias = nn.Parameter(torch.zeros(cfg.n_classes))
+        for m in [*self.convs, self.fc]:
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        nn.init.xavier_uniform_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        nn.init.constant_(self.key_bias, initial_bias(cfg.init_frames, cfg.init_mass_at_zero))
+
+    def set_layout(self, band_hz, pitches) -> None:
+        """Point each key at its partials: ``band_hz`` (bands,) centre frequencies (Hz, ascending),
+        ``pitches`` (classes,) MIDI pitch of each class."""
+        import numpy as np
+
+        centres = np.asarray(band_hz, dtype=np.float64)
+        pitches = np.asarray(pitches, dtype=np.float64)
+        if centres.shape != (self.cfg.n_bands,) or pitches.shape != (self.cfg.n_classes,):
+            raise ValueError(f"need {self.cfg.n_bands} band centres and {self.cfg.n_classes} pitches")
+        f0 = 440.0 * 2 ** ((pitches - 69) / 12)
+        freqs = f0[:, None] * np.asarray(self.cfg.key_ratios)[None, :]  # (C, R)
+        pos = np.interp(freqs, centres, np.arange(centres.size))
+        lo = np.clip(np.floor(pos), 0, centres.size - 2).astype(np.int64)
+        frac = np.clip(pos - lo, 0.0, 1.0)
+        inside = (freqs >= centres[0]) & (freqs <= centres[-1])
+        self.band_index.copy_(torch.from_numpy(np.stack([lo, lo + 1], -1)))
+        self.band_weight.copy_(torch.from_numpy(np.stack([1 - frac, frac], -1) * inside[..., None]))
+        self.position.copy_(torch.from_numpy((pitches - 64.5) / 24))
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> list[torch.Tensor]:
+        """Zero streaming state: the last ``(kernel_time - 1) * dilation`` inputs of each layer."""
+        rows = batch * self.cfg.n_classes
+        return [torch.zeros(rows, conv.in_channels, (self.cfg.kernel_time - 1) * conv.dilation[0], device=device, dtype=dtype)
+                for conv in self.convs]
+
+    def stream(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        """Process a chunk ``(batch, time, [channels,] bands)`` -> ``(logits (batch, time, classes), state)``;
+        consecutive chunks with the returned state give the same logits as one pass."""
+        x = _as_4d(x)
+        b, t = x.shape[:2]
+        c = self.cfg.n_classes
+        if state is None:
+            state = self.initial_state(b, x.device, x.dtype)
+        h = self.norm(x)  # (B, T, Ch, F)
+        h = (h[..., self.band_index] * self.band_weight).sum(-1)  # (B, T, Ch, C, R)
+        h = h.permute(0, 3, 2, 4, 1).reshape(b * c, -1, t)  # (B*C, Ch*R, T)
+        pos = self.position.to(h.dtype).repeat(b)[:, None, None].expand(b * c, 1, t)
+        h = torch.cat([h, pos], 1)
+        new_state = []
+        for conv, past in zip(self.convs, state, strict=True):
+            h = torch.cat([past, h], 2)
+            ctx = past.shape[2]
+            new_state.append(h[:, :, h.shape[2] - ctx :])
+            h = F.relu(conv(h))
+        h = self.out(F.relu(self.fc(h)))  # (B*C, 1, T)
+        return h.reshape(b, c, t).transpose(1, 2) + self.key_bias, new_state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, time, classes)`` for features ``(batch, time, [channels,] bands)``."""
+        return self.stream(x)[0]
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
     """Build the network described by ``cfg``."""
-    return CRNN(cfg) if cfg.arch == "crnn" else FCN(cfg)
+    return {"crnn": CRNN, "fcn": FCN, "keys": KeyNet}[cfg.arch](cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

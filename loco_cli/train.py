@@ -44,6 +44,7 @@ from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
 from loco_cli.detect import calibrate, detect_tracks
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
+from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
 from loco_cli.prepare import Prepared, load_prepared
@@ -88,6 +89,15 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise InvalidOption(f"--device {name}: {err}") from err
 
 
+def class_pitches(classes: list[str], where: str | Path) -> list[int]:
+    """MIDI pitches of class names (``'21'`` .. ``'108'``), for the per-key network."""
+    try:
+        return [int(c) for c in classes]
+    except ValueError:
+        raise InvalidOption(f"{where}: the keys network needs MIDI-pitch classes (the piano preset), "
+                            f"not {classes[:3]}; set arch = 'crnn' in the recipe's [model] table") from None
+
+
 def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
     """Fit a model config to a dataset: its number of classes, bands and channels."""
     f = data.features
@@ -99,8 +109,8 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
              device="cpu", k_max: int = 31) -> dict:
     """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["decode", "calibration"]}``.
 
-    With timestamps, the metric is the macro mean over classes of each class's global F1 at its best
-    threshold on :data:`loco_cli.detect.THRESHOLD_GRID` (latency removed), so checkpoints are compared
+    With timestamps, the metric is the macro mean, over the classes with onsets in the split, of each
+    class's global F1 at its best threshold on :data:`loco_cli.detect.THRESHOLD_GRID` (latency removed), so checkpoints are compared
     independently of a threshold that suits some losses and not others; ``decode_cfg`` gives the
     peak-picking settings. ``decode`` / ``calibration`` are that calibration (per-class thresholds and
     latency, and its report), which the run's final model keeps.
@@ -112,8 +122,8 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
             probs_list = [(probs, data.events[name])
                           for name, probs, _ in detect_tracks(model, data, names, decode_cfg, device=device)]
             tuned, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
-            f1 = {c: report[c]["f1"] for c in data.classes}
-            return {"metric": float(np.mean(list(f1.values()))), "name": "f1", "per_class": f1,
+            f1 = {c: report[c]["f1"] for c in data.classes if report[c]["onsets"]}
+            return {"metric": float(np.mean(list(f1.values()))) if f1 else 0.0, "name": "f1", "per_class": f1,
                     "decode": tuned, "calibration": report}
         rows = [r for r in data.snippets if r["split"] == split]
         correct = np.zeros(len(data.classes))
@@ -200,6 +210,8 @@ def train_run(
     torch.manual_seed(train.seed)  # the initial weights depend on the seed alone
     net = build_model(model_cfg)
     net.norm.set(data.mean, data.std)
+    if model_cfg.arch == "keys":
+        net.set_layout(mel_centers(data.features), class_pitches(data.classes, data_dir))
     net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))

@@ -30,7 +30,7 @@ from loco_cli.train import load_recipe, train_run
 HERE = Path(__file__).resolve().parent
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 48, "test_tracks": 12, "duration": 30.0, "steps": 5000},
-    "piano": {"kind": "piano", "train_tracks": 32, "test_tracks": 8, "duration": 30.0, "steps": 3000},
+    "piano": {"kind": "piano", "train_tracks": 48, "test_tracks": 12, "duration": 30.0, "steps": 3000},
 }
 
 

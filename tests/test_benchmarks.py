@@ -28,7 +28,7 @@ def test_benchmarks_page_is_generated_from_the_results():
 def test_plan_covers_the_rows_and_chains_teachers():
     acc = _module("bench_accuracy")
     for mode in ("quick", "full", "smoke"):
-        specs = acc.plan(acc.MODES[mode], ["weak", "misalign", "secost"], seeds=3)
+        specs = acc.plan(acc.MODES[mode], ["weak", "misalign", "secost", "piano"], seeds=3)
         keys = [s.key for s in specs]
         assert len(keys) == len(set(keys))
         cfg = acc.MODES[mode]
@@ -64,3 +64,47 @@ def test_aggregate_gives_mean_and_spread_over_seeds():
     assert row["overall"]["f1"]["std"] == pytest.approx(0.1)
     assert row["classes"]["KD"]["f1_20ms"]["mean"] == pytest.approx(0.45)
     assert row["seeds"] == [0, 1, 2]
+
+
+def test_piano_plan_has_an_all_keys_model_and_merged_bands():
+    acc = _module("bench_accuracy")
+    specs = acc.plan(acc.MODES["quick"], ["piano"], seeds=3)
+    assert len([s for s in specs if s.row == "all keys"]) == 3
+    merged = [s for s in specs if s.members]
+    assert len(merged) == 3 and all(s.row == "10-key bands" and s.data == "piano-all" for s in merged)
+    bands = [s for s in specs if s.experiment == "piano-bands"]
+    assert len(bands) == 3 * 9 and set(merged[0].members) == {s.key for s in bands if s.seed == 0}
+    covered = sorted(int(k) for lo in acc.PIANO_BANDS for k in acc.band_keys(lo))
+    assert covered == list(range(21, 109))  # 9 bands of <= 10 keys cover the keyboard once
+
+
+def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatch):
+    """Members over disjoint keys: their detections are united per track before scoring."""
+    import types
+
+    import loco_cli.checkpoint
+    import loco_cli.detect
+    from loco_cli.prepare import load_prepared, prepare_dataset
+    from loco_cli.synth import write_corpus
+
+    acc = _module("bench_accuracy")
+    write_corpus("piano", tmp_path / "c", n_tracks=2, duration=4.0, seed=3)
+    prepare_dataset(tmp_path / "c", tmp_path / "all", preset="piano", split="none")
+    ref = load_prepared(tmp_path / "all")
+    keys = sorted({label for n in ref.split_tracks("train") for label in ref.reference(n).labels}, key=int)
+    lo_keys, hi_keys = keys[: len(keys) // 2], keys[len(keys) // 2 :]
+    for name, sub in (("lo", lo_keys), ("hi", hi_keys)):
+        prepare_dataset(tmp_path / "c", tmp_path / name, preset="piano", split="none", classes=sub)
+
+    def perfect(model, data, names, cfg, **kw):  # a detector that returns its dataset's reference
+        for n in names:
+            yield n, None, data.reference(n)
+
+    monkeypatch.setattr(loco_cli.detect, "detect_tracks", perfect)
+    monkeypatch.setattr(loco_cli.checkpoint, "load_model", lambda p: types.SimpleNamespace(model=None, decode=None))
+    both = acc.evaluate_run(Path(), tmp_path / "all", "train", [(Path("a"), tmp_path / "lo"), (Path("b"), tmp_path / "hi")])
+    assert both["overall"]["f1"] == 1.0 and both["overall"]["note_f1"] == 1.0
+    half = acc.evaluate_run(Path(), tmp_path / "all", "train", [(Path("a"), tmp_path / "lo")])
+    n_lo = sum(half["classes"][k]["n_ref"] for k in lo_keys)
+    n_all = sum(v["n_ref"] for v in half["classes"].values())
+    assert half["overall"]["f1"] == pytest.approx(2 * n_lo / (n_lo + n_all))  # precision 1, recall n_lo / n_all

@@ -107,3 +107,21 @@ def test_shipped_drum_model_is_the_default(pipeline, tmp_path):
     _ok(["detect", wav, "--out", tmp_path])
     rows = (tmp_path / f"{wav.stem}.csv").read_text().splitlines()
     assert len(rows) > 5 and {r.split(",")[1] for r in rows[1:]} <= {"KD", "SD", "HH"}
+
+
+def test_detect_jobs_writes_the_same_files_and_reports_bad_ones(pipeline, tmp_path):
+    bad = tmp_path / "in" / "bad.wav"
+    bad.parent.mkdir()
+    bad.write_bytes(b"garbage")
+    for wav in (pipeline / "corpus").glob("*.wav"):
+        (tmp_path / "in" / wav.name).write_bytes(wav.read_bytes())
+    one = runner.invoke(app, ["detect", str(tmp_path / "in"), "--out", str(tmp_path / "one"), "--midi"])
+    two = runner.invoke(app, ["detect", str(tmp_path / "in"), "--out", str(tmp_path / "two"), "--midi", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 1 and "bad.wav" in two.output and "Traceback" not in two.output
+    assert "3 file(s)" in two.output
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir()) and len(names) == 6
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    result = runner.invoke(app, ["detect", str(tmp_path / "in"), "--out", str(tmp_path / "x"), "--jobs", "0"])
+    assert result.exit_code != 0 and "--jobs 0" in result.output

@@ -1,10 +1,11 @@
+import numpy as np
 import pytest
 import torch
 
-from loco_cli.config import DRUM_MODEL, PIANO_MODEL, ModelConfig
+from loco_cli.config import DRUM_MODEL, PAPER_PIANO_MODEL, PIANO_MODEL, ModelConfig
 from loco_cli.counting import count_log_distribution, initial_bias
 from loco_cli.losses import mil_loss
-from loco_cli.networks import CRNN, FCN, build_model, count_parameters
+from loco_cli.networks import CRNN, FCN, KeyNet, build_model, count_parameters
 
 
 def test_drum_preset_is_near_the_papers_size():
@@ -22,7 +23,85 @@ def test_shapes(cfg):
 
 def test_piano_preset_shapes():
     model = build_model(PIANO_MODEL)
+    assert isinstance(model, KeyNet) and count_parameters(model) < 20_000
     assert model(torch.randn(1, 12, 2, 384)).shape == (1, 12, 88)
+    paper = build_model(PAPER_PIANO_MODEL)
+    assert 250_000 <= count_parameters(paper) <= 400_000  # paper: ~0.28 M (per 10-key band)
+    assert paper(torch.randn(1, 12, 2, 384)).shape == (1, 12, 88)
+
+
+def _keynet(pitches=(21, 60, 69, 108)):
+    from loco_cli.config import PIANO_FEATURES
+    from loco_cli.features import mel_centers
+
+    cfg = PIANO_MODEL.replace(n_classes=len(pitches))
+    model = build_model(cfg)
+    model.set_layout(mel_centers(PIANO_FEATURES), list(pitches))
+    return model, mel_centers(PIANO_FEATURES)
+
+
+def test_keynet_reads_each_key_at_its_partials():
+    model, centres = _keynet()
+    ratios = torch.tensor(PIANO_MODEL.key_ratios, dtype=torch.float64)
+    # A4 = 440 Hz: every partial r * 440 is read by interpolating the two bands around it
+    read = (torch.from_numpy(centres)[model.band_index[2]] * model.band_weight[2].double()).sum(-1)
+    inside = model.band_weight[2].sum(-1) > 0
+    assert inside.all()  # 220 .. 3520 Hz all lie within 27.5 .. 7270 Hz
+    torch.testing.assert_close(read, 440.0 * ratios, rtol=2e-3, atol=0)
+    # partials beyond the top band read nothing: C8's 2nd partial (8.4 kHz) is above 7.27 kHz
+    top = model.band_weight[3].sum(-1)
+    assert top[PIANO_MODEL.key_ratios.index(1.0)] == 1 and top[PIANO_MODEL.key_ratios.index(2.0)] == 0
+    # A0's half-frequency partial (13.75 Hz) is below the lowest band
+    assert model.band_weight[0].sum(-1)[0] == 0
+    assert model.position.tolist() == pytest.approx([(p - 64.5) / 24 for p in (21, 60, 69, 108)])
+
+
+def test_keynet_shares_weights_across_keys():
+    """Keys differ only in the bands they read, their position input and their output bias: two keys
+    pointed at the same bands with the same position and bias give the same logits."""
+    model, _ = _keynet((57, 69))  # A3, A4
+    model.eval()
+    x = torch.randn(2, 50, 2, 384)
+    with torch.no_grad():
+        before = model(x)
+        model.band_index[1] = model.band_index[0]
+        model.band_weight[1] = model.band_weight[0]
+        model.position[1] = model.position[0]
+        model.key_bias[1] = model.key_bias[0]
+        y = model(x)
+    assert not torch.allclose(before[..., 0], before[..., 1])
+    torch.testing.assert_close(y[..., 0], y[..., 1], rtol=0, atol=0)
+    torch.testing.assert_close(y[..., 0], before[..., 0], rtol=0, atol=0)
+
+
+def test_keynet_is_causal_and_streams_exactly():
+    model, _ = _keynet()
+    model.eval()
+    x = torch.randn(2, 90, 2, 384)
+    with torch.no_grad():
+        y = model(x)
+        x2 = x.clone()
+        x2[:, 50:] += 3.0
+        assert torch.equal(model(x2)[:, :50], y[:, :50])
+        state, parts = None, []
+        for a, b in [(0, 1), (1, 17), (17, 18), (18, 90)]:
+            out, state = model.stream(x[:, a:b], state)
+            parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, 1), y, rtol=1e-5, atol=1e-5)
+
+
+def test_keynet_layout_travels_in_the_state_dict():
+    model, _ = _keynet()
+    clone = build_model(model.cfg)
+    clone.load_state_dict(model.state_dict())
+    assert torch.equal(clone.band_index, model.band_index) and torch.equal(clone.position, model.position)
+    with pytest.raises(ValueError):
+        model.set_layout(np.zeros(10), [60])
+
+
+def test_keynet_output_bias_is_eq15():
+    model, _ = _keynet()
+    assert model.key_bias.detach().allclose(torch.full((4,), initial_bias(300, 0.8)))
 
 
 def test_three_dimensional_input_is_one_channel():
@@ -85,6 +164,10 @@ def test_fcn_learns_its_gaussian_width():
 def test_bad_pooling_is_rejected():
     with pytest.raises(ValueError):
         build_model(ModelConfig(freq_pools=(2, 2, 2, 3, 3, 4)))
+    with pytest.raises(ValueError):
+        ModelConfig(arch="keys", key_ratios=(0.0, 1.0))
+    with pytest.raises(ValueError):
+        ModelConfig(arch="transformer")
 
 
 def test_frequency_pooling_equals_max_pool2d():

@@ -210,6 +210,37 @@ def test_calibrate_recovers_a_known_latency():
     assert cfg.thresholds[0] <= 0.4 and report["KD"]["f1"] == 1.0
 
 
+def test_calibrate_pools_classes_with_few_onsets():
+    """A class with < MIN_CALIBRATION_ONSETS references takes the pooled latency and threshold."""
+    from loco_cli.detect import MIN_CALIBRATION_ONSETS
+
+    fps, rng = 200.0, np.random.default_rng(1)
+    tracks = []
+    for _ in range(2):
+        ref_a = np.sort(rng.choice(np.arange(20, 1900, 10), 30, replace=False)) / fps
+        ref_b = np.array([2.0, 5.0, 8.0])  # 6 onsets in all: too few to tune on
+        probs = np.zeros((2000, 3))
+        probs[np.round((ref_a + 0.02) * fps).astype(int), 0] = 0.6
+        probs[np.round(ref_a * fps).astype(int) + 25, 0] = 0.3  # weak false alarms of class a
+        probs[np.round((ref_b + 0.035) * fps).astype(int), 1] = 0.25  # alone, b would pick threshold <= 0.25
+        tracks.append((probs, [ref_a, ref_b, np.zeros(0)]))
+    assert 6 < MIN_CALIBRATION_ONSETS <= 60
+    cfg, report = calibrate(tracks, ["a", "b", "c"], fps, DecodeConfig(threshold=0.5))
+    assert cfg.latency_s[0] == pytest.approx(0.02, abs=0.003) and not report["a"]["pooled"]
+    assert report["b"]["pooled"] and report["c"]["pooled"] and report["b"]["onsets"] == 6
+    assert cfg.latency_s[1] == cfg.latency_s[0] and cfg.thresholds == (0.5, 0.5, 0.5)
+    assert report["a"]["f1"] == 1.0 and report["b"]["f1"] == 0.0
+    assert report["c"]["onsets"] == 0 and report["c"]["f1"] == 0.0
+
+
+def test_keys_network_needs_pitch_classes():
+    from loco_cli.train import class_pitches
+
+    assert class_pitches(["21", "108"], "x") == [21, 108]
+    with pytest.raises(InvalidOption, match="arch = 'crnn'"):
+        class_pitches(["KD", "SD"], "data")
+
+
 def test_midi_file_structure(tmp_path):
     from loco_cli.annotations import Events
 
