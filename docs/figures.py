@@ -159,7 +159,7 @@ def misalignment_figure(ce, soft, seed: int) -> None:
     tt = frames_to_seconds(np.arange(feats.shape[0]), fps)
     for loaded, color, label in ((ce, "tab:orange", "ce"), (soft, "tab:blue", "softloc")):
         probs = activations(loaded.model, feats, loaded.decode, fps)
-        for c, name in enumerate(loaded.classes):
+        for c in range(len(loaded.classes)):
             axes[c].plot(tt - loaded.decode.class_latency(len(loaded.classes))[c], probs[:, c], lw=0.9, color=color,
                          label=label)
     for c, name in enumerate(ce.classes):
