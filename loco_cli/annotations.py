@@ -117,14 +117,20 @@ def _read_text(path: Path) -> Events:
             raise InvalidAnnotation(f"{path}:{number}: expected a time in seconds, got {parts[0]!r}")
         rows.append((number, parts))
     times, labels = [], []
-    pitch_col = None
+    pitch_col = label_col = None
     if header and "midipitch" in header:
         pitch_col = header.index("midipitch")
+    elif header and "label" in header:  # loco's own time,label,confidence (numeric labels: piano pitches)
+        label_col = header.index("label")
     for number, parts in rows:
         t = float(parts[0])
         if not math.isfinite(t):
             raise InvalidAnnotation(f"{path}:{number}: time {parts[0]!r} is not finite")
-        if pitch_col is not None:
+        if label_col is not None:
+            if len(parts) <= label_col:
+                raise InvalidAnnotation(f"{path}:{number}: missing the label column")
+            label = parts[label_col]
+        elif pitch_col is not None:
             label = parts[pitch_col] if len(parts) > pitch_col else None
         elif len(parts) == 1:
             label = "onset"
@@ -134,7 +140,7 @@ def _read_text(path: Path) -> Events:
             label = parts[1]
         if label is None:
             raise InvalidAnnotation(f"{path}:{number}: missing the pitch column")
-        if pitch_col is not None or (len(parts) >= 3 and _is_number(label)):
+        if label_col is None and (pitch_col is not None or (len(parts) >= 3 and _is_number(label))):
             label = str(int(round(float(label))))
         times.append(max(t, 0.0))
         labels.append(label)

@@ -44,6 +44,14 @@ def test_loco_csv_round_trip(tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
+def test_loco_csv_with_pitch_labels_reads_the_label_column(tmp_path):
+    """Piano detections: numeric labels must not be taken for MAPS ``onset offset pitch`` rows."""
+    events = Events(np.array([0.5, 1.0]), np.array(["60", "108"], dtype=object))
+    write_events_csv(tmp_path / "p.csv", events, np.array([0.62, 0.03]))
+    back = read_events(tmp_path / "p.csv")
+    assert back.labels.tolist() == ["60", "108"] and back.times.tolist() == [0.5, 1.0]
+
+
 def test_idmt_xml_with_negative_and_exponent_onsets(tmp_path):
     xml = """<?xml version="1.0"?><instrumentRecording><globalParameter>
     <audioFileName>RealDrum01_00#MIX.wav</audioFileName>

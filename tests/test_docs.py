@@ -69,3 +69,4 @@ def test_every_quickstart_command_runs(tmp_path, monkeypatch, tiny_recipe):
         assert result.exit_code == 0, (tiny, result.output)
     assert (tmp_path / "detections" / "real_000.csv").is_file() and (tmp_path / "shipped" / "real_000.mid").is_file()
     assert (tmp_path / "student" / "model.pt").is_file() and (tmp_path / "run-softloc" / "model.pt").is_file()
+    assert (tmp_path / "notes" / "piece_000.mid").is_file() and (tmp_path / "detections-batch" / "real_000.csv").is_file()
