@@ -398,6 +398,9 @@ def detect_paths(
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from loco_cli.features import _mel_operator
+
+        _mel_operator(loaded.features)  # build the filterbank once, before the workers fork
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context(method),
                                  initializer=_worker_init, initargs=(loaded,)) as pool:
