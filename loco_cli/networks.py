@@ -283,6 +283,14 @@ class KeyNet(nn.Module):
         self.band_weight.copy_(torch.from_numpy(np.stack([1 - frac, frac], -1) * inside[..., None]))
         self.position.copy_(torch.from_numpy((pitches - 64.5) / 24))
 
+    def _reader(self, dtype: torch.dtype) -> torch.Tensor:
+        """The partial-reading matrix ``(classes * ratios, bands)``, sparse, from the layout buffers."""
+        rows = self.band_index.shape[0] * self.band_index.shape[1]
+        row = torch.arange(rows, device=self.band_index.device).repeat_interleave(2)
+        return torch.sparse_coo_tensor(torch.stack([row, self.band_index.reshape(-1)]),
+                                       self.band_weight.reshape(-1).to(dtype), (rows, self.cfg.n_bands),
+                                       check_invariants=False, is_coalesced=False)
+
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> list[torch.Tensor]:
         """Zero streaming state: the last ``(kernel_time - 1) * dilation`` inputs of each layer."""
         rows = batch * self.cfg.n_classes
@@ -298,8 +306,10 @@ class KeyNet(nn.Module):
         if state is None:
             state = self.initial_state(b, x.device, x.dtype)
         h = self.norm(x)  # (B, T, Ch, F)
-        h = (h[..., self.band_index] * self.band_weight).sum(-1)  # (B, T, Ch, C, R)
-        h = h.permute(0, 3, 2, 4, 1).reshape(b * c, -1, t)  # (B*C, Ch*R, T)
+        ch, n_r = h.shape[2], self.band_index.shape[1]
+        # partials read as one sparse (C*R, F) x (F, B*T*Ch) product: 2 weights per row
+        h = torch.sparse.mm(self._reader(h.dtype), h.reshape(-1, h.shape[-1]).t())  # (C*R, B*T*Ch)
+        h = h.reshape(c, n_r, b, t, ch).permute(2, 0, 4, 1, 3).reshape(b * c, ch * n_r, t)  # (B*C, Ch*R, T)
         pos = self.position.to(h.dtype).repeat(b)[:, None, None].expand(b * c, 1, t)
         h = torch.cat([h, pos], 1)
         new_state = []
