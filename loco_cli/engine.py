@@ -28,6 +28,7 @@ class EvalResult:
     classes: list[str]
     window: float
     problems: list[str] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)  # piano: note-level P/R/F1, mean over tracks
 
 
 def _annotation_files(folder: Path) -> dict[str, Path]:
@@ -73,7 +74,8 @@ def evaluate_paths(
 
     ``label_map`` maps reference labels to classes (predictions are assumed to use class names
     already); ``classes`` defaults to every class found in the references. A file that cannot be read
-    is reported in ``problems`` and the rest go on.
+    is reported in ``problems`` and the rest go on. When every class is a MIDI pitch (piano),
+    ``notes`` holds the note-level scores (:func:`note_level_f1`, mean over tracks).
     """
     if window <= 0:
         raise InvalidOption(f"--window must be positive, got {window}")
@@ -94,7 +96,12 @@ def evaluate_paths(
     if classes is None:
         classes = sorted({label for r, _ in loaded.values() for label in r.label_set})
     per_track = {t: score_track(r, e, classes, window) for t, (r, e) in loaded.items()}
-    return EvalResult(summarise(per_track, classes), classes, window, problems)
+    notes = {}
+    if _is_piano(classes):  # pitch + onset through mir_eval.transcription, as the piano papers report
+        arr = np.array([note_level_f1(r, e, window) for r, e in loaded.values()])
+        notes = {"precision": float(arr[:, 0].mean()), "recall": float(arr[:, 1].mean()),
+                 "f1": float(arr[:, 2].mean()), "tracks": len(arr)}
+    return EvalResult(summarise(per_track, classes), classes, window, problems, notes)
 
 
 def _is_piano(classes: list[str]) -> bool:

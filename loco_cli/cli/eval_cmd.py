@@ -73,13 +73,14 @@ def eval_command(
         table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{g['f1']:.3f}",
                       str(g["n_ref"]), str(g["n_est"]))
     Console().print(table)
-    if "notes" in info:
-        n = info["notes"]
+    notes = info.get("notes") or result.notes
+    if notes:
+        n = notes
         Console().print(f"note level (pitch + onset, mir_eval.transcription): P {n['precision']:.3f} "
                         f"R {n['recall']:.3f} F1 {n['f1']:.3f} (mean over {n['tracks']} tracks)")
     if json_out:
         payload = {"window_s": result.window, "class_names": result.classes, "problems": result.problems,
-                   **result.report, **({"model": info} if info else {})}
+                   **result.report, **({"model": info} if info else {}), **({"notes": notes} if notes else {})}
         atomic_write_text(Path(json_out), json.dumps(payload, indent=2))
     if csv_out:
         atomic_write_text(Path(csv_out), "\n".join(csv_lines) + "\n")
