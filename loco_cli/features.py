@@ -37,22 +37,41 @@ def seconds_to_frames(seconds, fps: float) -> np.ndarray:
     return np.floor(np.asarray(seconds, dtype=np.float64) * fps + 1e-9).astype(np.int64)
 
 
+def _hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def _mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def _mel_points(cfg: FeatureConfig) -> np.ndarray:
+    """The ``n_mels + 2`` triangle corners (Hz), equally spaced on the HTK mel scale from fmin to fmax."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(cfg.fmax), cfg.n_mels + 2))
+
+
 @functools.lru_cache(maxsize=8)
 def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
-    """Triangular HTK mel filterbank ``(n_mels, n_fft // 2 + 1)`` (no area normalisation, as the authors)."""
-    import librosa
+    """Triangular HTK mel filterbank ``(n_mels, n_fft // 2 + 1)`` (no area normalisation, as the authors).
 
-    return librosa.filters.mel(
-        sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=True, norm=None
-    ).astype(np.float32)
+    Triangle ``i`` rises from corner ``i`` to 1 at corner ``i + 1`` and falls to 0 at corner ``i + 2``
+    (corners from :func:`_mel_points`), evaluated at the FFT bin frequencies: the values of
+    ``librosa.filters.mel(..., htk=True, norm=None)`` (a test checks it), computed here in numpy because
+    the librosa call costs ~5 s of start-up (it loads librosa's core) on every ``loco detect``.
+    """
+    corners = _mel_points(cfg)
+    bins = np.linspace(0.0, cfg.sample_rate / 2, 1 + cfg.n_fft // 2)
+    width = np.diff(corners)
+    ramps = corners[:, None] - bins[None, :]
+    lower = -ramps[:-2] / width[:-1, None]
+    upper = ramps[2:] / width[1:, None]
+    return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
 def mel_centers(cfg: FeatureConfig) -> np.ndarray:
     """Centre frequencies (Hz) of the ``n_mels`` triangles of :func:`mel_filterbank`, ascending."""
-    import librosa
-
-    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax, htk=True)[1:-1]
+    return _mel_points(cfg)[1:-1]
 
 
 @functools.lru_cache(maxsize=8)

@@ -92,3 +92,19 @@ def test_log_mel_matches_a_direct_numpy_reference():
         assert got.shape == (frames, 2, cfg.n_mels)
         assert np.abs(got[:, 0] - ref).max() < 2e-3
         assert np.allclose(got[1:, 1], np.diff(got[:, 0], axis=0)) and not got[0, 1].any()
+
+
+@pytest.mark.parametrize("preset", ["drums", "piano"])
+def test_mel_filterbank_and_centres_equal_librosa(preset):
+    """Our numpy HTK filterbank is librosa's (htk=True, norm=None), without librosa's start-up cost."""
+    import librosa
+
+    from loco_cli.config import PRESETS
+    from loco_cli.features import mel_centers, mel_filterbank
+
+    cfg = PRESETS[preset].features
+    ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax,
+                              htk=True, norm=None)
+    np.testing.assert_allclose(mel_filterbank(cfg), ref, rtol=0, atol=2e-6)
+    centres = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax, htk=True)[1:-1]
+    np.testing.assert_allclose(mel_centers(cfg), centres, rtol=1e-12)
