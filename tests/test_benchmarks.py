@@ -69,13 +69,16 @@ def test_aggregate_gives_mean_and_spread_over_seeds():
 def test_piano_plan_has_an_all_keys_model_and_merged_bands():
     acc = _module("bench_accuracy")
     specs = acc.plan(acc.MODES["quick"], ["piano"], seeds=3)
-    assert len([s for s in specs if s.row == "all keys"]) == 3
+    assert len([s for s in specs if s.row == "one model"]) == 3
     merged = [s for s in specs if s.members]
     assert len(merged) == 3 and all(s.row == "10-key bands" and s.data == "piano-all" for s in merged)
     bands = [s for s in specs if s.experiment == "piano-bands"]
-    assert len(bands) == 3 * 9 and set(merged[0].members) == {s.key for s in bands if s.seed == 0}
-    covered = sorted(int(k) for lo in acc.PIANO_BANDS for k in acc.band_keys(lo))
-    assert covered == list(range(21, 109))  # 9 bands of <= 10 keys cover the keyboard once
+    assert len(bands) == 3 * 4 and set(merged[0].members) == {s.key for s in bands if s.seed == 0}
+    for mode, n in (("quick", 4), ("full", 9), ("smoke", 2)):
+        lo, hi = acc.MODES[mode]["piano_keys"]
+        starts = acc.piano_bands(acc.MODES[mode])
+        covered = sorted(int(k) for b in starts for k in acc.band_keys(b, hi))
+        assert len(starts) == n and covered == list(range(lo, hi + 1))  # the bands cover the range once
 
 
 def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatch):
