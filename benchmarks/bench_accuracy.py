@@ -26,8 +26,8 @@ Experiments (seed 001 Table 1, seed 003 Table 2, seed 004, seed 001 Table 2 anal
   Each band's own scores are kept as rows of ``piano-bands``.
 
 Every row: mean and standard deviation over ``--seeds`` training seeds (the data is fixed).
-``--quick`` (the ``make bench`` default) trains fewer steps and a subset of rows; it fits in about an
-hour on 2 CPU cores. ``benchmarks/report.py`` turns the JSON into ``docs/benchmarks.md``.
+``--quick`` (the ``make bench`` default) trains fewer steps and a subset of rows: about 150 min of
+training, 75-80 min of wall time on 2 CPU cores (measured 2026-11-22). ``benchmarks/report.py`` turns the JSON into ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def aggregate(results: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the default: fewer steps and rows (~1 h on 2 cores)")
+    size.add_argument("--quick", action="store_true", help="the default: fewer steps and rows (~1.5 h on 2 cores)")
     size.add_argument("--full", action="store_true", help="every row of the issue, longer training (a GPU or a day)")
     size.add_argument("--smoke", action="store_true", help="a tiny run of every code path (the test suite's)")
     parser.add_argument("--only", default="weak,misalign,secost,piano")
