@@ -259,6 +259,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
     """Train (unless cached) and evaluate one run; returns its result dict (also saved)."""
     import torch
 
+    from loco_cli.annotations import atomic_write_text
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.train import train_run
 
@@ -280,9 +281,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
                "val_metric": float(np.mean([d["val_metric"] for d in done])), "val_metric_name": "mean over members",
                "scores": scores}
         run.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=1))
-        os.replace(tmp, cached)
+        atomic_write_text(cached, json.dumps(out, indent=1))
         return out
     teacher = work / "runs" / spec.teacher / "model.pt" if spec.teacher else None
     t0 = time.perf_counter()
@@ -294,9 +293,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
     scores = evaluate_run(model, work / spec.test, spec.test_split)
     out = {"spec": spec.__dict__, "train_seconds": round(seconds, 1), "steps_per_s": round(spec.steps / seconds, 2),
            "val_metric": result.best_metric, "val_metric_name": result.metric_name, "scores": scores}
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, cached)
+    atomic_write_text(cached, json.dumps(out, indent=1))
     return out
 
 

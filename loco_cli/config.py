@@ -105,7 +105,7 @@ class FeatureConfig(_Config):
 
 #: Piano features: 384 mel bands up to ~7.3 kHz with a long FFT (prior-implementations §1.1), but a
 #: 46 ms window (2048 samples) instead of the authors' 25 ms: a 25 ms Hamming window cannot separate
-#: partials a semitone apart below ~1 kHz. Measured with the keys network, 400 steps, held-out synthetic
+#: partials a semitone apart below ~1.3 kHz. Measured with the keys network, 400 steps, held-out synthetic
 #: piano: note F1 0.59 (1102-sample window), 0.81 (2048), 0.75 (4096), 0.60 (8192) (docs/method.md).
 PIANO_FEATURES = FeatureConfig(n_fft=8192, win_length=2048, n_mels=384, fmin=27.5, fmax=7270.0)
 DRUM_FEATURES = FeatureConfig()

@@ -98,10 +98,15 @@ def evaluate_paths(
     per_track = {t: score_track(r, e, classes, window) for t, (r, e) in loaded.items()}
     notes = {}
     if _is_piano(classes):  # pitch + onset through mir_eval.transcription, as the piano papers report
-        arr = np.array([note_level_f1(r, e, window) for r, e in loaded.values()])
-        notes = {"precision": float(arr[:, 0].mean()), "recall": float(arr[:, 1].mean()),
-                 "f1": float(arr[:, 2].mean()), "tracks": len(arr)}
+        notes = _note_summary([note_level_f1(r, e, window) for r, e in loaded.values()])
     return EvalResult(summarise(per_track, classes), classes, window, problems, notes)
+
+
+def _note_summary(per_track: list[tuple[float, float, float]]) -> dict:
+    """Mean note-level P/R/F1 over tracks, from :func:`note_level_f1` triples."""
+    arr = np.array(per_track)
+    return {"precision": float(arr[:, 0].mean()), "recall": float(arr[:, 1].mean()), "f1": float(arr[:, 2].mean()),
+            "tracks": len(per_track)}
 
 
 def _is_piano(classes: list[str]) -> bool:
@@ -197,8 +202,6 @@ def evaluate_model(
         if on_file:
             on_file(name)
     if notes:
-        arr = np.array(notes)
-        info["notes"] = {"precision": float(arr[:, 0].mean()), "recall": float(arr[:, 1].mean()),
-                         "f1": float(arr[:, 2].mean()), "tracks": len(notes)}
+        info["notes"] = _note_summary(notes)
     info["decode"] = cfg.to_dict()
     return EvalResult(summarise(per_track, data.classes), data.classes, window, []), info
