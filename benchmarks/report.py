@@ -211,7 +211,11 @@ def speed_sections(r: dict) -> list[str]:
         if pn:
             out += [f"The shipped piano model (`--piano`, {pn['audio_s'] / 60:.0f} min of synthetic piano, seed 1): "
                     f"{pn['stream_1thread']['rtf']:.0f}x real time on 1 thread, {pn['stream_2thread']['rtf']:.0f}x on 2; "
-                    f"note F1 {pn['note_f1_mean']:.3f} (mean over pieces).", ""]
+                    f"note F1 {pn['note_f1_mean']:.3f} (mean over pieces)."
+                    + (f" madmom {pn['madmom_piano']['version']} `PianoTranscriptor` (`CNNPianoNoteProcessor` + "
+                       f"ADSR note tracking) on the same pieces: {pn['madmom_piano']['rtf']:.0f}x real time, note F1 "
+                       f"{pn['madmom_piano']['note_f1_mean']:.3f}." if "rtf" in pn.get("madmom_piano", {}) else
+                       f" madmom piano: skipped ({pn.get('madmom_piano', {}).get('skipped', 'not run')})."), ""]
     else:
         out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
     out += ["### Preparing data", ""]

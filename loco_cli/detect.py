@@ -7,7 +7,7 @@ Two ways to run a causal model over a file of any length:
 * ``windows``: 1.5 s windows every 0.5 s, each from the zero state, overlap-averaged (the authors'
   inference). ``benchmarks/bench_detect.py`` measures both; with the shipped drum
   model on a held-out synthetic corpus they score alike (F1 0.919 streaming vs 0.918 windows) and
-  streaming is faster (193x vs 97x real time on 2 threads, 209x vs 63x on one), hence the default.
+  streaming is 2-3x faster (248x vs 102x real time on 2 threads, 164x vs 58x on one), hence the default.
 
 Activations ``p`` are ``(frames, classes)`` probabilities; :func:`pick_peaks` turns one class into
 sub-frame peak positions; :func:`loco_cli.features.frames_to_seconds` (with the model's measured
