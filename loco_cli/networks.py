@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -267,8 +268,6 @@ class KeyNet(nn.Module):
     def set_layout(self, band_hz, pitches) -> None:
         """Point each key at its partials: ``band_hz`` (bands,) centre frequencies (Hz, ascending),
         ``pitches`` (classes,) MIDI pitch of each class."""
-        import numpy as np
-
         centres = np.asarray(band_hz, dtype=np.float64)
         pitches = np.asarray(pitches, dtype=np.float64)
         if centres.shape != (self.cfg.n_bands,) or pitches.shape != (self.cfg.n_classes,):
