@@ -282,12 +282,17 @@ class TrainConfig(_Config):
     log_every: int = 25
     seed: int = 0
     amp: bool = True  # bfloat16 autocast for the network on CUDA (the count loss stays float64)
+    warmup_steps: int = 0  # linear learning-rate warm-up from lr / warmup_steps
+    ema_decay: float = 0.0  # validate and ship an exponential moving average of the weights; 0 = off
 
     def lr_at(self, step: int) -> float:
-        """Learning rate of step ``step`` (0-based): cosine from ``lr`` to ``lr * lr_final_fraction``."""
+        """Learning rate of step ``step`` (0-based): a linear warm-up over ``warmup_steps``, then a cosine
+        from ``lr`` to ``lr * lr_final_fraction`` over the remaining steps."""
         import math
 
-        frac = min(step / max(self.steps - 1, 1), 1.0)
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        frac = min((step - self.warmup_steps) / max(self.steps - self.warmup_steps - 1, 1), 1.0)
         return self.lr * (self.lr_final_fraction + (1 - self.lr_final_fraction) * 0.5 * (1 + math.cos(math.pi * frac)))
 
     def __post_init__(self) -> None:
@@ -307,6 +312,10 @@ class TrainConfig(_Config):
             raise ValueError("count_noise must lie in [0, 1]")
         if not 0 <= self.stack_prob <= 1:
             raise ValueError("stack_prob must lie in [0, 1]")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps must be >= 0")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError("ema_decay must lie in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ GM_DRUM_NOTES = {"KD": 36, "SD": 38, "CHH": 42, "OHH": 46, "LT": 45, "MT": 47, "
 #: GM drum kits (bank 128 programs) per family, and piano programs per synthetic instrument.
 _GM_KITS = {"Real": 8, "Wave": 0, "Techno": 25}
 _GM_PIANOS = {"ENSTDkCl": 0, "AkPnBcht": 1, "AkPnStgb": 0, "SptkBGCl": 2}
-RENDERERS = ("builtin", "fluidsynth")
+RENDERERS = ("builtin", "fluidsynth", "samples")
 #: Where Debian's SoundFont packages put their files (fluid-soundfont-gm, timgm6mb-soundfont).
 SOUNDFONT_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
                    "/usr/share/sounds/sf2/default-GM.sf2")
@@ -511,6 +512,29 @@ def _write_wav(path: Path, samples: np.ndarray, sr: int) -> None:
     os.replace(tmp, path)
 
 
+def _label(inst: str) -> str:
+    """The ENST label of a synthesized or sampled instrument."""
+    from loco_cli.samples import KIT_LABELS
+
+    return _ENST.get(inst) or KIT_LABELS[inst]
+
+
+def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
+    """Load the kits of ``--kits`` (drums only); kits without kick, snare and hi-hat are left out."""
+    from loco_cli.samples import expand_kit_specs, load_kit, usable
+
+    if kind != "drums":
+        raise InvalidOption("--renderer samples renders drums; for piano use --renderer builtin or fluidsynth")
+    if not kits:
+        raise InvalidOption("--renderer samples needs --kits: Hydrogen kit folders or .sf2 files "
+                            "(Debian: apt install hydrogen-drumkits avldrums.lv2-soundfont)")
+    loaded = [load_kit(spec, SYNTH_SAMPLE_RATE) for spec in expand_kit_specs(kits)]
+    good = [k for k in loaded if usable(k)]
+    if not good:
+        raise InvalidOption(f"--kits {kits}: no kit has a kick, a snare and a closed hi-hat")
+    return good
+
+
 def _drum_text(track: SynthTrack, label_of: Callable[[str], str]) -> str:
     return "".join(f"{t:.6f} {label_of(inst)}\n" for t, inst in track.events)
 
@@ -522,7 +546,7 @@ def _piano_text(track: SynthTrack) -> str:
 
 
 def _idmt_xml(track: SynthTrack, audio_name: str) -> str:
-    keep = {"KD": "KD", "SD": "SD", "CHH": "HH", "OHH": "HH"}
+    keep = {"KD": "KD", "SD": "SD", "RS": "SD", "CHH": "HH", "PHH": "HH", "OHH": "HH"}
     ev = "".join(
         f"<event><pitch>0</pitch><onsetSec>{t:.6f}</onsetSec><offsetSec>{t + 0.1:.6f}</offsetSec>"
         f"<instrument>{keep[inst]}</instrument></event>\n"
@@ -547,6 +571,7 @@ def write_corpus(
     accompaniment_db: float | None = None,
     renderer: str = "builtin",
     soundfont: str | os.PathLike | None = None,
+    kits: str | list[str] | None = None,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -567,24 +592,40 @@ def write_corpus(
     if renderer not in RENDERERS:
         raise InvalidOption(f"--renderer {renderer}: use one of {', '.join(RENDERERS)}")
     engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
+    kit_list = _sample_kits(kind, kits) if renderer == "samples" else []
+    if renderer != "samples" and kits:
+        raise InvalidOption("--kits needs --renderer samples")
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
+    if kit_list:
+        summary["kits"] = [{"name": k.name, "source": k.source, "licence": k.licence} for k in kit_list]
     for i in range(n_tracks):
         if kind == "drums":
-            track = render_drum_track(seed, i, duration=duration, accompaniment_db=accompaniment_db, renderer=engine)
+            if kit_list:
+                from loco_cli.samples import render_sample_track
+
+                kit = kit_list[i % len(kit_list)]
+                audio, hits = render_sample_track(seed, i, kit, duration=duration, accompaniment_db=accompaniment_db,
+                                                  soundfont=soundfont)
+                group = re.sub(r"[^A-Za-z0-9]+", "_", kit.name).strip("_")
+                track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE, hits, group)
+            else:
+                track = render_drum_track(seed, i, duration=duration, accompaniment_db=accompaniment_db,
+                                          renderer=engine)
             if layout == "generic":
-                wav, ann, text = out / f"{track.name}.wav", out / f"{track.name}.txt", _drum_text(track, _ENST.get)
+                wav, ann, text = out / f"{track.name}.wav", out / f"{track.name}.txt", _drum_text(track, _label)
             elif layout == "enst":
                 take = f"{i + 1:03d}_phrase_{track.name}_sticks"
-                base = out / f"drummer_{DRUM_FAMILIES.index(track.group) + 1}"
+                k = kit_list.index(kit) if kit_list else DRUM_FAMILIES.index(track.group)
+                base = out / f"drummer_{k + 1}"
                 wav, ann = base / "audio" / "wet_mix" / f"{take}.wav", base / "annotation" / f"{take}.txt"
-                text = _drum_text(track, _ENST.get)
+                text = _drum_text(track, _label)
             else:
                 stem = f"{track.group}Drum01_{i:02d}#MIX"
                 wav, ann = out / "audio" / f"{stem}.wav", out / "annotation_xml" / f"{stem}.xml"
                 text = _idmt_xml(track, wav.name)
-            labels = [_ENST[inst] for _, inst in track.events]
+            labels = [_label(inst) for _, inst in track.events]
         else:
             track = render_piano_track(seed, i, duration=duration, renderer=engine)
             if layout == "generic":

@@ -23,6 +23,7 @@ batches with DistributedDataParallel (NCCL on CUDA, gloo on CPU); rank 0 validat
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -171,11 +172,18 @@ def train_run(
     resume: bool = False,
     force: bool = False,
     teacher: str | Path | None = None,
+    init: str | Path | None = None,
     device: str = "auto",
     tensorboard: bool = TENSORBOARD,
     on_event: Callable[[str, dict], None] | None = None,
 ) -> TrainResult:
     """Train on ``data_dir`` into ``run_dir`` (see the module docstring).
+
+    ``init``: start from a trained model (``drums``, ``piano``, a model file or a run folder) instead
+    of random weights: its architecture (``model`` is then ignored), its input normalisation and every
+    weight; the output layer keeps the rows of the classes both share (by name) and initialises the
+    others afresh (eq. 15 bias). The model's features must equal the dataset's (prepare the data with
+    the model's preset). A resumed run ignores ``init`` (its weights come from ``last.pt``).
 
     ``on_event(kind, info)`` receives ``start``, ``log`` (step, loss, steps/s), ``val`` (step, metric,
     best) and ``done`` events. Raises :class:`DatasetError` / :class:`InvalidOption` for user errors.
@@ -205,14 +213,23 @@ def train_run(
             raise InvalidOption(f"{run}: run folder exists; pass --resume to continue it or --force to start over")
         if rank == 0:
             shutil.rmtree(run)
+    start = load_model(init, "cpu") if init is not None and not resume else None
+    if start is not None:
+        if start.features != data.features:
+            raise InvalidOption(f"--init {init}: the model's features differ from {data_dir}'s; prepare the data "
+                                f"with the model's preset (loco prepare --preset ...)")
+        model = ModelConfig.from_dict(start.payload["model"])
     model_cfg = model_config_for(data, model)
     decode_cfg = decode_cfg or DecodeConfig()
     torch.manual_seed(train.seed)  # the initial weights depend on the seed alone
     net = build_model(model_cfg)
     net.norm.set(data.mean, data.std)
+    init_info = transfer_weights(net, start.model, start.classes, data.classes) if start is not None else None
     if model_cfg.arch == "keys":
         net.set_layout(mel_centers(data.features), class_pitches(data.classes, data_dir))
     net.to(dev)
+    # the weight average that validation scores and the run ships (TrainConfig.ema_decay)
+    ema_net = copy.deepcopy(net).requires_grad_(False) if train.ema_decay > 0 else None
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
     teacher_model = None
@@ -227,6 +244,8 @@ def train_run(
         net.load_state_dict(state["model_payload"]["state_dict"])
         opt.load_state_dict(state["optimizer"])
         step, best, bad_evals, rows = state["step"], state["best"], state["bad_evals"], list(state["metrics"])
+        if ema_net is not None:
+            ema_net.load_state_dict(state["ema"] if state.get("ema") is not None else net.state_dict())
         rng.bit_generator.state = state["rng"]["numpy"][rank]
         torch.set_rng_state(state["rng"]["torch"])
     ddp = None
@@ -245,12 +264,13 @@ def train_run(
         atomic_write_text(run / "config.json", json.dumps(
             {"loss": loss.to_dict(), "train": train.to_dict(), "model": model_cfg.to_dict(),
              "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
-             "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world},
+             "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world,
+             "init": {"model": str(start.path), **init_info} if start is not None else None},
             indent=1) + "\n")
     board = tensorboard_writer(run / "tensorboard") if tensorboard and rank == 0 else None
     emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
                    "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world,
-                   "tensorboard": str(run / "tensorboard") if board else None})
+                   "tensorboard": str(run / "tensorboard") if board else None, "init": init_info})
     use_amp = train.amp and dev.type == "cuda"
     net.train()
     t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
@@ -272,6 +292,8 @@ def train_run(
         value.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), train.clip_norm)
         opt.step()
+        if ema_net is not None:
+            _ema_update(ema_net, net, min(train.ema_decay, (1 + step) / (10 + step)))
         step += 1
         loss_sum += float(value.detach())
         loss_n += 1
@@ -286,11 +308,12 @@ def train_run(
         if step % train.val_every == 0 or step == train.steps:
             stop_flag = torch.zeros(1)
             if rank == 0:
-                v = validate(net, data, decode_cfg, split=val_split, device=dev, k_max=loss.k_max)
+                scored = ema_net if ema_net is not None else net
+                v = validate(scored, data, decode_cfg, split=val_split, device=dev, k_max=loss.k_max)
                 improved = v["metric"] > best + 1e-9
                 if improved:
                     best, bad_evals = v["metric"], 0
-                    atomic_save(make_payload(net, **_payload_args(meta), decode=decode_cfg,
+                    atomic_save(make_payload(scored, **_payload_args(meta), decode=decode_cfg,
                                              metrics={"step": step, v["name"]: v["metric"], "per_class": v["per_class"]}),
                                 run / "best.pt")
                 else:
@@ -317,6 +340,7 @@ def train_run(
                 payload = make_payload(net, **_payload_args(meta), decode=decode_cfg)
                 atomic_save({"model_payload": payload, "optimizer": opt.state_dict(), "step": step, "best": best,
                              "bad_evals": bad_evals, "metrics": rows,
+                             "ema": ema_net.state_dict() if ema_net is not None else None,
                              "rng": {"numpy": rng_states, "torch": torch.get_rng_state()}}, last)
                 atomic_write_text(run / "metrics.csv", _csv(rows))
             loss_sum, loss_n = 0.0, 0
@@ -331,6 +355,43 @@ def train_run(
 
         dist.barrier()
     return result  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def transfer_weights(net: torch.nn.Module, source: torch.nn.Module, source_classes: list[str],
+                     classes: list[str]) -> dict:
+    """Copy ``source``'s weights into ``net`` (same architecture) for fine-tuning, normalisation included.
+
+    Tensors of equal shape are copied. A tensor whose first axis runs over the classes (the output
+    layer, a per-key bias) takes the rows of the classes present in both (by name); the rows of new
+    classes keep ``net``'s fresh initialisation. Returns ``{"kept": [...], "new": [...], "dropped": [...]}``
+    (class names).
+    """
+    src, dst = source.state_dict(), net.state_dict()
+    rows = [(classes.index(c), source_classes.index(c)) for c in classes if c in source_classes]
+    for key, value in dst.items():
+        if key not in src:
+            continue
+        old = src[key]
+        if old.shape == value.shape and len(source_classes) == len(classes) and source_classes == classes:
+            value.copy_(old)
+        elif old.shape == value.shape and (old.ndim == 0 or old.shape[0] != len(source_classes)):
+            value.copy_(old)
+        elif old.ndim >= 1 and old.shape[0] == len(source_classes) and value.shape[0] == len(classes) \
+                and old.shape[1:] == value.shape[1:]:
+            for new_i, old_i in rows:
+                value[new_i] = old[old_i]
+    net.load_state_dict(dst)
+    return {"kept": [c for c in classes if c in source_classes], "new": [c for c in classes if c not in source_classes],
+            "dropped": [c for c in source_classes if c not in classes]}
+
+
+@torch.no_grad()
+def _ema_update(avg: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
+    """``avg <- decay * avg + (1 - decay) * net`` for every parameter; buffers are copied."""
+    torch._foreach_lerp_(list(avg.parameters()), list(net.parameters()), 1.0 - decay)
+    for a, b in zip(avg.buffers(), net.buffers(), strict=True):
+        a.copy_(b)
 
 
 def _payload_args(meta: dict) -> dict:

@@ -333,3 +333,63 @@ def test_count_noise_moves_counts_not_frames(prepared):
     assert set(np.unique(d)) <= {-1, 0, 1} and 0.25 < (d != 0).mean() < 0.6
     with pytest.raises(ValueError, match="count_noise"):
         TrainConfig(count_noise=1.5)
+
+
+def test_resume_with_weight_averaging_is_exact(prepared, tmp_path):
+    cfg = QUICK.replace(ema_decay=0.9, warmup_steps=2)
+    _train(prepared, tmp_path / "full", train=cfg)
+
+    def kill_after_step_3(kind, info):
+        if kind == "log" and info["step"] == 3:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        _train(prepared, tmp_path / "part", train=cfg, on_event=kill_after_step_3)
+    _train(prepared, tmp_path / "part", train=cfg, resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    for k, v in a["ema"].items():
+        assert torch.equal(v, b["ema"][k]), k
+    # the averaged weights are what the run validates and ships, and they differ from the raw ones
+    best = torch.load(tmp_path / "full" / "best.pt", weights_only=True)["state_dict"]
+    raw = a["model_payload"]["state_dict"]
+    assert any(not torch.equal(best[k], raw[k]) for k in raw if raw[k].is_floating_point())
+
+
+def test_learning_rate_warmup_and_decay():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, lr_final_fraction=0.1)
+    assert cfg.lr_at(0) == pytest.approx(0.1) and cfg.lr_at(9) == pytest.approx(1.0)
+    assert cfg.lr_at(10) == pytest.approx(1.0) and cfg.lr_at(99) == pytest.approx(0.1)
+    assert TrainConfig(steps=100, lr=2.0).lr_at(57) == 2.0  # the defaults keep the authors' constant rate
+    with pytest.raises(ValueError):
+        TrainConfig(ema_decay=1.0)
+
+
+def test_init_transfers_shared_classes(prepared, tmp_path):
+    from loco_cli.networks import build_model
+    from loco_cli.train import transfer_weights
+
+    torch.manual_seed(1)
+    src = build_model(TINY)
+    torch.manual_seed(2)
+    dst = build_model(TINY)
+    fresh_row = dst.out.weight[2].clone()
+    info = transfer_weights(dst, src, ["KD", "SD", "HH"], ["HH", "KD", "XX"])
+    assert info == {"kept": ["HH", "KD"], "new": ["XX"], "dropped": ["SD"]}
+    assert torch.equal(dst.out.weight[0], src.out.weight[2]) and torch.equal(dst.out.weight[1], src.out.weight[0])
+    assert torch.equal(dst.out.weight[2], fresh_row)
+    assert torch.equal(dst.fc.weight, src.fc.weight)
+    # a run started from another run: same architecture, its weights, recorded in config.json
+    _train(prepared, tmp_path / "base")
+    res = train_run(prepared, tmp_path / "tuned", loss=LossConfig(), train=QUICK.replace(steps=1, lr=1e-9),
+                    model=ModelConfig(), init=tmp_path / "base")
+    cfg = __import__("json").loads((tmp_path / "tuned" / "config.json").read_text())
+    assert cfg["init"]["kept"] == ["KD", "SD", "HH"] and cfg["model"]["rnn_hidden"] == TINY.rnn_hidden
+    a = load_model(tmp_path / "base" / "best.pt").model.state_dict()
+    b = load_model(res.model_path).model.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+
+
+def test_init_refuses_other_features(prepared, tmp_path):
+    with pytest.raises(InvalidOption, match="features differ"):
+        train_run(prepared, tmp_path / "p", loss=LossConfig(), train=QUICK.replace(steps=1), model=TINY, init="piano")

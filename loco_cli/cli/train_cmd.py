@@ -28,6 +28,8 @@ def train_command(
     tensorboard: bool = typer.Option(TENSORBOARD, help="Write TensorBoard events to RUN/tensorboard "
                                      "(when the tensorboard package is installed)."),
     teacher: Path = typer.Option(None, help="SeCoST: a trained run or model whose count predictions mix into the targets."),
+    init: str = typer.Option(None, help="Fine-tune: start from drums, piano, a model file or a run folder "
+                             "(shared classes keep their output weights; new ones start afresh)."),
     teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
 ) -> None:
     """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
@@ -79,6 +81,12 @@ def train_command(
             if kind == "start":
                 console.print(f"training {info['params']} parameters on {info['device']} "
                               f"({info['train_tracks']} training tracks, validating on {info['val_split']})")
+                if info.get("init"):
+                    i = info["init"]
+                    console.print(f"starting from --init {init}: kept {', '.join(i['kept']) or 'no classes'}"
+                                  + (f"; new {', '.join(i['new'])}" if i["new"] else "")
+                                  + (f"; dropped {', '.join(i['dropped'])}" if i["dropped"] else ""), highlight=False,
+                                  markup=False)
                 if info["tensorboard"]:
                     console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
                 task = bar.add_task("train", total=configs["train"].steps, completed=info["step"], info="")
@@ -95,7 +103,7 @@ def train_command(
             result = train_run(
                 data_dir, run, loss=configs["loss"], train=configs["train"], model=configs["model"],
                 decode_cfg=configs["decode"], resume=resume is not None, force=force, teacher=teacher_path,
-                device=device, tensorboard=tensorboard, on_event=on_event,
+                init=init if resume is None else None, device=device, tensorboard=tensorboard, on_event=on_event,
             )
     if result is None:  # a non-zero rank under torchrun
         return

@@ -1,0 +1,210 @@
+"""Real-sample drum kits: Hydrogen kit reading, velocity layers, the renderer, ``synth --renderer samples``.
+
+The kits are tiny folders written here (a few synthesized one-shots with a ``drumkit.xml`` in both of
+Hydrogen's formats); no sample library is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loco_cli.annotations import read_events
+from loco_cli.errors import InvalidOption
+from loco_cli.samples import (
+    SampleKit,
+    classify_instrument,
+    expand_kit_specs,
+    load_hydrogen_kit,
+    render_sample_track,
+    soundfont_presets,
+    usable,
+)
+from loco_cli.synth import write_corpus
+
+SR = 44100
+LEAD = 300  # samples of silence before each one-shot's attack (the loader trims them)
+
+
+def _shot(kind: str, level: float, sr: int) -> np.ndarray:
+    rng = np.random.default_rng(len(kind))
+    n = int(0.3 * sr)
+    t = np.arange(n) / sr
+    body = {"kick": np.sin(2 * np.pi * 60 * t) * np.exp(-t / 0.08),
+            "snare": rng.standard_normal(n) * np.exp(-t / 0.06),
+            "hat": np.diff(rng.standard_normal(n + 1)) * np.exp(-t / 0.02),
+            "open": np.diff(rng.standard_normal(n + 1)) * np.exp(-t / 0.2),
+            "tom": np.sin(2 * np.pi * 110 * t) * np.exp(-t / 0.1)}[kind]
+    return np.concatenate([np.zeros(LEAD), level * body / np.abs(body).max()]).astype(np.float32)
+
+
+OLD_XML = """<drumkit_info><name>Tiny Old</name><author>tests</author><license>CC0</license><instrumentList>
+<instrument><id>0</id><name>Kick</name><volume>1</volume><gain>1</gain>
+ <layer><filename>kick_soft.wav</filename><min>0</min><max>0.5</max><gain>1</gain></layer>
+ <layer><filename>kick_hard.wav</filename><min>0.5</min><max>1</max><gain>1</gain></layer></instrument>
+<instrument><id>1</id><name>Snare Rock</name><volume>0.5</volume><gain>1</gain>
+ <layer><filename>snare.wav</filename><min>0</min><max>1</max><gain>1</gain></layer></instrument>
+<instrument><id>2</id><name>Closed HH</name><volume>1</volume><gain>1</gain>
+ <layer><filename>hat.wav</filename><min>0</min><max>1</max><gain>1</gain></layer></instrument>
+<instrument><id>3</id><name>Open HH</name><volume>1</volume><gain>1</gain>
+ <layer><filename>open.wav</filename><min>0</min><max>1</max><gain>1</gain></layer></instrument>
+<instrument><id>4</id><name>Tom Low</name><volume>1</volume><gain>1</gain>
+ <layer><filename>tom.wav</filename><min>0</min><max>1</max><gain>1</gain></layer></instrument>
+<instrument><id>5</id><name>Stick</name><volume>1</volume><gain>1</gain>
+ <layer><filename>snare.wav</filename><min>0</min><max>1</max><gain>1</gain></layer></instrument>
+</instrumentList></drumkit_info>
+"""
+
+NEW_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<drumkit_info xmlns="http://www.hydrogen-music.org/drumkit"><name>Tiny New</name><license>GPL</license>
+<instrumentList>
+<instrument><id>0</id><name>Bass Drum</name><volume>1</volume><gain>1</gain>
+ <instrumentComponent><layer><filename>kick_hard.wav</filename><min>0</min><max>1</max><gain>1</gain></layer>
+ </instrumentComponent></instrument>
+<instrument><id>1</id><name>Snare</name><volume>1</volume><gain>1</gain>
+ <instrumentComponent><layer><filename>snare.wav</filename><min>0</min><max>1</max><gain>1</gain></layer>
+ </instrumentComponent></instrument>
+<instrument><id>2</id><name>Hi-Hat Closed</name><volume>1</volume><gain>1</gain>
+ <instrumentComponent><layer><filename>hat.wav</filename><min>0</min><max>1</max><gain>1</gain></layer>
+ </instrumentComponent></instrument>
+</instrumentList></drumkit_info>
+"""
+
+
+def _write_kit(folder, xml: str, sr: int = SR) -> None:
+    folder.mkdir(parents=True)
+    (folder / "drumkit.xml").write_text(xml)
+    for name, kind, level in [("kick_soft", "kick", 0.3), ("kick_hard", "kick", 0.9), ("snare", "snare", 0.8),
+                              ("hat", "hat", 0.5), ("open", "open", 0.5), ("tom", "tom", 0.7)]:
+        sf.write(folder / f"{name}.wav", _shot(kind, level, sr), sr)
+
+
+@pytest.fixture(scope="module")
+def kits(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kits")
+    _write_kit(root / "old", OLD_XML, sr=22050)  # resampled to 44.1 kHz on load
+    _write_kit(root / "new", NEW_XML)
+    (root / "photos").mkdir()  # not a kit: ignored when the parent folder is expanded
+    return root
+
+
+@pytest.mark.parametrize("name,inst", [
+    ("Kick (Tama Superstar 22\")", "KD"), ("BassDrum", "KD"), ("Snare (Pearl Free Floating Maple)", "SD"),
+    ("Snare Rimshot", "RS"), ("Hi-Hat Closed", "CHH"), ("Sabian Hat Pedal", "PHH"), ("VariBreaks Hat 1 Op", "OHH"),
+    ("Hi Hat Opened", "OHH"), ("Floor Tom", "LT"), ("Tom Hi", "HT"), ("Tom", "MT"), ("Crash Left", "CR"),
+    ("Ride Bell", "RC"), ("Cowbell", "PERC"), ("Pearl Side Stick", None), ("Snare Roll", None),
+    ("Sabian Hat Choke", None), ("Whistle", None),
+])
+def test_instrument_names(name, inst):
+    assert classify_instrument(name) == inst
+
+
+def test_hydrogen_kit_both_formats(kits):
+    old = load_hydrogen_kit(kits / "old", SR)
+    assert old.name == "Tiny Old" and old.licence == "CC0" and usable(old)
+    assert sorted(old.voices) == ["CHH", "KD", "LT", "OHH", "SD"]  # the side stick is skipped
+    kick = old.voices["KD"][0]
+    assert [(layer.vmin, layer.vmax) for layer in kick] == [(0.0, 0.5), (0.5, 1.0)]
+    snare = old.voices["SD"][0][0]
+    assert snare.gain == pytest.approx(0.5)  # instrument volume x layer gain
+    # trimmed to the attack (0.5 ms of lead kept), resampled from 22.05 kHz
+    shot = snare.samples[0]
+    assert int(np.argmax(np.abs(shot) > 0.01 * np.abs(shot).max())) <= int(0.0005 * SR) + 2
+    new = load_hydrogen_kit(kits / "new", SR)
+    assert new.name == "Tiny New" and sorted(new.voices) == ["CHH", "KD", "SD"]
+
+
+def test_velocity_picks_the_layer():
+    rng = np.random.default_rng(0)
+    soft, hard = np.ones(10, np.float32), 2 * np.ones(10, np.float32)
+    from loco_cli.samples import Layer
+
+    kit = SampleKit("k", "src", "CC0", {"KD": [[Layer(0, 0.5, 1.0, [soft]), Layer(0.5, 1.0, 1.0, [hard])]]})
+    assert kit.hit(rng, "KD", 0.2)[0] == pytest.approx(0.2)  # soft layer, scaled by the velocity
+    assert kit.hit(rng, "KD", 0.8)[0] == pytest.approx(1.6)
+    kit.velocity_gain = False
+    assert kit.hit(rng, "KD", 0.8)[0] == pytest.approx(2.0)
+
+
+def test_render_is_deterministic_and_annotated(kits):
+    kit = load_hydrogen_kit(kits / "old", SR)
+    a, ev_a = render_sample_track(3, 0, kit, duration=6.0)
+    b, ev_b = render_sample_track(3, 0, kit, duration=6.0)
+    assert np.array_equal(a, b) and ev_a == ev_b
+    assert a.shape == (6 * SR,) and a.dtype == np.float32 and np.abs(a).max() <= 0.951
+    insts = {inst for _, inst in ev_a}
+    assert {"KD", "SD", "CHH"} <= insts and insts <= {"KD", "SD", "CHH", "OHH", "LT", "PHH", "RS", "CR", "RC", "PERC"}
+    times = np.array([t for t, _ in ev_a])
+    assert np.all((times >= 0) & (times < 6.0))
+    # each annotated kick starts a rise of the low-frequency energy (onset = the sample the shot starts)
+    from scipy.signal import butter, sosfilt
+
+    low = np.abs(sosfilt(butter(2, 150, "low", fs=SR, output="sos"), a))
+    for t in [t for t, inst in ev_a if inst == "KD"][:5]:
+        i = int(round(t * SR))
+        assert low[i: i + int(0.02 * SR)].max() > 2 * low[max(0, i - int(0.01 * SR)): i].max() - 1e-6
+    c, _ = render_sample_track(4, 0, kit, duration=6.0)
+    assert not np.array_equal(a, c)
+
+
+def test_write_corpus_with_sample_kits(kits, tmp_path):
+    summary = write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=1, renderer="samples",
+                           kits=str(kits))
+    assert [k["name"] for k in summary["kits"]] == ["Tiny New", "Tiny Old"]
+    assert {k["licence"] for k in summary["kits"]} == {"GPL", "CC0"}
+    assert json.loads((tmp_path / "c" / "corpus.json").read_text())["renderer"] == "samples"
+    names = sorted(p.stem for p in (tmp_path / "c").glob("*.wav"))
+    assert names == ["tiny_new_000", "tiny_new_002", "tiny_old_001"]
+    ev = read_events(tmp_path / "c" / "tiny_old_001.txt")
+    assert set(ev.labels) >= {"bd", "sd", "chh"}
+    enst = write_corpus("drums", tmp_path / "e", n_tracks=2, duration=3.0, seed=1, renderer="samples",
+                        kits=[str(kits / "old"), str(kits / "new")], layout="enst")
+    assert enst["tracks"] == 2 and (tmp_path / "e" / "drummer_2" / "annotation").is_dir()
+
+
+def test_kit_errors(kits, tmp_path):
+    with pytest.raises(InvalidOption, match="needs --kits"):
+        write_corpus("drums", tmp_path / "x", n_tracks=1, duration=3.0, renderer="samples")
+    with pytest.raises(InvalidOption, match="no drumkit.xml"):
+        expand_kit_specs(str(kits / "photos"))
+    with pytest.raises(InvalidOption, match="kit not found"):
+        expand_kit_specs(str(tmp_path / "missing"))
+    with pytest.raises(InvalidOption, match="needs --renderer samples"):
+        write_corpus("drums", tmp_path / "y", n_tracks=1, duration=3.0, kits=str(kits))
+    with pytest.raises(InvalidOption, match="renders drums"):
+        write_corpus("piano", tmp_path / "z", n_tracks=1, duration=3.0, renderer="samples", kits=str(kits))
+    broken = tmp_path / "broken"
+    shutil.copytree(kits / "old", broken)
+    (broken / "drumkit.xml").write_text("<drumkit_info><name>")
+    with pytest.raises(InvalidOption, match="drumkit.xml"):
+        load_hydrogen_kit(broken, SR)
+
+
+def test_soundfont_preset_table(tmp_path):
+    def record(name: str, program: int, bank: int) -> bytes:
+        return name.encode().ljust(20, b"\0") + struct.pack("<HHHIII", program, bank, 0, 0, 0, 0)
+
+    phdr = record("Standard", 0, 128) + record("Piano", 0, 0) + record("EOP", 0, 0)
+    pdta = b"pdta" + b"phdr" + struct.pack("<I", len(phdr)) + phdr
+    body = b"sfbk" + b"LIST" + struct.pack("<I", len(pdta)) + pdta
+    path = tmp_path / "t.sf2"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert soundfont_presets(path) == [(128, 0, "Standard"), (0, 0, "Piano")]
+    (tmp_path / "bad.sf2").write_bytes(b"not a soundfont")
+    with pytest.raises(InvalidOption, match="not a SoundFont"):
+        soundfont_presets(tmp_path / "bad.sf2")
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not __import__("pathlib").Path(
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(), reason="needs fluidsynth and fluid-soundfont-gm (Debian)")
+def test_soundfont_kit_renders_every_class():
+    from loco_cli.samples import load_soundfont_kit
+
+    kit = load_soundfont_kit("/usr/share/sounds/sf2/FluidR3_GM.sf2", SR, program=0)
+    assert usable(kit) and not kit.velocity_gain
+    assert len(kit.voices["SD"][0]) == 5  # five velocity layers
