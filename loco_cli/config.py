@@ -214,6 +214,7 @@ class LossConfig(_Config):
     alpha_max: float = 0.9
     mil_pooling: str = "max"  # 'max' or 'mean'
     teacher_weight: float = 1.0  # SeCoST: weight a of the original label (1 = no teacher)
+    peak_weight: float = 0.0  # loco: weight of the count-variance term sum_t p_t (1 - p_t) (sharp peaks)
 
     def __post_init__(self) -> None:
         if self.name not in LOSS_NAMES:
@@ -230,6 +231,8 @@ class LossConfig(_Config):
             raise ValueError("mil_pooling must be 'max' or 'mean'")
         if not 0 <= self.teacher_weight <= 1:
             raise ValueError("teacher_weight must lie in [0, 1]")
+        if self.peak_weight < 0:
+            raise ValueError("peak_weight must be >= 0")
 
 
 LOSS_NAMES = ("loco", "softloc", "oss", "ce", "mil")
@@ -272,6 +275,7 @@ class TrainConfig(_Config):
     lr_final_fraction: float = 1.0  # cosine decay from lr to lr * this over the run; 1 = constant (the authors)
     clip_norm: float = 10.0  # global gradient norm (the authors' clip_by_global_norm(10))
     min_length_fraction: float = 0.1
+    length_dist: str = "uniform"  # window lengths: 'uniform' in [min, 1] x nominal, or 'log' (log-uniform: more short ones)
     stretch: float = 0.12
     rate_scale: float = 0.0  # off: 0.125 cost 0.19 mean F1 on the demo corpus (docs/method.md)
     gain_db: float = 6.0
@@ -304,6 +308,8 @@ class TrainConfig(_Config):
             raise ValueError("lr_final_fraction must lie in (0, 1]")
         if not 0 < self.min_length_fraction <= 1:
             raise ValueError("min_length_fraction must lie in (0, 1]")
+        if self.length_dist not in ("uniform", "log"):
+            raise ValueError("length_dist must be 'uniform' or 'log'")
         if not 0 <= self.stretch < 0.5:
             raise ValueError("stretch must lie in [0, 0.5)")
         if not 0 <= self.rate_scale < 0.5:

@@ -104,7 +104,11 @@ class Sampler:
             return np.asarray(feats[s : s + n], dtype=np.float32), [], row["counts"]
         nominal = row["n_frames"]
         if out_len is None:
-            out_len = int(rng.integers(max(2, math.ceil(cfg.min_length_fraction * nominal)), nominal + 1))
+            shortest = max(2, math.ceil(cfg.min_length_fraction * nominal))
+            if cfg.length_dist == "log":  # log-uniform: as many windows in [a, 2a] as in [L/2, L]
+                out_len = min(int(math.exp(rng.uniform(math.log(shortest), math.log(nominal + 1)))), nominal)
+            else:
+                out_len = int(rng.integers(shortest, nominal + 1))
         rate = float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)) if cfg.stretch > 0 else 1.0
         # sample-rate scaling: time read `scale` times faster, spectrum moved up by `scale`
         scale = float(rng.uniform(1 - cfg.rate_scale, 1 + cfg.rate_scale)) if cfg.rate_scale > 0 else 1.0
