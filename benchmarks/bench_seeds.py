@@ -1,13 +1,15 @@
 """Benchmark: how much a training recipe's held-out F1 depends on the seed.
 
-    python benchmarks/bench_seeds.py --data PREPARED --test CORPUS [--variant NAME=RECIPE.toml ...]
-                                     [--seeds 5] [--steps 3500] [--loss loco] [--jobs 4]
-                                     [--device cpu|cuda] [--labels enst] [--work runs/seeds] [--json FILE]
+    python benchmarks/bench_seeds.py --data PREPARED --test [NAME=]CORPUS [--test ...]
+                                     [--variant NAME=RECIPE[@LOSS] ...] [--seeds 5] [--steps 3500]
+                                     [--loss loco] [--jobs 4] [--device cpu|cuda] [--labels enst]
+                                     [--work runs/seeds] [--json FILE]
 
-Trains every variant (``NAME=RECIPE``: a recipe name or TOML file, see ``loco train --recipe``) with
-seeds 0..N-1 on the prepared dataset ``--data``, detects on every audio file of ``--test`` (a corpus
-folder with annotations, never seen in training) and scores with mir_eval at 50 ms. The JSON holds,
-per variant, every run (global and per-class F1, validation F1, seconds) and the mean / std / min /
+Trains every variant (``NAME=RECIPE``: a recipe name or TOML file, see ``loco train --recipe``;
+``@LOSS`` overrides ``--loss`` for that variant, e.g. ``ts=drums@ce``) with seeds 0..N-1 on the
+prepared dataset ``--data``, detects on every audio file of each ``--test`` corpus (a folder with
+annotations, never seen in training) and scores with mir_eval at 50 ms. The JSON holds, per variant
+and test set, every run (global and per-class F1, validation F1, seconds) and the mean / std / min /
 max over seeds of the held-out global F1 and of the mean-over-tracks F1 (``make demo``'s headline),
 with the package versions, the CPU and the GPU, since the outcome of a run depends on them.
 
@@ -86,19 +88,19 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     cached = run / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
+    recipe, _, loss_name = recipe.partition("@")
     configs = load_recipe(recipe)
     data = load_prepared(args["data"])
     train = configs["train"].replace(seed=seed, **({"steps": args["steps"]} if args["steps"] else {}))
-    loss = configs["loss"].replace(name=args["loss"], k_max=data.meta.get("k_max", configs["loss"].k_max))
+    loss = configs["loss"].replace(name=loss_name or args["loss"], k_max=data.meta.get("k_max", configs["loss"].k_max))
     t0 = time.perf_counter()
     result = train_run(args["data"], run / "train", loss=loss, train=train, model=configs["model"],
                        decode_cfg=configs["decode"], force=True, device=args["device"], tensorboard=False)
     seconds = time.perf_counter() - t0
-    report = evaluate_folder(result.model_path, args["test"], run / "detections", labels=args["labels"],
-                             device=args["device"])
-    out = {"variant": variant, "recipe": recipe, "seed": seed, "steps": train.steps, "train_seconds": round(seconds, 1),
-           "val_f1": result.best_metric, "global_f1": report["global_f1"], "mean_f1": report["mean_f1"],
-           "per_class": report["per_class"]}
+    tests = {name: evaluate_folder(result.model_path, folder, run / f"detections-{name}", labels=args["labels"],
+                                   device=args["device"]) for name, folder in args["test"].items()}
+    out = {"variant": variant, "recipe": recipe, "loss": loss.name, "seed": seed, "steps": train.steps,
+           "train_seconds": round(seconds, 1), "val_f1": result.best_metric, "tests": tests}
     atomic_write_text(cached, json.dumps(out, indent=1) + "\n")
     return out
 
@@ -112,7 +114,8 @@ def _stats(values: list[float]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="prepared training dataset")
-    parser.add_argument("--test", required=True, help="held-out corpus folder (audio + annotations)")
+    parser.add_argument("--test", action="append", required=True,
+                        help="[NAME=]held-out corpus folder (audio + annotations); repeatable")
     parser.add_argument("--variant", action="append", default=[], help="NAME=RECIPE (repeatable; default: drums)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
@@ -125,7 +128,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     variants = dict(v.split("=", 1) for v in a.variant) if a.variant else {"default": "drums"}
-    args = {"data": a.data, "test": a.test, "steps": a.steps, "loss": a.loss, "labels": a.labels,
+    tests = dict(t.split("=", 1) if "=" in t else ("test", t) for t in a.test)
+    args = {"data": a.data, "test": tests, "steps": a.steps, "loss": a.loss, "labels": a.labels,
             "device": a.device, "work": a.work}
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -139,16 +143,17 @@ def main() -> None:
             results = list(pool.map(run_one, *zip(*jobs, strict=True), [args] * len(jobs)))
     else:
         results = [run_one(name, recipe, seed, args) for name, recipe, seed in jobs]
-    summary = {"benchmark": "seeds", "loss": a.loss, "data": a.data, "test": a.test, "device": a.device,
+    summary = {"benchmark": "seeds", "loss": a.loss, "data": a.data, "tests": tests, "device": a.device,
                "environment": environment(a.device), "wall_seconds": round(time.perf_counter() - t0, 1),
                "variants": {}}
     for name, recipe in variants.items():
         runs = [r for r in results if r["variant"] == name]
-        summary["variants"][name] = {"recipe": recipe, "global_f1": _stats([r["global_f1"] for r in runs]),
-                                     "mean_f1": _stats([r["mean_f1"] for r in runs]), "runs": runs}
-        g, m = summary["variants"][name]["global_f1"], summary["variants"][name]["mean_f1"]
-        print(f"{name}: mean-over-tracks F1 {m['mean']:.3f} +- {m['std']:.3f} (min {m['min']:.3f}, max {m['max']:.3f}); "
-              f"global {g['mean']:.3f} +- {g['std']:.3f} over {g['n']} seeds", file=sys.stderr)
+        entry = summary["variants"][name] = {"recipe": recipe, "runs": runs}
+        for test in tests:
+            g = entry[f"{test}_global_f1"] = _stats([r["tests"][test]["global_f1"] for r in runs])
+            m = entry[f"{test}_mean_f1"] = _stats([r["tests"][test]["mean_f1"] for r in runs])
+            print(f"{name} on {test}: mean-over-tracks F1 {m['mean']:.3f} +- {m['std']:.3f} (min {m['min']:.3f}, "
+                  f"max {m['max']:.3f}); global {g['mean']:.3f} +- {g['std']:.3f} over {g['n']} seeds", file=sys.stderr)
     text = json.dumps(summary, indent=1) + "\n"
     if a.json:
         from loco_cli.annotations import atomic_write_text

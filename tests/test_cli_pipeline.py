@@ -149,3 +149,19 @@ def test_shipped_piano_model_transcribes_a_held_out_piece(tmp_path):
     assert "note level" in result.output
     assert json.loads((tmp_path / "r.json").read_text())["notes"]["f1"] == pytest.approx(f1)
     assert (tmp_path / "d" / f"{wav.stem}.mid").read_bytes()[:4] == b"MThd"
+
+
+def test_train_prints_plain_progress_when_piped(pipeline):
+    # CliRunner's output is not a terminal: no live bar, but step / loss / steps/s / ETA lines
+    result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-plain", "--recipe", pipeline / "tiny.toml"])
+    line = next(x for x in result.output.splitlines() if x.startswith("step 4/4"))
+    assert "loss" in line and "steps/s" in line and "ETA 0 min 00 s" in line
+    assert "━" not in result.output
+
+
+def test_train_init_from_a_run(pipeline):
+    result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-init", "--recipe", pipeline / "tiny.toml",
+                  "--init", pipeline / "run"])
+    assert "starting from --init" in result.output and "kept KD, SD, HH" in result.output
+    result = runner.invoke(app, ["train", str(pipeline / "prep"), "--out", str(pipeline / "run-bad"), "--init", "piano"])
+    assert result.exit_code == 2 and "features differ" in result.output and "Traceback" not in result.output

@@ -208,3 +208,18 @@ def test_soundfont_kit_renders_every_class():
     kit = load_soundfont_kit("/usr/share/sounds/sf2/FluidR3_GM.sf2", SR, program=0)
     assert usable(kit) and not kit.velocity_gain
     assert len(kit.voices["SD"][0]) == 5  # five velocity layers
+
+
+def test_cli_synth_with_sample_kits(kits, tmp_path):
+    from typer.testing import CliRunner
+
+    from loco_cli.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "corpus"
+    result = runner.invoke(app, ["synth", "drums", str(out), "--tracks", "2", "--duration", "3", "--renderer", "samples",
+                                 "--kits", f"{kits / 'old'},{kits / 'new'}"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "corpus.json").read_text())["kits"][0]["name"] == "Tiny Old"
+    result = runner.invoke(app, ["synth", "drums", str(tmp_path / "c2"), "--renderer", "samples"])
+    assert result.exit_code == 2 and "needs --kits" in result.output and "Traceback" not in result.output

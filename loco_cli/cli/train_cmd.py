@@ -8,6 +8,9 @@ import typer
 
 from loco_cli.config import LOSS_NAMES, TENSORBOARD
 
+#: Seconds between plain-text progress lines when stderr is not a terminal (a log file, a pipe).
+PLAIN_EVERY_S = 30.0
+
 
 def train_command(
     prepared: Path = typer.Argument(None, help="Prepared dataset folder (from `loco prepare`); not needed with --resume."),
@@ -34,6 +37,7 @@ def train_command(
 ) -> None:
     """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
     import json
+    import time
 
     from rich.console import Console
 
@@ -72,9 +76,10 @@ def train_command(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                       TimeRemainingColumn(), console=console)
+                       TimeRemainingColumn(), console=console, disable=not console.is_terminal)
         task = None
-        state = {"val": "", "loss": ""}
+        state = {"val": "", "loss": "", "printed": 0.0}
+        plain = not console.is_terminal  # a file or a pipe: no live bar, a progress line every PLAIN_EVERY_S
 
         def on_event(kind: str, info: dict) -> None:
             nonlocal task
@@ -93,6 +98,12 @@ def train_command(
             elif kind == "log":
                 state["loss"] = f"loss {info['loss']:.3f}  {info['steps_per_s']:.1f} steps/s"
                 bar.update(task, completed=info["step"], info=f"{state['loss']}  {state['val']}")
+                now = time.monotonic()
+                if plain and (now - state["printed"] >= PLAIN_EVERY_S or info["step"] == info["steps"]):
+                    state["printed"] = now
+                    left = (info["steps"] - info["step"]) / max(info["steps_per_s"], 1e-9)
+                    console.print(f"step {info['step']}/{info['steps']}  {state['loss']}  "
+                                  f"ETA {int(left // 60)} min {int(left % 60):02d} s", highlight=False, markup=False)
             elif kind == "val":
                 per = " ".join(f"{c} {v:.3f}" for c, v in list(info["per_class"].items())[:6])
                 state["val"] = f"val {info['name']} {info['metric']:.3f} (best {info['best']:.3f})"
