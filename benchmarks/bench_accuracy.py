@@ -7,7 +7,7 @@ Same network, same data; only the supervision changes. Every run goes through th
 (``write_corpus`` -> ``prepare_dataset`` -> ``train_run`` -> ``detect_tracks``) and is cached under
 ``--work`` (``<run>/result.json``), so an interrupted benchmark re-run picks up where it stopped.
 
-Experiments (seed 001 Table 1, seed 003 Table 2, seed 004, seed 001 Table 2 analogues):
+Experiments (LoCo [1] Table 1, SoftLoc [3] Table 2, SeCoST [4], LoCo [1] Table 2 analogues):
 
 * ``weak``: ``loco`` (counts only) vs ``ce`` (framewise, full timestamps) vs ``oss`` vs ``mil``
   (presence only) on a drum corpus in the ENST layout, split like the paper's "Eval Random"
@@ -69,7 +69,7 @@ TEACHER_WEIGHT = 0.5
 #: SoftLoc's count weight ramps from alpha_min to alpha_max between these fractions of a run
 #: (the library's defaults are the paper's absolute steps, 3e4 + 1e5, far beyond a quick run).
 SOFTLOC_RAMP = (0.2, 0.5)
-#: LoCo's piano models each cover 10 keys (prior-implementations §2); 9 bands span 21..108.
+#: LoCo's piano models each cover 10 keys (the authors' code [5]); 9 bands span 21..108.
 PIANO_BAND = 10
 
 

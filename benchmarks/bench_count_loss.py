@@ -1,6 +1,6 @@
 """Benchmark: LoCo count loss, forward + backward, ours vs autograd through the linear recursion.
 
-The baseline is the authors' formulation (seed 001 eq. 9 step by step in linear space, loss
+The baseline is the authors' formulation (LoCo [1] eq. 9 step by step in linear space, loss
 ``-log(P + 1e-9)``), differentiated by autograd: what the released TF code and the authors' PyTorch
 ``CountingLoss`` compute. Ours is :func:`loco_cli.counting.count_nll` (exact; float64 pairwise tree
 with a log-space fallback).

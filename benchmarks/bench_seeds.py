@@ -1,12 +1,13 @@
 """Benchmark: how much a training recipe's held-out F1 depends on the seed.
 
     python benchmarks/bench_seeds.py --data PREPARED --test [NAME=]CORPUS [--test ...]
-                                     [--variant NAME=RECIPE[@LOSS] ...] [--seeds 5] [--steps 3500]
+                                     [--variant NAME=RECIPE[@LOSS][+INIT] ...] [--seeds 5] [--steps 3500]
                                      [--loss loco] [--jobs 4] [--device cpu|cuda] [--labels enst]
                                      [--work runs/seeds] [--json FILE]
 
 Trains every variant (``NAME=RECIPE``: a recipe name or TOML file, see ``loco train --recipe``;
-``@LOSS`` overrides ``--loss`` for that variant, e.g. ``ts=drums@ce``) with seeds 0..N-1 on the
+``@LOSS`` overrides ``--loss`` for that variant, e.g. ``ts=drums@ce``; ``+INIT`` fine-tunes from a
+model, ``loco train --init``) with seeds 0..N-1 on the
 prepared dataset ``--data``, detects on every audio file of each ``--test`` corpus (a folder with
 annotations, never seen in training) and scores with mir_eval at 50 ms. The JSON holds, per variant
 and test set, every run (global and per-class F1, validation F1, seconds) and the mean / std / min /
@@ -88,6 +89,7 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     cached = run / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text())
+    recipe, _, init = recipe.partition("+")
     recipe, _, loss_name = recipe.partition("@")
     configs = load_recipe(recipe)
     data = load_prepared(args["data"])
@@ -95,11 +97,12 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     loss = configs["loss"].replace(name=loss_name or args["loss"], k_max=data.meta.get("k_max", configs["loss"].k_max))
     t0 = time.perf_counter()
     result = train_run(args["data"], run / "train", loss=loss, train=train, model=configs["model"],
-                       decode_cfg=configs["decode"], force=True, device=args["device"], tensorboard=False)
+                       decode_cfg=configs["decode"], force=True, device=args["device"], tensorboard=False,
+                       init=init or None)
     seconds = time.perf_counter() - t0
     tests = {name: evaluate_folder(result.model_path, folder, run / f"detections-{name}", labels=args["labels"],
                                    device=args["device"]) for name, folder in args["test"].items()}
-    out = {"variant": variant, "recipe": recipe, "loss": loss.name, "seed": seed, "steps": train.steps,
+    out = {"variant": variant, "recipe": recipe, "loss": loss.name, "init": init or None, "seed": seed, "steps": train.steps,
            "train_seconds": round(seconds, 1), "val_f1": result.best_metric, "tests": tests}
     atomic_write_text(cached, json.dumps(out, indent=1) + "\n")
     return out

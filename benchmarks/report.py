@@ -60,7 +60,7 @@ def accuracy_section(acc: dict) -> list[str]:
         "of wall time plus data preparation. Runs are cached, so an interrupted benchmark resumes.", "",
     ]
     if "weak" in tables:
-        out += [f"### Weak vs full supervision (seed 001 Table 1 analogue), {cfg['weak_steps']} steps", ""]
+        out += [f"### Weak vs full supervision (LoCo [1] Table 1 analogue), {cfg['weak_steps']} steps", ""]
         for proto, title in PROTOCOLS.items():
             rows = {k.split("/")[1]: v for k, v in tables["weak"].items() if k.startswith(proto + "/")}
             if not rows:
@@ -91,7 +91,7 @@ def accuracy_section(acc: dict) -> list[str]:
         sigmas = sorted({int(k.split("/")[1]) for k in rows})
         losses = [m for m in ("ce", "oss", "smooth", "softloc") if any(k.startswith(m + "/") for k in rows)]
         names = {"ce": "`ce`", "oss": "`oss`", "smooth": "SoftLoc smoothing term alone", "softloc": "`softloc`"}
-        out += [f"### Label misalignment (seed 003 Table 2 analogue), {cfg['misalign_steps']} steps", "",
+        out += [f"### Label misalignment (SoftLoc [3] Table 2 analogue), {cfg['misalign_steps']} steps", "",
                 "Training timestamps moved by Gaussian noise of standard deviation sigma; test labels clean. "
                 "F1 at 50 ms (timing std of matched hits in ms below each).", "",
                 "| loss | " + " | ".join(f"sigma {s} ms" for s in sigmas) + " |", "|---|" + "---|" * len(sigmas)]
@@ -105,7 +105,7 @@ def accuracy_section(acc: dict) -> list[str]:
         out.append("")
     if "secost" in tables:
         rows = tables["secost"]
-        out += [f"### SeCoST stages on noisy counts (seed 004), {cfg['secost_steps']} steps per stage", "",
+        out += [f"### SeCoST stages on noisy counts (SeCoST [4]), {cfg['secost_steps']} steps per stage", "",
                 "Each training window's count of each class off by ±1 with probability q (`count_noise`; "
                 "validation and test labels clean); stage 0 is `loco`, stage k trains on the noisy label mixed "
                 "with stage k-1's count distribution (weight 0.5). Tested on the Eval Random split's test tracks.", "",
@@ -118,7 +118,7 @@ def accuracy_section(acc: dict) -> list[str]:
     if "piano" in tables:
         rows = tables["piano"]
         lo, hi = cfg["piano_keys"]
-        out += [f"### Piano: one model vs bands of 10 keys (seed 001 Table 2 analogue), keys {lo}-{hi}, "
+        out += [f"### Piano: one model vs bands of 10 keys (LoCo [1] Table 2 analogue), keys {lo}-{hi}, "
                 f"{cfg['piano_steps']} steps per model", "",
                 f"A synthetic piano corpus of {cfg['piano_tracks']} pieces x {cfg['duration']:.0f} s (`loco synth piano`, "
                 "MAPS layout, seed 10, random held-out pieces), trained from counts only (`loco`, the piano "
@@ -235,6 +235,57 @@ def speed_sections(r: dict) -> list[str]:
     return out
 
 
+def _stat_cell(st: dict) -> str:
+    return f"{st['mean']:.3f} ± {st['std']:.3f} ({st['min']:.3f}-{st['max']:.3f})"
+
+
+def seeds_rows(doc: dict, label: str = "") -> list[str]:
+    """Rows ``| variant | recipe | test | mean-over-tracks F1 | global F1 | seeds |`` of a bench_seeds.py file
+    (both its layouts: one test set with top-level stats, or ``<test>_mean_f1`` per test set)."""
+    rows = []
+    for name, v in doc["variants"].items():
+        tests = [k[: -len("_mean_f1")] for k in v if k.endswith("_mean_f1")]
+        pairs = [(t, v[f"{t}_mean_f1"], v[f"{t}_global_f1"]) for t in tests] or [("test", v["mean_f1"], v["global_f1"])]
+        run0 = v["runs"][0] if v["runs"] else {}
+        loss = run0.get("loss", doc.get("loss", ""))
+        init = f", from `{run0['init']}`" if run0.get("init") else ""
+        for test, m, g in pairs:
+            rows.append(f"| {label}{name} | `{Path(v['recipe'].split('@')[0]).name}` ({loss}{init}) | {test} | "
+                        f"{_stat_cell(m)} | {_stat_cell(g)} | {m['n']} |")
+    return rows
+
+
+def _env_line(doc: dict) -> str:
+    e = doc.get("environment", {})
+    gpu = f", {e['gpu']}" if e.get("gpu") else ""
+    return (f"{doc.get('device', 'cpu')}{gpu}; {e.get('cpu')}; Python {e.get('python')}, torch {e.get('torch')}, "
+            f"numpy {e.get('numpy')}, numba {e.get('numba')}")
+
+
+def robustness_sections(results: Path) -> list[str]:
+    """Held-out sample libraries and the seed spread of recipes (bench_seeds.py results)."""
+    out = []
+    header = ["| variant | recipe (loss) | test set | mean-over-tracks F1 mean ± std (min-max) | global F1 mean ± std "
+              "(min-max) | seeds |", "|---|---|---|---|---|---|"]
+    lib = results / "libraries.json"
+    out += ["## Held-out sample libraries (drums)", ""]
+    if lib.is_file():
+        doc = json.loads(lib.read_text())
+        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
+    else:
+        out += _missing("libraries", "see benchmarks/README.md (library protocol)")
+    out += ["## Seed spread of the demo recipe", ""]
+    files = sorted(results.glob("seeds_*.json")) + sorted((results / "gpu").glob("seeds_*.json"))
+    if not files:
+        return out + _missing("seeds_demo", "python benchmarks/bench_seeds.py ...")
+    out += ["`make demo`'s data (24 training tracks of the built-in synthesizer, seed 0; 6 held-out tracks, seed 1), "
+            "counts only, 3500 steps; each row trains every seed and scores the held-out tracks.", ""]
+    for f in files:
+        doc = json.loads(f.read_text())
+        out += [f"`{f.relative_to(results.parent)}` ({_env_line(doc)}):", "", *header, *seeds_rows(doc), ""]
+    return out
+
+
 def render(results: Path) -> str:
     r = _load(results)
     machine = next((v["machine"] for v in r.values() if "machine" in v), "unknown")
@@ -242,6 +293,7 @@ def render(results: Path) -> str:
            "Generated by `python benchmarks/report.py` from `benchmarks/results/*.json`; `make bench` re-runs "
            "everything (about 1.5 hours on 2 CPU cores) and regenerates this page. Numbers are as measured, good "
            "or bad. Machine: " + machine + ".", ""]
+    out += robustness_sections(results)
     if "accuracy" in r:
         out += accuracy_section(r["accuracy"])
     else:

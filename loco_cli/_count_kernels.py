@@ -1,7 +1,7 @@
 """Compiled CPU kernels for the count distribution (numba; compiled once and cached on disk).
 
 Each row (one sequence and class) is independent; rows run in parallel over CPU cores. Within a row
-the recursion of seed 001 eq. 9 (with the absorbing bin of eq. 14) runs over time in float64 linear
+the recursion of LoCo [1] eq. 9 (with the absorbing bin of eq. 14) runs over time in float64 linear
 space, touching only ``K`` numbers per frame, so the working set stays in cache. The reverse pass
 recomputes the row's forward messages into a thread-local ``(T + 1, K)`` buffer instead of storing
 them for the whole batch (memory ``O(K)`` per row between the passes).

@@ -2,7 +2,7 @@
 
 Times are seconds everywhere in this module. Readers return :class:`Events` (sorted by time) with the
 dataset's raw labels; :func:`map_labels` turns them into loco classes with a label map and reports
-what it dropped. Supported formats (``shared/notes/dataset-formats.md``):
+what it dropped. Supported formats (docs/datasets.md):
 
 * text (``.txt``, ``.csv``, ``.tsv``, ``.onsets``, ``.lab`` ...), comma / tab / space separated, ``#``
   comments, optional header, CRLF tolerated:

@@ -1,6 +1,6 @@
 """The count distribution of LoCo: an exact, log-space Poisson-binomial with an absorbing last bin.
 
-LoCo (Schroeter et al., ICML 2019, "seed 001") models per-frame events as independent Bernoulli
+LoCo (Schroeter et al., ICML 2019, "LoCo [1]") models per-frame events as independent Bernoulli
 variables ``E(t) ~ B(p(t))`` (eq. 4) and learns from the distribution of their sum ``Y = sum_t E(t)``,
 a Poisson-binomial distribution (eq. 6). That distribution is computed with the recursion of
 eq. 9::
@@ -10,7 +10,7 @@ eq. 9::
 truncated to ``k_max`` bins whose last bin absorbs all mass at or above ``k_max - 1`` (eq. 14): bins
 ``0 .. k_max - 2`` are exact counts and bin ``k_max - 1`` means "``k_max - 1`` or more".
 
-How this implementation differs from the authors' (see ``shared/notes/prior-implementations.md``
+How this implementation differs from the authors' (see `the authors' code [5]`
 §3.1): they run the recursion step by step in linear float32 and score ``-log(P + 1e-9)``; once
 ``P(Y = y)`` falls under 1e-9 (or the float32 range) the loss saturates and its gradient vanishes,
 and the Python loop over ``T`` frames dominates the training step.
@@ -56,7 +56,7 @@ __all__ = [
 
 
 def initial_bias(n_frames: int, w: float = INIT_MASS_AT_ZERO) -> float:
-    """Pre-sigmoid output bias that puts mass ``w`` on ``Y = 0`` at initialisation (seed 001 eq. 15).
+    """Pre-sigmoid output bias that puts mass ``w`` on ``Y = 0`` at initialisation (LoCo [1] eq. 15).
 
     With every frame at ``p = 1 - w**(1/T)``, ``P(Y = 0) = prod_t (1 - p) = w``. The bias is the logit
     of that ``p``: ``log((1 - w**(1/T)) / w**(1/T))``.
@@ -369,7 +369,7 @@ def count_log_distribution(
 ) -> torch.Tensor:
     """Log of the truncated count distribution ``log Y(k, T_i)`` for every sequence and class.
 
-    Implements seed 001 eq. 6 through the recursion of eq. 9, with the absorbing last bin of eq. 14,
+    Implements LoCo [1] eq. 6 through the recursion of eq. 9, with the absorbing last bin of eq. 14,
     exactly: a float64 pairwise-product tree (:func:`_tree_product`) for speed, and the same tree
     in log space for every row whose needed probabilities fall below :data:`FAST_PATH_MIN_PROB`,
     so values and gradients stay finite and correct however small ``P(Y = y)`` is.
@@ -425,7 +425,7 @@ def count_log_distribution(
 def running_count_distribution(
     logits: torch.Tensor, *, lengths: torch.Tensor | None = None, k_max: int
 ) -> torch.Tensor:
-    """Every running distribution ``log Y(k, t)`` (seed 001 Fig. 1), for plots and analysis.
+    """Every running distribution ``log Y(k, t)`` (LoCo [1] Fig. 1), for plots and analysis.
 
     Sequential log-space recursion, not differentiable. ``logits``: ``(N, T, C)``. Returns
     ``(N, T, C, K)`` log-probabilities after frames ``0..t``; frames after a sequence's length repeat
@@ -448,7 +448,7 @@ def count_nll(
     lengths: torch.Tensor | None = None,
     k_max: int,
 ) -> torch.Tensor:
-    """Negative log-likelihood ``-log P(Y = y)`` of observed counts (seed 001 eq. 7), per sequence and class.
+    """Negative log-likelihood ``-log P(Y = y)`` of observed counts (LoCo [1] eq. 7), per sequence and class.
 
     Counts at or above ``k_max - 1`` are scored against the absorbing bin (never dropped): the model
     is asked for "at least ``k_max - 1`` events".

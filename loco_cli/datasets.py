@@ -1,6 +1,6 @@
 """Dataset readers: find the (audio, annotation) pairs of a dataset folder by its layout.
 
-Layouts (``shared/notes/dataset-formats.md``):
+Layouts (docs/datasets.md):
 
 * ``enst``: ``drummer_N/audio/<channel>/<take>.wav`` + ``drummer_N/annotation/<take>.txt``; group = drummer.
 * ``idmt``: ``audio/<Subset><Kit>_<Take>#MIX.wav`` + ``annotation_xml/<same>.xml`` (or

@@ -142,7 +142,7 @@ def calibrate(
 
     ``tracks``: ``[(probs (T, C), reference onset times per class (s))]``. Latency = median of
     ``detected - reference`` over pairs matched within ``window`` at the base threshold; then the
-    threshold on :data:`THRESHOLD_GRID` maximising the summed F1 over tracks (seed 002 §3.1.2).
+    threshold on :data:`THRESHOLD_GRID` maximising the summed F1 over tracks (Liu [2] §3.1.2).
     Classes with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets take the pooled values
     (median over all classes' pairs; the threshold maximising the F1 summed over all classes).
     Returns the new config and a report ``{class: {"latency_s", "threshold", "f1", "onsets", "pooled"}}``

@@ -1,4 +1,4 @@
-"""Features: log-mel spectrogram with its first time-difference as a second channel (seed 001 §6.1).
+"""Features: log-mel spectrogram with its first time-difference as a second channel (LoCo [1] §6.1).
 
 Frame convention (the only one in loco): frame ``t`` is the analysis window of ``win_length`` samples
 that starts at sample ``t * hop_length``, i.e. at ``t / fps`` seconds; the signal is zero-padded at the
@@ -108,7 +108,7 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig, *, workers: int = 1) -> np.
     *start* of each ``n_fft`` frame, every ``hop_length`` samples (so frame ``t`` starts at
     ``t / fps`` s); power spectrum; HTK mel filterbank; natural log of ``mel + log_floor``. With
     ``cfg.delta`` the second channel is the first difference over time (frame 0 gets 0), kept as its
-    own channel rather than glued onto the frequency axis (prior-implementations §8.4).
+    own channel rather than glued onto the frequency axis (the authors' code [5]).
 
     Single-precision real FFTs (``scipy.fft``, ``workers`` threads) over blocks of
     :data:`FEATURE_BLOCK_FRAMES` frames, so memory stays bounded on hour-long files; only the FFT

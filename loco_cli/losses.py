@@ -7,12 +7,12 @@ batch and classes (and, for framewise terms, over valid frames).
 ============  ==========================================================  ===================
 name          objective                                                  labels needed
 ============  ==========================================================  ===================
-``loco``      ``-log P(Y = y)`` (seed 001 eq. 7)                           counts
+``loco``      ``-log P(Y = y)`` (LoCo [1] eq. 7)                           counts
 ``softloc``   ``(1 - a) MSE(G * p, G * y) + a (-log P(Y = y))``            timestamps
-              (seed 003 eq. 2 and 5)
-``oss``       ``MSE(p, G * y)``: one-sided smoothing baseline (seed 003)   timestamps
+              (SoftLoc [3] eq. 2 and 5)
+``oss``       ``MSE(p, G * y)``: one-sided smoothing baseline (SoftLoc [3])   timestamps
 ``ce``        framewise binary cross-entropy on point labels               timestamps
-``mil``       BCE of max- or mean-pooled ``p`` against presence (seed 002) presence only
+``mil``       BCE of max- or mean-pooled ``p`` against presence (Liu [2]) presence only
 ============  ==========================================================  ===================
 
 ``G`` is a Gaussian of width ``sigma`` frames normalised to peak 1 (so ``G * y`` is 1 at an isolated
@@ -80,7 +80,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def loco_loss(logits, counts, lengths=None, *, k_max: int) -> torch.Tensor:
-    """LoCo count loss (seed 001 eq. 7): mean over batch and classes of ``-log P(Y = y)``.
+    """LoCo count loss (LoCo [1] eq. 7): mean over batch and classes of ``-log P(Y = y)``.
 
     ``counts``: ``(N, C)`` integers; counts ``>= k_max - 1`` fall in the absorbing bin.
     """
@@ -89,7 +89,7 @@ def loco_loss(logits, counts, lengths=None, *, k_max: int) -> torch.Tensor:
 
 def count_variance(logits, lengths=None) -> torch.Tensor:
     """Mean over batch and classes of ``Var(Y) = sum_t p_t (1 - p_t)``, the variance of the
-    Poisson-binomial count (seed 001 eq. 6) over each sequence's valid frames.
+    Poisson-binomial count (LoCo [1] eq. 6) over each sequence's valid frames.
 
     The count NLL depends on how the probability mass is spread: mass smeared over several frames
     (``p = 0.3, 0.3, 0.4``) still sums to one event. Adding ``w * Var(Y)`` to the LoCo loss
@@ -102,14 +102,14 @@ def count_variance(logits, lengths=None) -> torch.Tensor:
 
 
 def softloc_alpha(step: int, cfg: LossConfig) -> float:
-    """SoftLoc weight ``a_tau = max(min((tau - t0) / t1, a_max), a_min)`` at training step ``tau`` (seed 003 eq. 5)."""
+    """SoftLoc weight ``a_tau = max(min((tau - t0) / t1, a_max), a_min)`` at training step ``tau`` (SoftLoc [3] eq. 5)."""
     return max(min((step - cfg.alpha_start) / cfg.alpha_ramp, cfg.alpha_max), cfg.alpha_min)
 
 
 def softloc_loss(
     logits, frame_labels, counts, lengths=None, *, k_max: int, sigma: float, alpha: float
 ) -> torch.Tensor:
-    """SoftLoc (seed 003 eq. 5): ``(1 - a) MSE(G * p, G * y) + a * count NLL``.
+    """SoftLoc (SoftLoc [3] eq. 5): ``(1 - a) MSE(G * p, G * y) + a * count NLL``.
 
     Parameters
     ----------
@@ -147,7 +147,7 @@ def ce_loss(logits, frame_labels, lengths=None) -> torch.Tensor:
 
 
 def mil_loss(logits, presence, lengths=None, *, pooling: str = "max") -> torch.Tensor:
-    """Clip-level multiple-instance loss (seed 002): pool frame probabilities over time, BCE against presence.
+    """Clip-level multiple-instance loss (Liu [2]): pool frame probabilities over time, BCE against presence.
 
     ``presence``: ``(N, C)`` 0/1 (``counts > 0``). ``pooling``: ``"max"`` (pooled in the logit domain,
     which is equivalent since the sigmoid is monotonic) or ``"mean"``.
@@ -164,7 +164,7 @@ def mil_loss(logits, presence, lengths=None, *, pooling: str = "max") -> torch.T
 
 
 def teacher_mixed_target(counts, teacher_log_dist, weight: float, k_max: int) -> torch.Tensor:
-    """SeCoST target (seed 004): ``a * onehot(y) + (1 - a) * teacher's count distribution``, ``(N, C, K)``.
+    """SeCoST target (SeCoST [4]): ``a * onehot(y) + (1 - a) * teacher's count distribution``, ``(N, C, K)``.
 
     ``teacher_log_dist``: ``(N, C, K)`` log-probabilities from the teacher; ``weight`` is ``a``.
     """

@@ -1,4 +1,4 @@
-"""Networks: the causal CRNN of LoCo / SoftLoc, the FCN with adaptive Gaussian accumulation of seed 002,
+"""Networks: the causal CRNN of LoCo / SoftLoc, the FCN with adaptive Gaussian accumulation of Liu [2],
 and a pitch-shared causal network for piano keys (:class:`KeyNet`).
 
 Input features are ``(batch, time, channels, bands)`` (a ``(batch, time, bands)`` tensor is taken as one
@@ -67,7 +67,7 @@ class _Normalise(nn.Module):
 
 
 class CRNN(nn.Module):
-    """Causal conv2d stack + unidirectional LSTM/GRU + FC head (seed 001 §6.1, prior-implementations §2).
+    """Causal conv2d stack + unidirectional LSTM/GRU + FC head (LoCo [1] §6.1, the authors' code [5]).
 
     Each conv layer has a ``kernel_time x kernel_freq`` (3 x 4) kernel, ReLU, and max-pooling over
     frequency only; time is padded on the past side only, so the output at frame ``t`` depends on
@@ -164,7 +164,7 @@ class CRNN(nn.Module):
 
 
 class FCN(nn.Module):
-    """Fully-convolutional network with an adaptive Gaussian accumulation layer (seed 002 ch. 3).
+    """Fully-convolutional network with an adaptive Gaussian accumulation layer (Liu [2] ch. 3).
 
     Early 1-D convolutions over time (features as channels; with ``fcn_scales > 1``, parallel stacks
     with dilations 1, 2, 4, ... whose outputs are concatenated, a multi-scale context), late 1x1
@@ -233,10 +233,10 @@ class KeyNet(nn.Module):
     ``(batch * classes, channels * ratios + 1, time)``. Causal dilated 1-D convolutions over time
     (kernel ``kernel_time``, dilations ``key_dilations``, ReLU), a 1x1 hidden layer of ``fc_hidden``
     units and one logit per frame follow, with the same weights for every key; each key adds its own
-    output bias, initialised by eq. 15 (seed 001). Output: logits ``(batch, time, classes)``.
+    output bias, initialised by eq. 15 (LoCo [1]). Output: logits ``(batch, time, classes)``.
 
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
-    LoCo therefore trained one model per band of 10 keys (prior-implementations §2). Sharing one
+    LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
     network over keys makes every note of every key a training example for all of them, and keeps
     the cost linear in the number of keys. The band layout (which bands each key reads) is a buffer
     set by :meth:`set_layout` from the feature config and class pitches, saved with the weights.

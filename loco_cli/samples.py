@@ -267,7 +267,9 @@ def load_soundfont_kit(path: str | Path, sr: int, program: int | None = None) ->
     audio = audio.mean(axis=1)
     licence = {"Black_Pearl": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
                "Red_Zeppelin": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
-               "FluidR3": "MIT (FluidR3_GM, Frank Wen)"}
+               "FluidR3": "MIT (FluidR3_GM, Frank Wen)",
+               "MuseScore_General": "MIT (MuseScore General, S. Christian Collins)",
+               "TimGM6mb": "GPL-2 (TimGM6mb, Tim Brechbill)"}
     kit = SampleKit(path.stem if len(presets) == 1 else f"{path.stem} {name}", str(path),
                     next((v for k, v in licence.items() if k in path.name), "see the SoundFont's documentation"),
                     velocity_gain=False)
@@ -295,7 +297,7 @@ def expand_kit_specs(specs: str | list[str]) -> list[str]:
     out = []
     for item in items:
         base = Path(item.split("#")[0])
-        if base.suffix.lower() == ".sf2" or (base / "drumkit.xml").is_file():
+        if base.suffix.lower() in (".sf2", ".sf3") or (base / "drumkit.xml").is_file():
             if not base.exists():
                 raise InvalidOption(f"{base}: kit not found; pass a Hydrogen kit folder or a .sf2 file to --kits")
             out.append(item)
@@ -314,7 +316,7 @@ def expand_kit_specs(specs: str | list[str]) -> list[str]:
 def load_kit(spec: str, sr: int) -> SampleKit:
     """One kit from a spec of :func:`expand_kit_specs` (cached per process)."""
     path, _, prog = spec.partition("#")
-    if path.lower().endswith(".sf2"):
+    if path.lower().endswith((".sf2", ".sf3")):
         return load_soundfont_kit(path, sr, int(prog) if prog else None)
     return load_hydrogen_kit(path, sr)
 

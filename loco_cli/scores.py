@@ -1,6 +1,6 @@
 """Onset scoring with mir_eval: per class, per track, the mean over tracks and the global (summed) figure.
 
-Conventions (documented because papers differ, ``shared/notes/prior-implementations.md`` §6):
+Conventions (documented because papers differ, `the authors' code [5]` §6):
 
 * Matching is mir_eval's maximum bipartite matching of reference and estimated onsets within
   ``window`` seconds (``mir_eval.util.match_events``, as used by ``mir_eval.onset.f_measure``), per
@@ -102,7 +102,7 @@ def timing_errors(ref: np.ndarray, est: np.ndarray, window: float = EVAL_WINDOW_
     """Signed timing errors ``est - ref`` (seconds) of the onsets matched within ``window``.
 
     The same maximum matching as :func:`match_count`; the paper reports the standard deviation of
-    these errors (seed 001 §7: 4.35 ms on D-DTD). Returns ``(n_matched,)`` float64 in reference order.
+    these errors (LoCo [1] §7: 4.35 ms on D-DTD). Returns ``(n_matched,)`` float64 in reference order.
     """
     ref = np.sort(np.asarray(ref, dtype=float))
     est = np.sort(np.asarray(est, dtype=float))

@@ -15,7 +15,7 @@ from loco_cli.counting import (
 
 
 def brute_force(p: torch.Tensor, k_max: int) -> torch.Tensor:
-    """Enumerate all 2^T event patterns (seed 001 eq. 6), folding counts >= K-1 into the last bin."""
+    """Enumerate all 2^T event patterns (LoCo [1] eq. 6), folding counts >= K-1 into the last bin."""
     dist = torch.zeros(k_max, dtype=torch.float64)
     for bits in itertools.product([0, 1], repeat=p.numel()):
         w = 1.0

@@ -393,3 +393,35 @@ def test_init_transfers_shared_classes(prepared, tmp_path):
 def test_init_refuses_other_features(prepared, tmp_path):
     with pytest.raises(InvalidOption, match="features differ"):
         train_run(prepared, tmp_path / "p", loss=LossConfig(), train=QUICK.replace(steps=1), model=TINY, init="piano")
+
+
+def test_log_uniform_window_lengths(prepared):
+    data = load_prepared(prepared)
+    lengths = {}
+    for dist in ("uniform", "log"):
+        cfg = QUICK.replace(length_dist=dist, stretch=0.0, stack_prob=0.0)
+        sampler = Sampler(data, cfg, np.random.default_rng(0))
+        lengths[dist] = np.array([sampler.example()[0].shape[0] for _ in range(400)])
+    nominal = max(r["n_frames"] for r in data.snippets)
+    for v in lengths.values():
+        assert v.min() >= 2 and v.max() <= nominal
+    # log-uniform: about half the windows under sqrt(0.1) of the nominal length; uniform: a third of that
+    short = np.sqrt(0.1) * nominal
+    assert np.mean(lengths["log"] < short) > 0.4 > 0.3 > np.mean(lengths["uniform"] < short)
+
+
+def test_count_variance_term():
+    from loco_cli.losses import compute_loss, count_variance
+
+    logits = torch.tensor([[[0.0], [-20.0], [20.0]]])  # p = 0.5, ~0, ~1
+    assert float(count_variance(logits)) == pytest.approx(0.25, abs=1e-6)
+    assert float(count_variance(logits, torch.tensor([1]))) == pytest.approx(0.25, abs=1e-6)
+    batch = {"counts": torch.tensor([[1]]), "lengths": torch.tensor([3])}
+    base = compute_loss("loco", logits, batch, LossConfig(k_max=4))
+    assert float(compute_loss("loco", logits, batch, LossConfig(k_max=4, peak_weight=2.0)) - base) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_drums_recipe_is_the_robust_one():
+    t = load_recipe("drums")["train"]
+    assert (t.ema_decay, t.length_dist, t.stack_prob, t.warmup_steps) == (0.998, "log", 0.5, 100)
+    assert TrainConfig().ema_decay == 0.0 and TrainConfig().stack_prob == 0.0  # the dataclass keeps the authors'
