@@ -259,7 +259,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
     """Train (unless cached) and evaluate one run; returns its result dict (also saved)."""
     import torch
 
-    from loco_cli.annotations import atomic_write_text
+    from loco_cli.annotations import atomic_write_text, json_text
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.train import train_run
 
@@ -281,7 +281,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
                "val_metric": float(np.mean([d["val_metric"] for d in done])), "val_metric_name": "mean over members",
                "scores": scores}
         run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cached, json.dumps(out, indent=1))
+        atomic_write_text(cached, json_text(out))
         return out
     teacher = work / "runs" / spec.teacher / "model.pt" if spec.teacher else None
     t0 = time.perf_counter()
@@ -293,7 +293,7 @@ def execute(spec: RunSpec, work: Path) -> dict:
     scores = evaluate_run(model, work / spec.test, spec.test_split)
     out = {"spec": spec.__dict__, "train_seconds": round(seconds, 1), "steps_per_s": round(spec.steps / seconds, 2),
            "val_metric": result.best_metric, "val_metric_name": result.metric_name, "scores": scores}
-    atomic_write_text(cached, json.dumps(out, indent=1))
+    atomic_write_text(cached, json_text(out))
     return out
 
 
@@ -376,6 +376,8 @@ def main() -> None:
                 log(f"{s.key}: F1 {r['scores']['overall']['f1']:.3f} ({r['train_seconds']:.0f} s)")
     import torch
 
+    from loco_cli.annotations import json_text
+
     report = {"mode": mode_name, "config": mode, "seeds": args.seeds, "experiments": experiments,
               "machine": platform.platform(), "processor": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "torch": torch.__version__, "jobs": args.jobs,
@@ -385,7 +387,7 @@ def main() -> None:
               "tables": aggregate(results)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.json.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    tmp.write_text(json_text(report))
     os.replace(tmp, args.json)
     log(f"wrote {args.json}")
 

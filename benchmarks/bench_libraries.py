@@ -61,7 +61,9 @@ def main() -> None:
             entry[f"{t}_global_f1"] = _stats([run["tests"][t]["global_f1"]])
     for path in a.seeds_json:
         doc["variants"].update(json.loads(Path(path).read_text())["variants"])
-    text = json.dumps(doc, indent=1) + "\n"
+    from loco_cli.annotations import json_text
+
+    text = json_text(doc)
     if a.json:
         from loco_cli.annotations import atomic_write_text
 

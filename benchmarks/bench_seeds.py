@@ -81,7 +81,7 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from loco_cli.annotations import atomic_write_text
+    from loco_cli.annotations import atomic_write_text, json_text
     from loco_cli.prepare import load_prepared
     from loco_cli.train import load_recipe, train_run
 
@@ -104,7 +104,7 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
                                    device=args["device"]) for name, folder in args["test"].items()}
     out = {"variant": variant, "recipe": recipe, "loss": loss.name, "init": init or None, "seed": seed, "steps": train.steps,
            "train_seconds": round(seconds, 1), "val_f1": result.best_metric, "tests": tests}
-    atomic_write_text(cached, json.dumps(out, indent=1) + "\n")
+    atomic_write_text(cached, json_text(out))
     return out
 
 
@@ -157,7 +157,9 @@ def main() -> None:
             m = entry[f"{test}_mean_f1"] = _stats([r["tests"][test]["mean_f1"] for r in runs])
             print(f"{name} on {test}: mean-over-tracks F1 {m['mean']:.3f} +- {m['std']:.3f} (min {m['min']:.3f}, "
                   f"max {m['max']:.3f}); global {g['mean']:.3f} +- {g['std']:.3f} over {g['n']} seeds", file=sys.stderr)
-    text = json.dumps(summary, indent=1) + "\n"
+    from loco_cli.annotations import json_text
+
+    text = json_text(summary)
     if a.json:
         from loco_cli.annotations import atomic_write_text
 

@@ -24,6 +24,8 @@ def _load(results: Path) -> dict:
 
 
 def _pm(stat: dict, scale: float = 1.0, digits: int = 3) -> str:
+    if stat["mean"] is None or stat["std"] is None:  # null: undefined (no matched onsets)
+        return "n/a"
     m, s = stat["mean"] * scale, stat["std"] * scale
     if m != m:
         return "n/a"

@@ -258,6 +258,25 @@ def sibling_temp_dir(path: Path, tag: str = "") -> Path:
     return tmp
 
 
+def json_text(obj, indent: int = 1) -> str:
+    """``obj`` as strict JSON text (newline-terminated): a NaN or infinite float, which JSON cannot hold,
+    becomes ``null``. loco writes ``null`` where a score is undefined, e.g. the precision of a class
+    with neither references nor detections."""
+    import json
+    import math
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=indent, allow_nan=False) + "\n"
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

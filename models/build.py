@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from loco_cli import __version__
-from loco_cli.annotations import atomic_write_text
+from loco_cli.annotations import atomic_write_text, json_text
 from loco_cli.checkpoint import load_model
 from loco_cli.engine import evaluate_model
 from loco_cli.prepare import prepare_dataset
@@ -243,7 +243,7 @@ def main() -> None:
         print(f"building {name} ...", flush=True)
         r = build(name, args.work, args.steps)
         atomic_write_text(HERE / f"{name}.md", card(r))
-        atomic_write_text(HERE / f"{name}.json", json.dumps(r, indent=1) + "\n")
+        atomic_write_text(HERE / f"{name}.json", json_text(r))
         print(f"{name}: overall F1 (mean over tracks) {r['report']['overall']['mean']['f1']:.3f} -> {HERE / (name + '.pt')}")
     sys.exit(0)
 

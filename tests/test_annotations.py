@@ -110,3 +110,14 @@ def test_midi_annotations_round_trip_with_tempo_changes(tmp_path):
     (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00")
     with pytest.raises(InvalidAnnotation, match="MIDI"):
         read_events(tmp_path / "bad.mid")
+
+
+def test_json_text_writes_null_for_undefined_scores():
+    import json
+    import math
+
+    from loco_cli.annotations import json_text
+
+    text = json_text({"f1": float("nan"), "rows": [1.5, math.inf, (2, -math.inf)], "ok": 0.25})
+    assert "NaN" not in text and "Infinity" not in text and text.endswith("\n")
+    assert json.loads(text) == {"f1": None, "rows": [1.5, None, [2, None]], "ok": 0.25}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -28,7 +27,7 @@ def eval_command(
     from rich.console import Console
     from rich.table import Table
 
-    from loco_cli.annotations import atomic_write_text
+    from loco_cli.annotations import atomic_write_text, json_text
     from loco_cli.cli._common import fail_on_error, label_map_option, split_list
     from loco_cli.errors import InvalidOption
 
@@ -81,7 +80,7 @@ def eval_command(
     if json_out:
         payload = {"window_s": result.window, "class_names": result.classes, "problems": result.problems,
                    **result.report, **({"model": info} if info else {}), **({"notes": notes} if notes else {})}
-        atomic_write_text(Path(json_out), json.dumps(payload, indent=2))
+        atomic_write_text(Path(json_out), json_text(payload, indent=2))
     if csv_out:
         atomic_write_text(Path(csv_out), "\n".join(csv_lines) + "\n")
     if result.problems:
