@@ -470,6 +470,9 @@ def count_nll(
         ``(N, C)`` non-negative losses in nats (``+inf`` only for an impossible count, e.g. more events
         than valid frames).
     """
+    if logits.ndim != 3:
+        raise ValueError(f"logits must have shape (N, T, C), got {tuple(logits.shape)}; "
+                         "add the missing axes, e.g. logits[None] or logits[..., None]")
     counts = torch.as_tensor(counts, device=logits.device).long()
     if counts.shape != (logits.shape[0], logits.shape[2]):
         raise ValueError(

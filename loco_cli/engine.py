@@ -77,8 +77,8 @@ def evaluate_paths(
     is reported in ``problems`` and the rest go on. When every class is a MIDI pitch (piano),
     ``notes`` holds the note-level scores (:func:`note_level_f1`, mean over tracks).
     """
-    if window <= 0:
-        raise InvalidOption(f"--window must be positive, got {window}")
+    if not 0 < window < float("inf"):  # also refuses NaN
+        raise InvalidOption(f"--window must be a positive number of seconds (e.g. 0.05), got {window}")
     pairs, problems = pair_annotation_files(pred, ref)
     loaded = {}
     for track, pred_file, ref_file in pairs:
@@ -155,8 +155,8 @@ def evaluate_model(
     from loco_cli.errors import ModelError
     from loco_cli.prepare import load_prepared
 
-    if window <= 0:
-        raise InvalidOption(f"--window must be positive, got {window}")
+    if not 0 < window < float("inf"):  # also refuses NaN
+        raise InvalidOption(f"--window must be a positive number of seconds (e.g. 0.05), got {window}")
     loaded = load_model(model, device)
     data = load_prepared(data_dir)
     if loaded.classes != data.classes:

@@ -16,17 +16,19 @@ VERBOSE = {"on": False}
 def fail_on_error(console):
     """Turn a :class:`LocoError` into ``error: <message>`` on stderr and its exit code, no traceback
     (``loco --verbose`` re-raises it with the traceback)."""
+    from rich.text import Text
+
     try:
         yield
     except LocoError as err:
         if VERBOSE["on"]:
             raise
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("error:", "red"), " ", str(err)), highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
     except ValueError as err:  # config validation (frozen dataclasses) raises ValueError with the field
         if VERBOSE["on"]:
             raise
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("error:", "red"), " ", str(err)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

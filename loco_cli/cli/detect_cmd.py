@@ -23,6 +23,7 @@ def detect_command(
     import time
 
     from rich.console import Console
+    from rich.text import Text
 
     from loco_cli.cli._common import fail_on_error, progress
 
@@ -54,7 +55,7 @@ def detect_command(
                                    on_file=on_file)
         elapsed = time.perf_counter() - start
     for problem in summary.problems:
-        console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     n = len(summary.outputs)
     rtf = summary.audio_seconds / elapsed if elapsed > 0 else float("inf")
     console.print(f"{n} file(s), {sum(summary.events.values())} onsets -> {out} "

@@ -26,6 +26,7 @@ def eval_command(
     """Score onsets: precision, recall, F1 per class, as the mean over tracks and globally (summed)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from loco_cli.annotations import atomic_write_text, json_text
     from loco_cli.cli._common import fail_on_error, label_map_option, split_list
@@ -50,7 +51,7 @@ def eval_command(
             result = evaluate_paths(pred, ref, window=window, classes=split_list(classes),
                                     label_map=label_map_option(labels))
     for problem in result.problems:
-        console.print(f"[yellow]skipped[/yellow] {problem}")
+        console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     for name, c in list(info.get("tuned", {}).items())[:12]:
         console.print(f"tuned {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f} "
                       f"(val F1 {c['f1']:.3f})")

@@ -34,6 +34,7 @@ def prepare_command(
 ) -> None:
     """Compute features once, cut count-labelled snippets, assign splits; bad files are reported and skipped."""
     from rich.console import Console
+    from rich.text import Text
 
     from loco_cli.cli._common import fail_on_error, label_map_option, progress, split_list
     from loco_cli.datasets import detect_layout, discover
@@ -54,7 +55,7 @@ def prepare_command(
             def on_track(name: str, error: str | None) -> None:
                 bar.update(task, advance=1, info=name)
                 if error:
-                    bar.console.print(f"[yellow]skipped[/yellow] {error}", highlight=False, soft_wrap=True)
+                    bar.console.print(Text.assemble(("skipped", "yellow"), " ", str(error)), highlight=False, soft_wrap=True)
 
             result = prepare_dataset(
                 source, out, preset=preset, classes=split_list(classes), label_map=label_map, layout=layout,
@@ -78,7 +79,7 @@ def prepare_command(
     if s["collapsed_onsets"]:
         console.print(f"{s['collapsed_onsets']} same-frame onsets collapsed into one event")
     for problem in result.problems:
-        console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     if result.problems and not skip_bad:
         console.print(f"[red]{len(result.problems)} file(s) skipped[/red]; fix them or pass --skip-bad")
         raise typer.Exit(1)
