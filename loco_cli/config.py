@@ -266,7 +266,9 @@ class TrainConfig(_Config):
     mixed in ("extract stacking") and the labels are united. ``count_noise`` moves each window's count
     of each class by +-1 with that probability (clipped at 0), leaving the frame labels alone: noisy
     count labels for the SeCoST study (SeCoST [4]). Counts-only datasets train on their
-    fixed clips (gain only).
+    fixed clips: gain, and stacking of two clips of the same length (their counts added).
+    ``length_dist='log'`` draws window lengths log-uniformly (as many in [a, 2a] as in [L/2, L]);
+    ``ema_decay`` > 0 validates and ships an exponential moving average of the weights.
     """
 
     steps: int = 3000

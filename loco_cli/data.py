@@ -52,6 +52,16 @@ def scale_frequency(x: np.ndarray, centers: np.ndarray, factor: float) -> np.nda
     return x[..., i0] * (1 - w) + x[..., i1] * w
 
 
+def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Two log-power feature windows ``(T, Ch, F)`` played together: powers add (log-add-exp on channel
+    0), the time difference (channel 1) is recomputed."""
+    x = x.copy()
+    x[:, 0] = np.logaddexp(x[:, 0], y[:, 0])
+    if x.shape[1] > 1:
+        x[1:, 1] = np.diff(x[:, 0], axis=0)
+    return x
+
+
 def collate(items: list[tuple[np.ndarray, list[np.ndarray], np.ndarray]], n_classes: int) -> dict:
     """Pad ``(features (T_i, Ch, F), onset frames per class, counts (C,))`` items into a batch dict."""
     t_max = max(f.shape[0] for f, _, _ in items)
@@ -134,15 +144,18 @@ class Sampler:
         """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``."""
         x, frames, counts = self._window()
         cfg, rng = self.cfg, self.rng
-        if self.data.has_timestamps and cfg.stack_prob > 0 and rng.random() < cfg.stack_prob:
-            y, frames2, _ = self._window(out_len=x.shape[0])
-            n = min(x.shape[0], y.shape[0])
-            x = x[:n].copy()
-            x[:, 0] = np.logaddexp(x[:, 0], y[:n, 0])
-            if x.shape[1] > 1:
-                x[1:, 1] = np.diff(x[:, 0], axis=0)
-            frames = [np.union1d(a[a < n], b[b < n]) for a, b in zip(frames, frames2, strict=True)]
-            counts = np.array([f.size for f in frames], dtype=np.int64)
+        if cfg.stack_prob > 0 and rng.random() < cfg.stack_prob:
+            if self.data.has_timestamps:
+                y, frames2, _ = self._window(out_len=x.shape[0])
+                n = min(x.shape[0], y.shape[0])
+                frames = [np.union1d(a[a < n], b[b < n]) for a, b in zip(frames, frames2, strict=True)]
+                counts = np.array([f.size for f in frames], dtype=np.int64)
+                x = _mix(x[:n], y[:n])
+            else:  # counts only: two whole clips of the same length (to 2 frames), their counts added
+                y, _, counts2 = self._window()
+                n = min(x.shape[0], y.shape[0])
+                if max(x.shape[0], y.shape[0]) - n <= 2:
+                    x, counts = _mix(x[:n], y[:n]), counts + counts2
         if cfg.gain_db > 0:
             x = x.copy()
             x[:, 0] += np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))

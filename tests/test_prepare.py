@@ -177,3 +177,18 @@ def test_a_class_subset_keeps_tracks_without_those_classes(tmp_path):
     assert all(r["counts"].sum() == 0 for r in data.snippets)
     with pytest.raises(DatasetError):
         prepare_dataset(tmp_path / "c", tmp_path / "d", preset="drums", split="none")
+
+
+def test_counts_only_stacking_adds_counts(corpus, tmp_path):
+    import numpy as np
+
+    from loco_cli.config import TrainConfig
+    from loco_cli.data import Sampler
+
+    wav = sorted(corpus.glob("*.wav"))[0]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"audio,start,end,KD,SD\n{wav},0,1.5,2,1\n{wav},1.5,3.0,0,4\n")
+    data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", split="none").out)
+    sampler = Sampler(data, TrainConfig(stack_prob=1.0, gain_db=0.0), np.random.default_rng(0))
+    seen = {tuple(sampler.example()[2].tolist()) for _ in range(40)}
+    assert seen <= {(4, 2), (2, 5), (0, 8)} and len(seen) == 3  # every pair of clips, counts added
