@@ -44,11 +44,12 @@ def main() -> None:
     parser.add_argument("--test", action="append", required=True, help="NAME=held-out corpus folder")
     parser.add_argument("--model", action="append", default=[], help="NAME=MODEL[:ABOUT] to score")
     parser.add_argument("--seeds-json", action="append", default=[], help="bench_seeds.py results to merge")
+    parser.add_argument("--about", default=ABOUT, help="what the test sets are (kept in the JSON)")
     parser.add_argument("--work", default="runs/libraries")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     tests = dict(t.split("=", 1) for t in a.test)
-    doc = {"benchmark": "libraries", "about": ABOUT, "tests": tests, "device": "cpu",
+    doc = {"benchmark": "libraries", "about": a.about, "command": " ".join(sys.argv), "tests": tests, "device": "cpu",
            "environment": environment("cpu"), "variants": {}}
     for spec in a.model:
         name, _, rest = spec.partition("=")

@@ -251,8 +251,9 @@ def seeds_rows(doc: dict, label: str = "") -> list[str]:
         run0 = v["runs"][0] if v["runs"] else {}
         loss = run0.get("loss", doc.get("loss", ""))
         init = f", from `{run0['init']}`" if run0.get("init") else ""
+        recipe = (v["recipe"] if run0.get("model") else f"`{Path(v['recipe'].split('@')[0]).name}` ({loss}{init})")
         for test, m, g in pairs:
-            rows.append(f"| {label}{name} | `{Path(v['recipe'].split('@')[0]).name}` ({loss}{init}) | {test} | "
+            rows.append(f"| {label}{name} | {recipe} | {test} | "
                         f"{_stat_cell(m)} | {_stat_cell(g)} | {m['n']} |")
     return rows
 
@@ -275,7 +276,14 @@ def robustness_sections(results: Path) -> list[str]:
         doc = json.loads(lib.read_text())
         out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
     else:
-        out += _missing("libraries", "see benchmarks/README.md (library protocol)")
+        out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
+    ft = results / "finetune.json"
+    out += ["## Fine-tuning on a small set (drums)", ""]
+    if ft.is_file():
+        doc = json.loads(ft.read_text())
+        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), ""]
+    else:
+        out += _missing("finetune", "python benchmarks/bench_libraries.py ... (docs/real-audio.md)")
     out += ["## Seed spread of the demo recipe", ""]
     files = sorted(results.glob("seeds_*.json")) + sorted((results / "gpu").glob("seeds_*.json"))
     if not files:
