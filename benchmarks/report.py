@@ -59,7 +59,9 @@ def accuracy_section(acc: dict) -> list[str]:
         f"with mir_eval; F1 is the global F1 over the test tracks. Run `{acc['command']}` "
         f"({acc['date']}): {_train_seconds(tables) / 60:.0f} min of training in all, {acc['jobs']} runs in parallel "
         f"(one thread each) on {acc['cpus']} cores, so about {_train_seconds(tables) / 60 / acc['jobs']:.0f} min "
-        "of wall time plus data preparation. Runs are cached, so an interrupted benchmark resumes.", "",
+        "of wall time plus data preparation. Runs are cached, so an interrupted benchmark resumes. "
+        "Runs dated before 2026-11-27 used the drums recipe of that time (`benchmarks/recipes/drums_authors.toml`: "
+        "constant learning rate, uniform window lengths, no weight average, no stacking).", "",
     ]
     if "weak" in tables:
         out += [f"### Weak vs full supervision (LoCo [1] Table 1 analogue), {cfg['weak_steps']} steps", ""]
