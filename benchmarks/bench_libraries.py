@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_seeds import _stats, environment, evaluate_folder  # noqa: E402
+from bench_seeds import _stats, environment, evaluate_folder, write_json  # noqa: E402
 
 ABOUT = ("Four recorded drum kits never heard in training (AVL Black Pearl and Red Zeppelin, Hydrogen ForzeeStereo "
          "and ColomboAcoustic), 16 tracks x 30 s of loco's grooves; `dry`: drums only, `mix`: inside FluidSynth band "
@@ -62,15 +62,7 @@ def main() -> None:
             entry[f"{t}_global_f1"] = _stats([run["tests"][t]["global_f1"]])
     for path in a.seeds_json:
         doc["variants"].update(json.loads(Path(path).read_text())["variants"])
-    from loco_cli.annotations import json_text
-
-    text = json_text(doc)
-    if a.json:
-        from loco_cli.annotations import atomic_write_text
-
-        atomic_write_text(Path(a.json), text)
-    else:
-        print(text)
+    write_json(doc, a.json)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,16 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     return out
 
 
+def write_json(doc: dict, path: str | None) -> None:
+    """Write ``doc`` as strict JSON to ``path`` atomically, or print it when ``path`` is ``None``."""
+    from loco_cli.annotations import atomic_write_text, json_text
+
+    if path:
+        atomic_write_text(Path(path), json_text(doc))
+    else:
+        print(json_text(doc), end="")
+
+
 def _stats(values: list[float]) -> dict:
     v = np.array(values, dtype=float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
@@ -157,15 +167,7 @@ def main() -> None:
             m = entry[f"{test}_mean_f1"] = _stats([r["tests"][test]["mean_f1"] for r in runs])
             print(f"{name} on {test}: mean-over-tracks F1 {m['mean']:.3f} +- {m['std']:.3f} (min {m['min']:.3f}, "
                   f"max {m['max']:.3f}); global {g['mean']:.3f} +- {g['std']:.3f} over {g['n']} seeds", file=sys.stderr)
-    from loco_cli.annotations import json_text
-
-    text = json_text(summary)
-    if a.json:
-        from loco_cli.annotations import atomic_write_text
-
-        atomic_write_text(Path(a.json), text)
-    else:
-        print(text)
+    write_json(summary, a.json)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,36 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
     n_lo = sum(half["classes"][k]["n_ref"] for k in lo_keys)
     n_all = sum(v["n_ref"] for v in half["classes"].values())
     assert half["overall"]["f1"] == pytest.approx(2 * n_lo / (n_lo + n_all))  # precision 1, recall n_lo / n_all
+
+
+def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
+    """bench_seeds.py trains every seed of every variant and scores each test set; bench_libraries.py scores
+    model files and merges those rows (a few steps of a tiny model: the bookkeeping, not the accuracy)."""
+    import json
+    import subprocess
+
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.synth import write_corpus
+
+    write_corpus("drums", tmp_path / "train", n_tracks=3, duration=4.0, seed=2)
+    write_corpus("drums", tmp_path / "test", n_tracks=2, duration=4.0, seed=3)
+    prepare_dataset(tmp_path / "train", tmp_path / "prep", split="none")
+    env = {"OMP_NUM_THREADS": "1", **__import__("os").environ}
+    subprocess.run([sys.executable, str(BENCH / "bench_seeds.py"), "--data", str(tmp_path / "prep"),
+                    "--test", f"a={tmp_path / 'test'}", "--variant", f"x={tiny_recipe}",
+                    "--variant", f"y={tiny_recipe}@ce", "--seeds", "2", "--steps", "2",
+                    "--work", str(tmp_path / "w"), "--json", str(tmp_path / "s.json")], check=True, env=env,
+                   capture_output=True)
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert set(doc["variants"]) == {"x", "y"} and doc["environment"]["torch"]
+    assert [r["seed"] for r in doc["variants"]["x"]["runs"]] == [0, 1]
+    assert doc["variants"]["y"]["runs"][0]["loss"] == "ce" and doc["variants"]["x"]["a_mean_f1"]["n"] == 2
+    subprocess.run([sys.executable, str(BENCH / "bench_libraries.py"), "--test", f"a={tmp_path / 'test'}",
+                    "--model", f"m={tmp_path / 'w' / 'x-s0' / 'train'}:a tiny model", "--seeds-json",
+                    str(tmp_path / "s.json"), "--work", str(tmp_path / "l"), "--json", str(tmp_path / "l.json")],
+                   check=True, env=env, capture_output=True)
+    lib = json.loads((tmp_path / "l.json").read_text())
+    assert set(lib["variants"]) == {"m", "x", "y"} and lib["variants"]["m"]["recipe"] == "a tiny model"
+    assert "NaN" not in (tmp_path / "l.json").read_text()
+    rows = _module("report").seeds_rows(lib)
+    assert len(rows) == 3 and rows[0].startswith("| m | a tiny model | a |")
