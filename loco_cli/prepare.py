@@ -325,6 +325,9 @@ def prepare_dataset(
     source, out = Path(source), Path(out)
     if out.exists() and not force:
         raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "dataset.json").is_file())):
+        raise DatasetError(f"{out}: not a prepared dataset (no dataset.json); --force only replaces a folder "
+                           "that loco prepare made: choose another output folder")
     if label_noise_ms < 0:
         raise InvalidOption("--label-noise-ms must be >= 0")
     features = features or PRESETS[preset].features

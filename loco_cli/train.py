@@ -207,10 +207,16 @@ def train_run(
     run = Path(run_dir)
     last = run / "last.pt"
     if resume and not last.is_file():
-        raise InvalidOption(f"{run}: nothing to resume (no last.pt); start it without --resume")
+        if run.is_dir() and (run / "config.json").is_file():
+            raise InvalidOption(f"{run}: nothing to resume (no last.pt: it stopped before its first checkpoint); "
+                                "start it again with --force instead of --resume")
+        raise InvalidOption(f"{run}: nothing to resume (no run there); start it without --resume")
     if not resume and run.exists() and any(run.iterdir()):
         if not force:
             raise InvalidOption(f"{run}: run folder exists; pass --resume to continue it or --force to start over")
+        if not (run / "config.json").is_file():
+            raise InvalidOption(f"{run}: not a loco run folder (no config.json); --force only replaces a run "
+                                "that loco train made: choose another --out folder")
         if rank == 0:
             shutil.rmtree(run)
     start = load_model(init, "cpu") if init is not None and not resume else None

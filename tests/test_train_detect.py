@@ -425,3 +425,14 @@ def test_drums_recipe_is_the_robust_one():
     t = load_recipe("drums")["train"]
     assert (t.ema_decay, t.length_dist, t.stack_prob, t.warmup_steps) == (0.998, "log", 0.5, 100)
     assert TrainConfig().ema_decay == 0.0 and TrainConfig().stack_prob == 0.0  # the dataclass keeps the authors'
+
+
+def test_resume_advice_does_not_loop(prepared, tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # killed before its first checkpoint
+    with pytest.raises(InvalidOption, match="again with --force"):
+        _train(prepared, run, resume=True)
+    with pytest.raises(InvalidOption, match="--force"):
+        _train(prepared, run)
+    assert _train(prepared, run, force=True).step == QUICK.steps
