@@ -3,7 +3,7 @@
 Two ways to run a causal model over a file of any length:
 
 * ``stream`` (default): one pass, the input fed in chunks with the recurrent and convolutional state
-  carried across (bit-for-bit the same as a single pass; memory bounded by the chunk);
+  carried across (equal to a single pass to 1e-5, as tested; memory bounded by the chunk);
 * ``windows``: 1.5 s windows every 0.5 s, each from the zero state, overlap-averaged (the authors'
   inference). ``benchmarks/bench_detect.py`` measures both; with the shipped drum
   model on a held-out synthetic corpus they score alike (F1 0.919 streaming vs 0.918 windows) and
