@@ -17,7 +17,7 @@ from loco_cli.config import EVAL_WINDOW_S
 from loco_cli.errors import InvalidAnnotation, InvalidOption
 from loco_cli.scores import score_track, summarise
 
-__all__ = ["EvalResult", "pair_annotation_files", "evaluate_paths", "evaluate_model", "note_level_f1"]
+__all__ = ["EvalResult", "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
 
 @dataclass
@@ -40,7 +40,9 @@ def _annotation_files(folder: Path) -> dict[str, Path]:
 
 
 def pair_annotation_files(pred: Path, ref: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
-    """Pair prediction and reference files: two files, or two folders matched by file stem.
+    """Pair prediction and reference files: two files, or two folders matched by file stem, or, when no
+    stem is shared, by track under the datasets' naming rules (:func:`track_key`: a prediction
+    ``<T>_Drum.csv`` or ``<T>_MIX.csv`` pairs with MDB Drums' ``<T>_class.txt``).
 
     Returns ``[(track, pred_file, ref_file)]`` and a list of problems (unmatched stems).
     """
@@ -53,12 +55,37 @@ def pair_annotation_files(pred: Path, ref: Path) -> tuple[list[tuple[str, Path, 
     if pred.is_dir() != ref.is_dir():
         raise InvalidOption(f"{pred} and {ref}: give two files or two folders")
     preds, refs = _annotation_files(pred), _annotation_files(ref)
+    if not set(preds) & set(refs):  # no identical stems: pair by the datasets' naming rules
+        preds, refs = _by_track(preds), _by_track(refs)
     pairs = [(stem, preds[stem], refs[stem]) for stem in sorted(refs) if stem in preds]
     problems = [f"{refs[s]}: no prediction with the stem {s!r} in {pred}" for s in sorted(refs) if s not in preds]
     problems += [f"{preds[s]}: no reference with the stem {s!r} in {ref}" for s in sorted(preds) if s not in refs]
     if not pairs:
         raise InvalidOption(f"{pred} and {ref}: no annotation files share a stem; name predictions after references")
     return pairs, problems
+
+
+#: File-name suffixes that name a recording's version or annotation layer rather than the track:
+#: MDB Drums ``<T>_MIX`` / ``<T>_Drum`` audio and ``<T>_class`` / ``<T>_subclass`` annotations, IDMT-SMT-Drums
+#: ``<T>#MIX`` audio and ``<T>#MIX`` / ``<T>#KD`` ... annotations.
+TRACK_SUFFIXES = ("_MIX", "_Drum", "_class", "_subclass", "#MIX", "#KD", "#SD", "#HH", "#train")
+
+
+def track_key(stem: str) -> str:
+    """The track a file stem belongs to under the datasets' naming rules: ``MusicDelta_Rock_Drum`` and
+    ``MusicDelta_Rock_class`` -> ``MusicDelta_Rock``; ``RealDrum01_00#MIX`` -> ``RealDrum01_00``."""
+    for suffix in TRACK_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _by_track(files: dict[str, Path]) -> dict[str, Path]:
+    """Re-key ``{stem: path}`` by :func:`track_key`; a track with several files keeps the first."""
+    out: dict[str, Path] = {}
+    for stem, path in sorted(files.items()):
+        out.setdefault(track_key(stem), path)
+    return out
 
 
 def evaluate_paths(

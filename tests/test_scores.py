@@ -50,3 +50,21 @@ def test_timing_errors_are_the_matched_offsets():
     assert timing_errors(ref, [], 0.05).size == 0
     assert timing_errors(ref, [1.03], 0.02).size == 0
     assert len(timing_errors(ref, est, 0.05)) == match_count(ref, est, 0.05).tp
+
+
+def test_eval_pairs_files_by_the_datasets_naming_rules(tmp_path):
+    from loco_cli.engine import evaluate_paths, pair_annotation_files, track_key
+
+    assert track_key("MusicDelta_Rock_Drum") == track_key("MusicDelta_Rock_class") == "MusicDelta_Rock"
+    assert track_key("RealDrum01_00#MIX") == "RealDrum01_00" and track_key("plain") == "plain"
+    pred, ref = tmp_path / "pred", tmp_path / "annotations" / "class"
+    pred.mkdir()
+    ref.mkdir(parents=True)
+    for track in ("MusicDelta_Rock", "MusicDelta_Punk"):
+        (ref / f"{track}_class.txt").write_text("0.500\tKD\n1.000\tSD\n")
+    (pred / "MusicDelta_Rock_Drum.csv").write_text("time,label,confidence\n0.51,KD,0.9\n1.0,SD,0.8\n")
+    (pred / "MusicDelta_Punk_MIX.csv").write_text("time,label,confidence\n0.5,KD,0.9\n")
+    pairs, problems = pair_annotation_files(pred, ref)
+    assert [p[0] for p in pairs] == ["MusicDelta_Punk", "MusicDelta_Rock"] and not problems
+    res = evaluate_paths(pred, ref)
+    assert res.report["overall"]["global"]["tp"] == 3
