@@ -7,8 +7,8 @@ Layouts (docs/datasets.md):
   ``annotation_svl/``); ``#train`` single-hit files and isolated stems are skipped; group = subset
   (``RealDrum`` / ``WaveDrum`` / ``TechnoDrum``).
 * ``maps``: ``<Instrument>/MUS/MAPS_MUS-<piece>_<Instrument>.wav`` + ``.txt``; group = instrument.
-* ``mdb``: ``audio/full_mix/<Track>_MIX.wav`` (or ``drum_only/<Track>_Drum.wav``) +
-  ``annotations/class/<Track>_class.txt``.
+* ``mdb``: ``audio/drum_only/<Track>_Drum.wav`` (or, with ``channel='full_mix'``,
+  ``audio/full_mix/<Track>_MIX.wav``) + ``annotations/class/<Track>_class.txt``.
 * ``generic``: any audio file with an annotation of the same stem in the same folder (or in a sibling
   ``annotations``/``annotation`` folder); group = parent folder name.
 * ``manifest``: a CSV of clips with counts and no timestamps (:func:`read_count_manifest`).
@@ -130,14 +130,23 @@ def _maps(root: Path) -> tuple[list[TrackRef], list[str]]:
     return tracks, problems
 
 
-def _mdb(root: Path) -> tuple[list[TrackRef], list[str]]:
+#: MDB Drums audio versions (``--channel``): the drum stems alone, or the full band mix.
+MDB_MIXES = ("drum_only", "full_mix")
+
+
+def _mdb(root: Path, mix: str) -> tuple[list[TrackRef], list[str]]:
+    """MDB Drums: ``annotations/class/<T>_class.txt`` with ``audio/drum_only/<T>_Drum.wav`` or, with
+    ``mix='full_mix'``, ``audio/full_mix/<T>_MIX.wav``; never a mixture of the two."""
+    if mix not in MDB_MIXES:
+        raise DatasetError(f"{root}: MDB Drums has the audio versions {' and '.join(MDB_MIXES)}; "
+                           f"choose one with --channel (got {mix!r})")
+    suffix = "_Drum" if mix == "drum_only" else "_MIX"
     tracks, problems = [], []
     for ann in sorted((root / "annotations" / "class").glob("*_class.txt")):
         name = ann.name[: -len("_class.txt")]
-        candidates = [root / "audio" / "full_mix" / f"{name}_MIX.wav", root / "audio" / "drum_only" / f"{name}_Drum.wav"]
-        wav = next((c for c in candidates if c.is_file()), None)
-        if wav is None:
-            problems.append(f"{ann}: no audio/full_mix/{name}_MIX.wav or audio/drum_only/{name}_Drum.wav")
+        wav = root / "audio" / mix / f"{name}{suffix}.wav"
+        if not wav.is_file():
+            problems.append(f"{ann}: no audio/{mix}/{wav.name}")
             continue
         tracks.append(TrackRef(name, wav, ann, "mdb"))
     return tracks, problems
@@ -176,6 +185,9 @@ def discover(
         raise DatasetError(f"{root}: no such dataset folder")
     if layout not in LAYOUT_NAMES:
         raise DatasetError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUT_NAMES)}")
+    if root.name in MDB_MIXES and (root.parent.parent / "annotations" / "class").is_dir():
+        raise DatasetError(f"{root}: this is an MDB Drums audio folder; run on the dataset root "
+                           f"{root.parent.parent} with --channel {root.name}")
     if layout == "auto":
         layout = detect_layout(root)
     if layout == "manifest":
@@ -187,7 +199,7 @@ def discover(
     elif layout == "maps":
         tracks, problems = _maps(root)
     elif layout == "mdb":
-        tracks, problems = _mdb(root)
+        tracks, problems = _mdb(root, "drum_only" if channel == "wet_mix" else channel)
     else:
         tracks, problems = _generic(root)
     if not tracks:

@@ -94,6 +94,29 @@ def test_idmt_skips_train_files_and_stems(tmp_path):
     assert [t.audio.name for t in tracks] == [mix.name]
 
 
+def test_mdb_audio_versions_are_never_mixed(tmp_path):
+    import soundfile as sf
+
+    from loco_cli.errors import DatasetError
+
+    mdb = tmp_path / "MDB Drums"
+    for sub in ("audio/full_mix", "audio/drum_only", "annotations/class"):
+        (mdb / sub).mkdir(parents=True)
+    for t in ("MusicDelta_Rock", "MusicDelta_Punk"):
+        (mdb / "annotations" / "class" / f"{t}_class.txt").write_text("0.10\tKD\n")
+        sf.write(mdb / "audio" / "full_mix" / f"{t}_MIX.wav", np.zeros(4410, dtype=np.float32), 44100)
+    sf.write(mdb / "audio" / "drum_only" / "MusicDelta_Rock_Drum.wav", np.zeros(4410, dtype=np.float32), 44100)
+    tracks, problems = discover(mdb)  # default: the drum stems only
+    assert [t.audio.name for t in tracks] == ["MusicDelta_Rock_Drum.wav"]
+    assert problems == [f"{mdb / 'annotations' / 'class' / 'MusicDelta_Punk_class.txt'}: no audio/drum_only/MusicDelta_Punk_Drum.wav"]
+    tracks, problems = discover(mdb, channel="full_mix")
+    assert {t.audio.parent.name for t in tracks} == {"full_mix"} and len(tracks) == 2 and not problems
+    with pytest.raises(DatasetError, match="--channel drum_only"):
+        discover(mdb / "audio" / "drum_only")
+    with pytest.raises(DatasetError, match="choose one with --channel"):
+        discover(mdb, channel="close_mics")
+
+
 def test_mdb_and_generic_layouts(tmp_path):
     import soundfile as sf
 
@@ -102,7 +125,7 @@ def test_mdb_and_generic_layouts(tmp_path):
     (mdb / "annotations" / "class").mkdir(parents=True)
     sf.write(mdb / "audio" / "full_mix" / "MusicDelta_Rock_MIX.wav", np.zeros(4410, dtype=np.float32), 44100)
     (mdb / "annotations" / "class" / "MusicDelta_Rock_class.txt").write_text("0.10 \t KD \n0.20\tHH  \n")
-    tracks, _ = discover(mdb)
+    tracks, _ = discover(mdb, channel="full_mix")
     assert detect_layout(mdb) == "mdb" and tracks[0].name == "MusicDelta_Rock"
     assert list(read_events(tracks[0].annotation).labels) == ["KD", "HH"]
 

@@ -18,7 +18,7 @@ def prepare_command(
     out: Path = typer.Argument(..., help="Output folder of the prepared dataset."),
     preset: str = typer.Option("drums", help="drums (KD/SD/HH, 72 bands) or piano (88 keys, 384 bands)."),
     layout: str = typer.Option("auto", help="auto, generic, enst, idmt, maps, mdb or manifest."),
-    channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder."),
+    channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder; MDB Drums: drum_only (default) or full_mix."),
     labels: str = typer.Option("", help="Label map: enst, mdb, or 'raw=class,...' (default: the preset's)."),
     classes: str = typer.Option("", help="Comma-separated class names (default: the preset's)."),
     split: str = typer.Option(DEFAULT_SPLIT, help="random, kfold:K:I, holdout:GROUP[,GROUP], maps or none."),
