@@ -4,7 +4,8 @@ Layouts (docs/datasets.md):
 
 * ``enst``: ``drummer_N/audio/<channel>/<take>.wav`` + ``drummer_N/annotation/<take>.txt``; group = drummer.
 * ``idmt``: ``audio/<Subset><Kit>_<Take>#MIX.wav`` + ``annotation_xml/<same>.xml`` (or
-  ``annotation_svl/``); ``#train`` single-hit files and isolated stems are skipped; group = subset
+  ``annotation_svl/<same>.svl``, or, as distributed, one Sonic Visualiser layer per instrument
+  ``annotation_svl/<Subset><Kit>_<Take>#KD.svl``, ``#SD``, ``#HH``, merged); ``#train`` single-hit files and isolated stems are skipped; group = subset
   (``RealDrum`` / ``WaveDrum`` / ``TechnoDrum``).
 * ``maps``: ``<Instrument>/MUS/MAPS_MUS-<piece>_<Instrument>.wav`` + ``.txt``; group = instrument.
 * ``mdb``: ``audio/drum_only/<Track>_Drum.wav`` (or, with ``channel='full_mix'``,
@@ -43,6 +44,9 @@ class TrackRef:
     audio: Path
     annotation: Path | None
     group: str
+    #: further annotation files of the same recording, read and merged with ``annotation`` (IDMT's
+    #: one Sonic Visualiser layer per instrument)
+    more_annotations: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,18 @@ def _idmt(root: Path, include_train: bool) -> tuple[list[TrackRef], list[str]]:
             continue  # isolated #KD/#SD/#HH stems: the mixes carry the same hits
         candidates = [root / "annotation_xml" / f"{stem}.xml", root / "annotation_svl" / f"{stem}.svl"]
         ann = next((c for c in candidates if c.is_file()), None)
+        base = stem[: -len("#MIX")] if stem.endswith("#MIX") else stem
+        layers = tuple(p for p in (root / "annotation_svl" / f"{base}#{i}.svl" for i in ("KD", "SD", "HH")) if p.is_file())
+        if ann is None and layers:  # the set as distributed: one .svl layer per instrument
+            ann, layers = layers[0], layers[1:]
+        elif ann is not None:
+            layers = ()
         if ann is None:
-            problems.append(f"{wav}: no annotation_xml/{stem}.xml or annotation_svl/{stem}.svl")
+            problems.append(f"{wav}: no annotation_xml/{stem}.xml, annotation_svl/{stem}.svl or "
+                            f"annotation_svl/{base}#KD.svl (#SD, #HH)")
             continue
         match = _IDMT_SUBSET.match(stem)
-        tracks.append(TrackRef(stem.replace("#", "_"), wav, ann, match.group(1) if match else "other"))
+        tracks.append(TrackRef(stem.replace("#", "_"), wav, ann, match.group(1) if match else "other", layers))
     return tracks, problems
 
 

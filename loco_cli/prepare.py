@@ -225,6 +225,9 @@ def _process(job: _Job) -> dict:
         events = None
         if t.annotation is not None:
             raw = read_events(t.annotation)
+            for more in t.more_annotations:  # e.g. IDMT's per-instrument layers
+                extra = read_events(more)
+                raw = Events(np.concatenate([raw.times, extra.times]), np.concatenate([raw.labels, extra.labels]))
             events, dropped = map_labels(raw, job.label_map)
             unknown = sorted(set(events.label_set) - set(job.classes) - job.known)
             if len(raw) and not len(events):

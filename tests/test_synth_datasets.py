@@ -178,3 +178,30 @@ def test_fluidsynth_renderer_or_a_clear_message(tmp_path, monkeypatch):
         write_corpus("drums", tmp_path / "x", n_tracks=1, duration=3.0, renderer="fluidsynth")
     with pytest.raises(InvalidOption, match="renderer"):
         write_corpus("drums", tmp_path / "y", n_tracks=1, duration=3.0, renderer="midi")
+
+
+def test_idmt_per_instrument_svl_layers_are_merged(tmp_path):
+    import soundfile as sf
+
+    from loco_cli.prepare import load_prepared, prepare_dataset
+
+    root = tmp_path / "IDMT-SMT-DRUMS-V2"
+    (root / "audio").mkdir(parents=True)
+    (root / "annotation_svl").mkdir()
+    noise = (0.1 * np.random.default_rng(0).standard_normal(3 * 44100)).astype(np.float32)
+    sf.write(root / "audio" / "RealDrum01_00#MIX.wav", noise, 44100)
+    sf.write(root / "audio" / "RealDrum01_00#KD.wav", noise, 44100)
+    frames = {"KD": [22050, 66150], "SD": [44100], "HH": [11025, 33075, 55125]}
+    for inst, fr in frames.items():
+        points = "".join(f'<point frame="{f}" label="" />' for f in fr)
+        (root / "annotation_svl" / f"RealDrum01_00#{inst}.svl").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE sonic-visualiser>\n<sv><data>'
+            '<model id="1" name="" sampleRate="44100" start="0" end="0" type="sparse" dimensions="1" '
+            f'resolution="1" notifyOnAdd="true" dataset="0"/><dataset id="0" dimensions="1">{points}</dataset>'
+            "</data></sv>\n")
+    tracks, problems = discover(root)
+    assert [t.name for t in tracks] == ["RealDrum01_00_MIX"] and not problems
+    assert len(tracks[0].more_annotations) == 2
+    data = load_prepared(prepare_dataset(root, tmp_path / "prep", split="none").out)
+    ev = data.reference("RealDrum01_00_MIX")
+    assert {c: len(ev.of(c)) for c in ("KD", "SD", "HH")} == {"KD": 2, "SD": 1, "HH": 3}
