@@ -50,7 +50,8 @@ from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
 from loco_cli.prepare import Prepared, load_prepared
 
-__all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer"]
+__all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer",
+           "transfer_weights", "validation_gaps"]
 
 LOSSES_NEEDING_TIMESTAMPS = ("softloc", "oss", "ce")
 
@@ -262,6 +263,7 @@ def train_run(
     forward = ddp or net
     sampler = Sampler(data, train, rng)
     val_split = "val" if data.split_tracks("val") else "train"
+    thin = validation_gaps(data, val_split)
     meta = {"classes": data.classes, "features": data.features, "model_cfg": model_cfg, "loss": loss,
             "train": train, "dataset": {"path": str(Path(data_dir).resolve()), "split": data.meta["split"],
                                         "seconds": data.meta["seconds"], "preset": data.meta["preset"]}}
@@ -276,7 +278,8 @@ def train_run(
     board = tensorboard_writer(run / "tensorboard") if tensorboard and rank == 0 else None
     emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
                    "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world,
-                   "tensorboard": str(run / "tensorboard") if board else None, "init": init_info})
+                   "tensorboard": str(run / "tensorboard") if board else None, "init": init_info,
+                   "thin_classes": thin})
     use_amp = train.amp and dev.type == "cuda"
     net.train()
     t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
@@ -361,6 +364,20 @@ def train_run(
 
         dist.barrier()
     return result  # type: ignore[return-value]
+
+
+def validation_gaps(data: Prepared, split: str) -> dict[str, int]:
+    """Classes with fewer than :data:`loco_cli.detect.MIN_CALIBRATION_ONSETS` onsets in the validation
+    ``split``: ``{class: onsets}``. Checkpoint choice ignores a class without onsets there, and its
+    threshold and latency fall back to the pooled values; a user should know (give validation more tracks,
+    ``loco prepare --val-fraction``). Empty for counts-only datasets (no onsets to count)."""
+    from loco_cli.detect import MIN_CALIBRATION_ONSETS
+
+    if not data.has_timestamps:
+        return {}
+    names = data.split_tracks(split)
+    onsets = {c: sum(int(data.reference(n).of(c).size) for n in names) for c in data.classes}
+    return {c: k for c, k in onsets.items() if k < MIN_CALIBRATION_ONSETS}
 
 
 @torch.no_grad()

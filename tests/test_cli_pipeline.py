@@ -180,3 +180,15 @@ def test_force_never_deletes_a_folder_loco_did_not_make(pipeline, tmp_path):
     _ok(["prepare", pipeline / "corpus", pipeline / "prep2", "--jobs", 1, "--force"])
     _ok(["train", pipeline / "prep", "--out", pipeline / "run-f", "--recipe", pipeline / "tiny.toml"])
     _ok(["train", pipeline / "prep", "--out", pipeline / "run-f", "--recipe", pipeline / "tiny.toml", "--force"])
+
+
+def test_train_warns_about_classes_with_few_validation_onsets(pipeline):
+    result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-warn", "--recipe", pipeline / "tiny.toml"])
+    line = next((x for x in result.output.splitlines() if x.startswith("warning: few validation onsets")), None)
+    from loco_cli.prepare import load_prepared
+    from loco_cli.train import validation_gaps
+
+    gaps = validation_gaps(load_prepared(pipeline / "prep"), "val")
+    assert (line is not None) == bool(gaps)
+    for c, k in gaps.items():
+        assert f"{c} {k}" in line

@@ -436,3 +436,15 @@ def test_resume_advice_does_not_loop(prepared, tmp_path):
     with pytest.raises(InvalidOption, match="--force"):
         _train(prepared, run)
     assert _train(prepared, run, force=True).step == QUICK.steps
+
+
+def test_validation_gaps_name_classes_with_few_onsets(prepared):
+    from loco_cli.train import validation_gaps
+
+    data = load_prepared(prepared)
+    gaps = validation_gaps(data, "val")
+    counts = {c: sum(int(data.reference(n).of(c).size) for n in data.split_tracks("val")) for c in data.classes}
+    assert gaps == {c: k for c, k in counts.items() if k < 10} and gaps  # the tiny set's one validation track
+    events = []
+    _train(prepared, prepared.parent / "gaps-run", on_event=lambda kind, info: events.append((kind, info)))
+    assert events[0][0] == "start" and events[0][1]["thin_classes"] == gaps

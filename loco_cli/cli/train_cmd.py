@@ -92,6 +92,11 @@ def train_command(
                                   + (f"; new {', '.join(i['new'])}" if i["new"] else "")
                                   + (f"; dropped {', '.join(i['dropped'])}" if i["dropped"] else ""), highlight=False,
                                   markup=False)
+                if info.get("thin_classes") and len(info["thin_classes"]) <= 12:
+                    gaps = ", ".join(f"{c} {k}" for c, k in info["thin_classes"].items())
+                    console.print(f"warning: few validation onsets ({gaps}); these classes take pooled thresholds "
+                                  "and latency and barely count in choosing the checkpoint; give validation more "
+                                  "tracks (loco prepare --val-fraction)", highlight=False, markup=False)
                 if info["tensorboard"]:
                     console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
                 task = bar.add_task("train", total=configs["train"].steps, completed=info["step"], info="")
