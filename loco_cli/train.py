@@ -230,8 +230,11 @@ def train_run(
     decode_cfg = decode_cfg or DecodeConfig()
     torch.manual_seed(train.seed)  # the initial weights depend on the seed alone
     net = build_model(model_cfg)
-    net.norm.set(data.mean, data.std)
-    init_info = transfer_weights(net, start.model, start.classes, data.classes) if start is not None else None
+    init_info = None
+    if start is not None:  # the started-from model's weights and input normalisation
+        init_info = transfer_weights(net, start.model, start.classes, data.classes)
+    else:
+        net.norm.set(data.mean, data.std)
     if model_cfg.arch == "keys":
         net.set_layout(mel_centers(data.features), class_pitches(data.classes, data_dir))
     net.to(dev)
@@ -393,17 +396,16 @@ def transfer_weights(net: torch.nn.Module, source: torch.nn.Module, source_class
     src, dst = source.state_dict(), net.state_dict()
     rows = [(classes.index(c), source_classes.index(c)) for c in classes if c in source_classes]
     for key, value in dst.items():
-        if key not in src:
+        old = src.get(key)
+        if old is None:
             continue
-        old = src[key]
-        if old.shape == value.shape and len(source_classes) == len(classes) and source_classes == classes:
-            value.copy_(old)
-        elif old.shape == value.shape and (old.ndim == 0 or old.shape[0] != len(source_classes)):
-            value.copy_(old)
-        elif old.ndim >= 1 and old.shape[0] == len(source_classes) and value.shape[0] == len(classes) \
-                and old.shape[1:] == value.shape[1:]:
+        per_class = (source_classes != classes and old.ndim >= 1 and old.shape[0] == len(source_classes)
+                     and value.shape[0] == len(classes) and old.shape[1:] == value.shape[1:])
+        if per_class:
             for new_i, old_i in rows:
                 value[new_i] = old[old_i]
+        elif old.shape == value.shape:
+            value.copy_(old)
     net.load_state_dict(dst)
     return {"kept": [c for c in classes if c in source_classes], "new": [c for c in classes if c not in source_classes],
             "dropped": [c for c in source_classes if c not in classes]}
