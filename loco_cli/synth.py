@@ -520,7 +520,8 @@ def _label(inst: str) -> str:
 
 
 def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
-    """Load the kits of ``--kits`` (drums only); kits without kick, snare and hi-hat are left out."""
+    """Load the kits of ``--kits`` (drums only): ``(usable kits, names of the kits left out for lacking a
+    kick, a snare or a closed hi-hat)``."""
     from loco_cli.samples import expand_kit_specs, load_kit, usable
 
     if kind != "drums":
@@ -532,7 +533,7 @@ def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
     good = [k for k in loaded if usable(k)]
     if not good:
         raise InvalidOption(f"--kits {kits}: no kit has a kick, a snare and a closed hi-hat")
-    return good
+    return good, [k.name for k in loaded if not usable(k)]
 
 
 def _drum_text(track: SynthTrack, label_of: Callable[[str], str]) -> str:
@@ -592,7 +593,7 @@ def write_corpus(
     if renderer not in RENDERERS:
         raise InvalidOption(f"--renderer {renderer}: use one of {', '.join(RENDERERS)}")
     engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
-    kit_list = _sample_kits(kind, kits) if renderer == "samples" else []
+    kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" else ([], [])
     if renderer != "samples" and kits:
         raise InvalidOption("--kits needs --renderer samples")
     out = Path(out)
@@ -600,6 +601,7 @@ def write_corpus(
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
     if kit_list:
         summary["kits"] = [{"name": k.name, "source": k.source, "licence": k.licence} for k in kit_list]
+        summary["kits_left_out"] = left_out  # no kick, snare or closed hi-hat
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -617,7 +619,7 @@ def write_corpus(
                 wav, ann, text = out / f"{track.name}.wav", out / f"{track.name}.txt", _drum_text(track, _label)
             elif layout == "enst":
                 take = f"{i + 1:03d}_phrase_{track.name}_sticks"
-                k = kit_list.index(kit) if kit_list else DRUM_FAMILIES.index(track.group)
+                k = i % len(kit_list) if kit_list else DRUM_FAMILIES.index(track.group)
                 base = out / f"drummer_{k + 1}"
                 wav, ann = base / "audio" / "wet_mix" / f"{take}.wav", base / "annotation" / f"{take}.txt"
                 text = _drum_text(track, _label)

@@ -155,7 +155,7 @@ def test_render_is_deterministic_and_annotated(kits):
 def test_write_corpus_with_sample_kits(kits, tmp_path):
     summary = write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=1, renderer="samples",
                            kits=str(kits))
-    assert [k["name"] for k in summary["kits"]] == ["Tiny New", "Tiny Old"]
+    assert [k["name"] for k in summary["kits"]] == ["Tiny New", "Tiny Old"] and summary["kits_left_out"] == []
     assert {k["licence"] for k in summary["kits"]} == {"GPL", "CC0"}
     assert json.loads((tmp_path / "c" / "corpus.json").read_text())["renderer"] == "samples"
     names = sorted(p.stem for p in (tmp_path / "c").glob("*.wav"))
@@ -165,6 +165,18 @@ def test_write_corpus_with_sample_kits(kits, tmp_path):
     enst = write_corpus("drums", tmp_path / "e", n_tracks=2, duration=3.0, seed=1, renderer="samples",
                         kits=[str(kits / "old"), str(kits / "new")], layout="enst")
     assert enst["tracks"] == 2 and (tmp_path / "e" / "drummer_2" / "annotation").is_dir()
+
+
+def test_kits_without_the_classes_are_listed_as_left_out(kits, tmp_path):
+    hands = tmp_path / "hands"
+    hands.mkdir()
+    shutil.copy(kits / "old" / "snare.wav", hands / "clap.wav")
+    (hands / "drumkit.xml").write_text("<drumkit_info><name>Hands</name><instrumentList><instrument><name>Hand Clap"
+                                       "</name><layer><filename>clap.wav</filename></layer></instrument>"
+                                       "</instrumentList></drumkit_info>")
+    summary = write_corpus("drums", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples",
+                           kits=[str(kits / "old"), str(hands)])
+    assert [k["name"] for k in summary["kits"]] == ["Tiny Old"] and summary["kits_left_out"] == ["Hands"]
 
 
 def test_kit_errors(kits, tmp_path):

@@ -59,3 +59,6 @@ def synth_command(
                 shutil.rmtree(tmp, ignore_errors=True)
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
+    if summary.get("kits_left_out"):
+        console.print("kits left out (no kick, snare or closed hi-hat): " + ", ".join(summary["kits_left_out"]),
+                      highlight=False, markup=False)
