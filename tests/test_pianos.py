@@ -1,0 +1,204 @@
+"""Real-sample pianos: sample-folder reading, the renderer (pitch, dampers, pedal), ``synth piano --renderer samples``.
+
+The piano is a tiny folder written here: a few decaying harmonic tones named like the Salamander Grand
+Piano's files (``A4v1.wav``), two velocity layers; no sample library is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loco_cli.errors import InvalidOption
+from loco_cli.midi import smf_bytes
+from loco_cli.pianos import (
+    NO_DAMPER,
+    _play_sampled,
+    expand_piano_specs,
+    load_piano,
+    load_sample_piano,
+    note_number,
+    pedal_segments,
+    render_piano_samples,
+)
+from loco_cli.synth import write_corpus
+
+SR = 22050
+LEAD = 200  # samples of silence before each note's attack (the loader trims them)
+SAMPLED = (57, 60, 63, 66, 69, 72, 75, 78, 81, 84, 87, 90, 93)  # A3 .. A6 every minor third, as Salamander
+NAMES = {0: "C", 3: "D#", 6: "F#", 9: "A"}
+
+
+def _tone(pitch: int, level: float, sr: int, seconds: float = 3.0) -> np.ndarray:
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3) if k * f0 < sr / 2) * np.exp(-t / 1.5)
+    return np.concatenate([np.zeros(LEAD), level * x / np.abs(x).max()]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def piano(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("piano") / "tiny-grand"
+    for layer, level in ((1, 0.2), (2, 0.8)):
+        audio = root / f"velocity{layer}" / "package" / "audio"
+        audio.mkdir(parents=True)
+        for p in SAMPLED:
+            stereo = np.stack([_tone(p, level, 48000)] * 2, axis=1)
+            sf.write(audio / f"{NAMES[p % 12]}{p // 12 - 1}v{layer}.ogg" if p == 57 else
+                     audio / f"{NAMES[p % 12]}{p // 12 - 1}v{layer}.wav", stereo, 48000)
+        (root / f"velocity{layer}" / "package" / "package.json").write_text(
+            json.dumps({"description": "Tiny Grand OGG samples", "license": "MIT"}))
+        (root / f"velocity{layer}" / "package" / "README.md").write_text(
+            "## Samples license\n\n- CC0 1.0\n- Author: the tests\n")
+    return root
+
+
+@pytest.mark.parametrize("name,acc,octave,pitch", [("A", None, 0, 21), ("C", None, 4, 60), ("C", None, 8, 108),
+                                                    ("D", "#", 1, 27), ("B", "b", 3, 58), ("f", "s", 2, 42)])
+def test_note_names(name, acc, octave, pitch):
+    assert note_number(name, acc, octave) == pitch
+
+
+def test_sample_folder_layers_and_licence(piano):
+    p = load_sample_piano(piano)
+    assert sorted(p.samples) == list(SAMPLED)
+    assert [Path(f).parent.parent.parent.name for f in p.samples[60]] == ["velocity1", "velocity2"]  # softest first
+    assert p.samples[57][0].endswith(".ogg")
+    assert p.name == "Tiny Grand" and p.licence == "CC0 1.0 (the tests)"
+    assert "13 sampled notes (57-93), 2 layers" == p.summary()
+
+
+def test_render_is_deterministic_and_in_tune(piano):
+    p = load_sample_piano(piano)
+    a, notes = render_piano_samples(3, 1, p, duration=6.0, sr=SR)
+    b, notes_b = render_piano_samples(3, 1, p, duration=6.0, sr=SR)
+    assert a.dtype == np.float32 and a.shape == (6 * SR,) and np.array_equal(a, b) and notes == notes_b
+    assert notes and all(0 <= t < off <= 6.0 or off == t for t, _, off in notes)
+    assert np.abs(a).max() <= 0.95 + 1e-6
+    c, _ = render_piano_samples(3, 2, p, duration=6.0, sr=SR)
+    assert not np.array_equal(a, c)
+
+
+def _one_note(p, pitch, dur, segments, seconds=3.0):
+    rng = np.random.default_rng(0)
+    out, rows = _play_sampled(p, [(0.5, pitch, 0.9, dur)], segments, int(seconds * SR), SR, rng)
+    return out, rows
+
+
+def test_a_shifted_note_sounds_at_its_pitch(piano):
+    p = load_sample_piano(piano)
+    out, rows = _one_note(p, 70, 1.5, [])  # A#4: the A4 sample a semitone up
+    assert rows == [(0.5, 70, 2.0)]
+    seg = out[int(0.6 * SR): int(1.6 * SR)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
+    peak = np.fft.rfftfreq(seg.size, 1 / SR)[np.argmax(spec)]
+    assert abs(peak - 466.16) < 3.0
+    assert np.abs(out[: int(0.5 * SR) - 20]).max() == 0.0  # silent before the annotated onset
+    assert np.abs(out[int(0.5 * SR): int(0.5 * SR) + 40]).max() > 0.01  # and sounding right at it
+
+
+def test_dampers_pedal_and_the_top_octaves(piano):
+    p = load_sample_piano(piano)
+
+    def level_after(out, t):
+        return float(np.sqrt(np.mean(out[int(t * SR): int((t + 0.2) * SR)] ** 2)))
+
+    damped, _ = _one_note(p, 60, 0.5, [], 4.0)  # key up at 1.0 s, no pedal
+    held, _ = _one_note(p, 60, 0.5, [(0.3, 2.5)], 4.0)  # the pedal holds it until 2.5 s
+    ringing, _ = _one_note(p, NO_DAMPER + 3, 0.5, [], 4.0)  # no damper up there
+    # dampers stop a string within 5 time constants (at most 0.75 s)
+    assert level_after(damped, 1.8) == 0.0 < level_after(damped, 0.6)
+    assert level_after(held, 1.8) > 0.3 * level_after(held, 0.6)
+    assert level_after(held, 3.3) == 0.0
+    assert level_after(ringing, 1.8) > 0.3 * level_after(ringing, 0.6)
+
+
+def test_a_restruck_key_cuts_its_previous_note(piano):
+    p = load_sample_piano(piano)
+    both, rows = _play_sampled(p, [(0.2, 96, 0.9, 2.0), (1.0, 96, 0.9, 2.0)], [], int(3 * SR), SR, np.random.default_rng(0))
+    second, _ = _play_sampled(p, [(1.0, 96, 0.9, 2.0)], [], int(3 * SR), SR, np.random.default_rng(0))
+    assert [r[0] for r in rows] == [0.2, 1.0]
+    a, b = both[int(1.8 * SR):], second[int(1.8 * SR):]
+    assert np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)) > 0.9999  # only the second note sounds on
+
+
+def test_pedal_segments_change_at_onsets():
+    onsets = np.arange(0.5, 20.0, 0.5)
+    for seed in range(20):
+        segs = pedal_segments(np.random.default_rng(seed), onsets, 20.0)
+        for (d0, u0), (d1, _) in zip(segs, segs[1:], strict=False):
+            assert d0 < u0 < d1
+            assert np.min(np.abs(onsets - (u0 + 0.02))) < 1e-9  # up 20 ms before an onset
+        assert all(0 < d < 20.0 for d, _ in segs)
+    assert any(pedal_segments(np.random.default_rng(s), onsets, 20.0) for s in range(20))
+    assert any(not pedal_segments(np.random.default_rng(s), onsets, 20.0) for s in range(20))
+
+
+def test_write_corpus_with_a_sampled_piano(piano, tmp_path):
+    summary = write_corpus("piano", tmp_path / "c", n_tracks=2, duration=4.0, seed=1, renderer="samples",
+                           pianos=str(piano), layout="maps")
+    assert summary["pianos"] == [{"name": "Tiny Grand", "source": str(piano), "licence": "CC0 1.0 (the tests)"}]
+    wavs = sorted((tmp_path / "c").rglob("*.wav"))
+    assert len(wavs) == 2 and all(w.parent.parent.name == "Tiny_Grand" for w in wavs)
+    rows = wavs[0].with_suffix(".txt").read_text().splitlines()
+    assert rows[0] == "OnsetTime\tOffsetTime\tMidiPitch" and len(rows) > 3
+
+
+def test_piano_errors(piano, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidOption, match="no piano samples"):
+        load_sample_piano(tmp_path / "empty")
+    with pytest.raises(InvalidOption, match="not found"):
+        expand_piano_specs(str(tmp_path / "nope"))
+    (tmp_path / "x.wav").write_bytes(b"RIFF")
+    with pytest.raises(InvalidOption, match="not a SoundFont"):
+        expand_piano_specs(str(tmp_path / "x.wav"))
+    with pytest.raises(InvalidOption, match="needs --pianos"):
+        write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples")
+    with pytest.raises(InvalidOption, match="needs --renderer samples"):
+        write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, pianos=str(piano))
+    with pytest.raises(InvalidOption, match="drum kits"):
+        write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples", kits=str(piano))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "C4v1.wav").write_bytes(b"not audio")
+    with pytest.raises(InvalidOption, match="unreadable piano sample"):
+        render_piano_samples(0, 0, load_piano(str(bad)), duration=3.0, sr=SR)
+
+
+def test_smf_control_changes():
+    blob = smf_bytes([(0.5, 60, 100, 0.5, 0)], {0: 1}, [(0.0, 0, 0, 8), (0.25, 0, 64, 127), (1.5, 0, 64, 0)])
+    i_bank, i_prog = blob.index(bytes([0xB0, 0, 8])), blob.index(bytes([0xC0, 1]))
+    assert i_bank < i_prog  # bank select before the program change
+    assert bytes([0xB0, 64, 127]) in blob and bytes([0xB0, 64, 0]) in blob
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(),
+                    reason="needs fluidsynth and fluid-soundfont-gm (Debian)")
+def test_soundfont_piano_renders():
+    p = load_piano("/usr/share/sounds/sf2/FluidR3_GM.sf2#0")
+    assert p.soundfont == ("/usr/share/sounds/sf2/FluidR3_GM.sf2", 0, 0) and "Yamaha Grand" in p.name
+    audio, notes = render_piano_samples(0, 0, p, duration=4.0, sr=SR)
+    assert notes and np.abs(audio).max() > 0.01
+    with pytest.raises(InvalidOption, match="no preset 5:0"):
+        load_piano("/usr/share/sounds/sf2/FluidR3_GM.sf2#5:0")
+
+
+def test_cli_synth_piano_with_samples(piano, tmp_path):
+    from typer.testing import CliRunner
+
+    from loco_cli.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "corpus"
+    result = runner.invoke(app, ["synth", "piano", str(out), "--tracks", "1", "--duration", "3", "--renderer",
+                                 "samples", "--pianos", str(piano)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "corpus.json").read_text())["pianos"][0]["name"] == "Tiny Grand"
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c2"), "--renderer", "samples"])
+    assert result.exit_code == 2 and "needs --pianos" in result.output and "Traceback" not in result.output
