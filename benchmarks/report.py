@@ -267,6 +267,27 @@ def _env_line(doc: dict) -> str:
             f"numpy {e.get('numpy')}, numba {e.get('numba')}")
 
 
+def piano_section(results: Path) -> list[str]:
+    """Piano models on a held-out piano (bench_piano.py results)."""
+    out = ["## Held-out piano (Salamander Grand Piano)", ""]
+    path = results / "piano_libraries.json"
+    if not path.is_file():
+        return out + _missing("piano_libraries", "python benchmarks/bench_piano.py ... (its docstring)")
+    doc = json.loads(path.read_text())
+    scales = [k for k in next(iter(next(iter(doc["models"].values()))["tests"].values()))["scales"] if k != "1"]
+    out += [doc["about"], "",
+            "| model | test set | note F1 | note P / R | onset F1 (global) | "
+            + " | ".join(f"note F1, thresholds x{k}" for k in scales) + " |",
+            "|---|---|---|---|---|" + "---|" * len(scales)]
+    for name, m in doc["models"].items():
+        for test, r in m["tests"].items():
+            out.append(f"| {name}: {m['about']} | {test} | {r['note_f1']:.3f} | {r['note_precision']:.3f} / "
+                       f"{r['note_recall']:.3f} | {r['onset_global_f1']:.3f} | "
+                       + " | ".join(f"{r['scales'][k]['note_f1']:.3f}" for k in scales) + " |")
+    return out + ["", f"Thresholds: each model's own, calibrated on its validation split; the last columns multiply "
+                  f"them all. Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+
+
 def robustness_sections(results: Path) -> list[str]:
     """Held-out sample libraries and the seed spread of recipes (bench_seeds.py results)."""
     out = []
@@ -279,6 +300,7 @@ def robustness_sections(results: Path) -> list[str]:
         out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
+    out += piano_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
     if ft.is_file():

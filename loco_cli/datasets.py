@@ -219,6 +219,10 @@ def discover(
     return tracks, problems
 
 
+#: The most onsets per second of clip a counts manifest may claim for one class (a sanity bound: 1 ms apart).
+MAX_ONSETS_PER_S = 1000
+
+
 def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
     """Read a counts manifest: CSV with header ``audio,start,end,<class>,...`` (seconds; integer counts).
 
@@ -234,6 +238,10 @@ def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
         if header[:3] != ["audio", "start", "end"] or len(header) < 4:
             raise DatasetError(f"{path}: the header must be audio,start,end,<class>,... (one column per class)")
         classes = header[3:]
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        if twice or not all(classes):
+            raise DatasetError(f"{path}: class column {twice[0]!r} appears twice; give each class one column"
+                               if twice else f"{path}: the header has an empty class name; name every column")
         clips = []
         for number, row in enumerate(reader, start=2):
             if not row or not "".join(row).strip():
@@ -245,8 +253,11 @@ def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
                 counts = {c: int(v) for c, v in zip(classes, row[3:], strict=True)}
             except ValueError as err:
                 raise DatasetError(f"{path}:{number}: {err}; start/end are seconds, counts integers") from err
-            if not 0 <= start < end or min(counts.values()) < 0:
-                raise DatasetError(f"{path}:{number}: need 0 <= start < end and non-negative counts")
+            if not 0 <= start < end < float("inf") or min(counts.values()) < 0:
+                raise DatasetError(f"{path}:{number}: need 0 <= start < end (finite seconds) and non-negative counts")
+            if max(counts.values()) > MAX_ONSETS_PER_S * (end - start):
+                raise DatasetError(f"{path}:{number}: a count of {max(counts.values())} in {end - start:g} s is more than "
+                                   f"{MAX_ONSETS_PER_S} onsets per second; check the row")
             clips.append(Clip((path.parent / row[0].strip()).resolve(), start, end, counts))
     if not clips:
         raise DatasetError(f"{path}: the manifest has no clips")

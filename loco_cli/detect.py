@@ -323,8 +323,17 @@ class DetectSummary:
 
 def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeConfig | None, midi: bool, plot: bool,
                      device) -> tuple[list[Path], int, float]:
-    """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio)``."""
+    """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio)``.
+    A failure to write is an :class:`InvalidOption` naming the file (the batch goes on)."""
     res = detect_file(loaded, f, cfg, device)
+    try:
+        return _write_outputs(loaded, f, res, out_dir, midi, plot)
+    except OSError as err:
+        raise InvalidOption(f"{f}: cannot write its outputs into {out_dir} ({err.strerror or err}); "
+                            "choose a writable --out folder") from err
+
+
+def _write_outputs(loaded: LoadedModel, f: Path, res, out_dir: Path, midi: bool, plot: bool) -> tuple[list[Path], int, float]:
     written = [out_dir / f"{f.stem}.csv"]
     write_events_csv(written[0], res.events, res.confidence)
     if midi:
@@ -369,6 +378,14 @@ def detect_paths(
     ``jobs > 1`` (CPU only) detects that many files at once in forked worker processes of one torch
     thread each: the throughput of a batch on several cores (a single file is not split).
     """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidOption(f"{out_dir}: exists and is not a folder; choose another --out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidOption(f"{out_dir}: cannot create the output folder ({err.strerror or err}); "
+                            "choose a writable --out") from err
     files, problems = collect_inputs(inputs)
     summary = DetectSummary(problems=problems)
     stems: dict[str, Path] = {}

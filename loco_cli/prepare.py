@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -370,7 +371,7 @@ def prepare_dataset(
                 st = t.audio.stat()
                 if (st.st_size, st.st_mtime_ns) == (rec["source_size"], rec["source_mtime_ns"]):
                     reuse = out / "features" / digest / f"{t.name}.npy"
-                    reuse = reuse if reuse.is_file() else None
+                    reuse = reuse if feature_problem(reuse, int(rec["frames"]), features, values=True) is None else None
                     reuse_seconds = float(rec["seconds"])
             jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds,
                                   frozenset(default_classes(preset))))
@@ -578,9 +579,43 @@ class Prepared:
         per = self.events[name]
         return Events(np.concatenate(per), np.concatenate([[c] * len(t) for c, t in zip(self.classes, per, strict=True)]))
 
+    def feature_path(self, name: str) -> Path:
+        """The cached feature file of a track."""
+        return self.root / "features" / self.meta["feature_digest"] / f"{name}.npy"
+
     def feature_array(self, name: str) -> np.ndarray:
-        """Memory-mapped float16 features ``(frames, channels, bands)`` of a track."""
-        return np.load(self.root / "features" / self.meta["feature_digest"] / f"{name}.npy", mmap_mode="r")
+        """Memory-mapped float16 features ``(frames, channels, bands)`` of a track; a missing, truncated
+        or misshapen file is a :class:`DatasetError` naming it."""
+        path = self.feature_path(name)
+        problem = feature_problem(path, self.tracks[name]["frames"], self.features)
+        if problem:
+            raise DatasetError(f"{path}: {problem}; run `loco prepare SOURCE {self.root} --force` to recompute it")
+        return np.load(path, mmap_mode="r")
+
+    def check_features(self, names: list[str]) -> None:
+        """Read every feature file of ``names`` once: :class:`DatasetError` naming the first one that is
+        truncated, misshapen or holds NaN / Inf values (a corrupt cache), with the fix."""
+        for name in names:
+            x = self.feature_array(name)
+            if not np.isfinite(x).all():
+                raise DatasetError(f"{self.feature_path(name)}: corrupt feature cache (NaN or Inf values); run "
+                                   f"`loco prepare SOURCE {self.root} --force` to recompute it")
+
+
+def feature_problem(path: Path, frames: int | None, features: FeatureConfig, *, values: bool = False) -> str | None:
+    """Why a cached feature file is unusable (``None`` if it is fine): missing, truncated, not float16
+    ``(frames, channels, bands)``; with ``values``, also NaN / Inf values (reads the whole file)."""
+    try:
+        x = np.load(path, mmap_mode="r")
+    except FileNotFoundError:
+        return "feature cache missing"
+    except (OSError, ValueError, EOFError) as err:
+        return f"corrupt feature cache ({err})"
+    if x.dtype != np.float16 or x.ndim != 3 or x.shape[2] != features.n_mels or (frames is not None and x.shape[0] != frames):
+        return f"corrupt feature cache (shape {x.shape} {x.dtype})"
+    if values and not np.isfinite(x).all():
+        return "corrupt feature cache (NaN or Inf values)"
+    return None
 
 
 def load_prepared(path: str | Path) -> Prepared:
@@ -597,29 +632,62 @@ def load_prepared(path: str | Path) -> Prepared:
         raise DatasetError(f"{root}: dataset format {meta.get('format')!r}, expected {DATASET_FORMAT}; re-run prepare")
     classes = list(meta["classes"])
     index = {c: i for i, c in enumerate(classes)}
+    fix = f"run `loco prepare SOURCE {root} --force` again"
+
+    def parse(name: str, convert) -> None:
+        """Feed the rows of one CSV table to ``convert``; a missing file or a bad row is a DatasetError
+        naming the file and the line."""
+        path = root / name
+        reader = None
+        try:
+            with path.open(newline="") as fh:
+                reader = csv.DictReader(fh)
+                for row in reader:
+                    convert(row)
+        except OSError as err:
+            raise DatasetError(f"{path}: cannot read it ({err.strerror or err}); {fix}") from err
+        except (KeyError, ValueError, TypeError, OverflowError, csv.Error) as err:
+            line = reader.line_num if reader is not None else 1
+            raise DatasetError(f"{path}: corrupt at line {line} ({type(err).__name__}: {err}); {fix}") from err
+
     tracks = {}
-    with (root / "tracks.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            tracks[row["name"]] = {"split": row["split"], "frames": int(row["frames"]), "group": row["group"],
-                                   "seconds": float(row["seconds"]), "audio": row["audio"]}
+
+    def track_row(row: dict) -> None:
+        tracks[row["name"]] = {"split": row["split"], "frames": int(row["frames"]), "group": row["group"],
+                               "seconds": float(row["seconds"]), "audio": row["audio"]}
+
+    parse("tracks.csv", track_row)
     raw: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
     noisy: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
-    with (root / "events.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            c = index[row["label"]]
-            raw[row["track"]][c].append(float(row["time"]))
-            noisy[row["track"]][c].append(float(row["train_time"]))
+
+    def event_row(row: dict) -> None:
+        c = index[row["label"]]
+        raw[row["track"]][c].append(float(row["time"]))
+        noisy[row["track"]][c].append(float(row["train_time"]))
+
+    parse("events.csv", event_row)
     snippets = []
-    with (root / "snippets.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            snippets.append({
-                "track": row["track"], "split": row["split"], "start_frame": int(row["start_frame"]),
-                "n_frames": int(row["n_frames"]), "counts": np.array([int(row[c]) for c in classes], dtype=np.int64),
-            })
-    norm = np.load(root / "norm.npz")
+
+    def snippet_row(row: dict) -> None:
+        if row["track"] not in tracks:
+            raise KeyError(row["track"])
+        snippets.append({
+            "track": row["track"], "split": row["split"], "start_frame": int(row["start_frame"]),
+            "n_frames": int(row["n_frames"]), "counts": np.array([int(row[c]) for c in classes], dtype=np.int64),
+        })
+
+    parse("snippets.csv", snippet_row)
+    try:
+        with np.load(root / "norm.npz") as norm:
+            mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise DatasetError(f"{root / 'norm.npz'}: corrupt normalisation statistics ({err}); {fix}") from err
+    if mean.shape != std.shape or not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise DatasetError(f"{root / 'norm.npz'}: corrupt normalisation statistics (shape {mean.shape} / {std.shape}, "
+                           f"non-finite or zero values); {fix}")
 
     def arrays(d):
         return {n: [np.sort(np.asarray(v, dtype=np.float64)) for v in per] for n, per in d.items()}
 
     return Prepared(root, meta, classes, FeatureConfig.from_dict(meta["features"]), tracks, arrays(raw),
-                    arrays(noisy), snippets, norm["mean"], norm["std"])
+                    arrays(noisy), snippets, mean, std)

@@ -205,6 +205,7 @@ def train_run(
         raise InvalidOption(f"--loss {loss.name} needs timestamps; {data_dir} has counts only (use --loss loco or mil)")
     if not data.split_tracks("train"):
         raise DatasetError(f"{data_dir}: no training tracks")
+    data.check_features(data.split_tracks("train") + data.split_tracks("val"))  # a corrupt cache stops here
     run = Path(run_dir)
     last = run / "last.pt"
     if resume and not last.is_file():
@@ -250,14 +251,18 @@ def train_run(
         teacher_model = t.model
     step, best, bad_evals, rows = 0, -math.inf, 0, []
     if resume:
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model_payload"]["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        step, best, bad_evals, rows = state["step"], state["best"], state["bad_evals"], list(state["metrics"])
-        if ema_net is not None:
-            ema_net.load_state_dict(state["ema"] if state.get("ema") is not None else net.state_dict())
-        rng.bit_generator.state = state["rng"]["numpy"][rank]
-        torch.set_rng_state(state["rng"]["torch"])
+        try:
+            state = torch.load(last, map_location="cpu", weights_only=True)
+            net.load_state_dict(state["model_payload"]["state_dict"])
+            opt.load_state_dict(state["optimizer"])
+            step, best, bad_evals, rows = state["step"], state["best"], state["bad_evals"], list(state["metrics"])
+            if ema_net is not None:
+                ema_net.load_state_dict(state["ema"] if state.get("ema") is not None else net.state_dict())
+            rng.bit_generator.state = state["rng"]["numpy"][rank]
+            torch.set_rng_state(state["rng"]["torch"])
+        except Exception as err:  # truncated, foreign or pickled-code file: cannot resume from it
+            raise ModelError(f"{last}: not a checkpoint this run can resume from ({type(err).__name__}); start the run "
+                             "again with --force instead of --resume") from err
     ddp = None
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -298,6 +303,9 @@ def train_run(
                 t_logits = teacher_model(batch["features"]).float()
                 batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
         value = compute_loss(loss.name, logits, batch, loss, step)
+        if not torch.isfinite(value):
+            raise InvalidOption(f"{run}: the loss became {value.item()} at step {step + 1}; training stopped without "
+                                "writing a model. Lower --lr, or check the data with `loco prepare --force`")
         for group in opt.param_groups:
             group["lr"] = train.lr_at(step)
         opt.zero_grad(set_to_none=True)
