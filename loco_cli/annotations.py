@@ -142,9 +142,14 @@ def _read_text(path: Path) -> Events:
             raise InvalidAnnotation(f"{path}:{number}: missing the pitch column")
         if label_col is None and (pitch_col is not None or (len(parts) >= 3 and _is_number(label))):
             label = str(int(round(float(label))))
-        times.append(max(t, 0.0))
+        times.append(max(t, 0.0) if t > -NEGATIVE_TOLERANCE_S else t)  # far below 0: kept, for prepare to report
         labels.append(label)
     return Events(np.array(times), np.array(labels, dtype=object))
+
+
+#: Onset times this little below zero (rounding in annotation tools) read as 0; earlier ones are kept as they
+#: are, and ``loco prepare`` reports and leaves out onsets outside the audio.
+NEGATIVE_TOLERANCE_S = 0.05
 
 
 def _read_idmt_xml(path: Path, root: ET.Element) -> Events:

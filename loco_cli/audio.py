@@ -12,7 +12,7 @@ import numpy as np
 
 from loco_cli.errors import InvalidAudio
 
-__all__ = ["load_audio", "AUDIO_SUFFIXES"]
+__all__ = ["load_audio", "AUDIO_SUFFIXES", "rate_warning"]
 
 #: Suffixes treated as audio when scanning folders.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
@@ -43,3 +43,18 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
 
         mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def rate_warning(path: str | os.PathLike, fmax: float) -> str | None:
+    """A warning when ``path`` was recorded at a rate whose Nyquist frequency lies below ``fmax`` (Hz, the
+    top of the model's bands): resampling cannot bring those bands back, so they read silence."""
+    import soundfile as sf
+
+    try:
+        rate = sf.info(path).samplerate
+    except Exception:  # unreadable files are reported by load_audio
+        return None
+    if rate / 2 < 0.95 * fmax:
+        return (f"{path}: recorded at {rate} Hz, so nothing above {rate / 2:.0f} Hz; the model reads up to "
+                f"{fmax:.0f} Hz (hi-hats and cymbals live there): expect missed or weaker detections")
+    return None

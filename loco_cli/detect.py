@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from loco_cli.annotations import Events, write_events_csv
-from loco_cli.audio import AUDIO_SUFFIXES, load_audio
+from loco_cli.audio import AUDIO_SUFFIXES, load_audio, rate_warning
 from loco_cli.checkpoint import LoadedModel
 from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
 from loco_cli.errors import InvalidOption, LocoError
@@ -319,6 +319,7 @@ class DetectSummary:
     events: dict[str, int] = field(default_factory=dict)
     audio_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeConfig | None, midi: bool, plot: bool,
@@ -406,6 +407,9 @@ def detect_paths(
             summary.outputs[str(f)] = written
             summary.events[str(f)] = n_events
             summary.audio_seconds += seconds
+            warning = rate_warning(f, loaded.features.fmax)
+            if warning:
+                summary.warnings.append(warning)
         else:
             summary.problems.append(error)
         if on_file:

@@ -42,7 +42,7 @@ from loco_cli.annotations import (
     read_events,
     sibling_temp_dir,
 )
-from loco_cli.audio import load_audio
+from loco_cli.audio import load_audio, rate_warning
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
 from loco_cli.errors import DatasetError, InvalidAnnotation, InvalidAudio, InvalidOption, LocoError
@@ -244,6 +244,7 @@ def _process(job: _Job) -> dict:
         else:
             dropped = {}
         _check_channels(t.audio)
+        warnings = [w for w in [rate_warning(t.audio, job.features.fmax)] if w]
         if job.reuse is not None:
             feats = np.load(job.reuse, mmap_mode="r")
             seconds = job.reuse_seconds
@@ -261,6 +262,13 @@ def _process(job: _Job) -> dict:
         stat = t.audio.stat()
         ev = {}
         if events is not None:
+            outside = (events.times < 0) | (events.times > seconds)
+            if outside.any():
+                warnings.append(f"{t.annotation}: {int(outside.sum())} onset(s) outside the audio (0-{seconds:.2f} s), "
+                                "left out; check the annotation's time unit and offset")
+                events = Events(events.times[~outside], events.labels[~outside])
+            if t.annotation is not None and not len(raw):
+                warnings.append(f"{t.annotation}: no onsets at all; the track trains as silence for every class")
             ev = {c: events.of(c).tolist() for c in job.classes}
         return {
             "name": t.name,
@@ -268,6 +276,7 @@ def _process(job: _Job) -> dict:
             "seconds": round(float(seconds), 6),
             "events": ev,
             "dropped": {str(k): v for k, v in dropped.items()},
+            "warnings": warnings,
             "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns,
         }
@@ -475,6 +484,7 @@ def prepare_dataset(
             "n_snippets": len(snippet_rows),
             "events": {c: int(sum(len(r["events"].get(c, [])) for r in good)) for c in classes},
             "skipped": len(problems),
+            "warnings": [w for r in good for w in r.get("warnings", [])],
             "tracks": [{k: r[k] for k in ("name", "group", "split", "frames", "seconds", "source_size",
                                           "source_mtime_ns")} for r in good],
         }

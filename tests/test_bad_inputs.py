@@ -158,3 +158,33 @@ def test_bad_count_manifests(tmp_path, header, row, needle):
     assert code == 2
     _one_line_error(out, "counts.csv", needle)
     assert not (tmp_path / "prep").exists()
+
+
+# ----------------------------------------------- row 7: suspicious annotations and low sample rates
+def test_prepare_warns_about_onsets_outside_the_audio_empty_annotations_and_low_rates(tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        sf.write(src / f"{name}.wav", rng.standard_normal(44100 * 3) * 0.1, 44100)
+    sf.write(src / "low.wav", rng.standard_normal(22050 * 3) * 0.1, 22050)
+    (src / "a.txt").write_text("-0.5 bd\n0.5 bd\n1.0 sd\n7.0 chh\n")
+    (src / "b.txt").write_text("")
+    (src / "c.txt").write_text("0.5 bd\n1.0 sd\n1.5 chh\n")
+    (src / "low.txt").write_text("0.5 bd\n1.0 sd\n1.5 chh\n")
+    code, out = _run(["prepare", src, tmp_path / "prep", "--jobs", 1])
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "a.txt: 2 onset(s) outside the audio (0-3.00 s), left out" in text
+    assert "b.txt: no onsets at all" in text
+    assert "low.wav: recorded at 22050 Hz, so nothing above 11025 Hz" in text
+    events = (tmp_path / "prep" / "events.csv").read_text()
+    assert "-0.5" not in events and "7.0" not in events
+
+
+def test_detect_warns_about_a_low_sample_rate(base, tmp_path):
+    x = np.random.default_rng(0).standard_normal(8000 * 2) * 0.1
+    sf.write(tmp_path / "phone.wav", x, 8000)
+    code, out = _run(["detect", tmp_path / "phone.wav", "--out", tmp_path / "det", "--model", base / "run"])
+    assert code == 0, out
+    assert "recorded at 8000 Hz" in " ".join(out.split())

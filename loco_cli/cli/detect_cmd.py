@@ -54,6 +54,8 @@ def detect_command(
             summary = detect_paths(loaded, inputs, out, cfg=cfg, midi=midi, plot=plot, device=dev, jobs=jobs,
                                    on_file=on_file)
         elapsed = time.perf_counter() - start
+    for warning in summary.warnings:
+        console.print(Text.assemble(("warning", "yellow"), " ", warning), highlight=False, soft_wrap=True)
     for problem in summary.problems:
         console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     n = len(summary.outputs)

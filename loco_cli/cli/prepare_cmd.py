@@ -78,6 +78,10 @@ def prepare_command(
                       f"(k_max {s['k_max']}); their counts train as '>= {s['k_max'] - 1}'[/yellow]")
     if s["collapsed_onsets"]:
         console.print(f"{s['collapsed_onsets']} same-frame onsets collapsed into one event")
+    for warning in s.get("warnings", [])[:20]:
+        console.print(Text.assemble(("warning", "yellow"), " ", warning), highlight=False, soft_wrap=True)
+    if len(s.get("warnings", [])) > 20:
+        console.print(f"... and {len(s['warnings']) - 20} more warnings (dataset.json lists them all)")
     for problem in result.problems:
         console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     if result.problems and not skip_bad:
