@@ -22,9 +22,11 @@ import csv
 import io
 import math
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -253,12 +255,31 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def sibling_temp_dir(path: Path, tag: str = "") -> Path:
     """A hidden temporary folder next to ``path`` (same file system, so it can be renamed onto ``path``),
-    with the permissions of a normal new folder (``mkdtemp`` alone would make it 0700)."""
+    with the permissions of a normal new folder (``mkdtemp`` alone would make it 0700). Its name holds
+    the process id (``.NAME.TAGtmp-PID-XXXX``); the temporary folders for ``path`` left by processes that
+    no longer run (killed mid-write) are removed first."""
+    import shutil
+
     path = Path(path)
-    path.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}", dir=path.resolve().parent))
+    parent = path.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{glob_escape(path.name)}.*tmp-*-*"):
+        m = re.fullmatch(rf"\.{re.escape(path.name)}\..*tmp-(\d+)-[^/]*", stale.name)
+        if m and stale.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}tmp-{os.getpid()}-", dir=parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
 

@@ -7,7 +7,11 @@ A model file is a ``torch.save`` of plain dicts, lists, numbers, strings and ten
     state_dict, hash
 
 ``hash`` is the SHA-256 of the canonical JSON of everything else plus every tensor's name, dtype,
-shape and bytes; :func:`load_model` recomputes it, so a corrupted or hand-edited file is refused.
+shape and bytes; :func:`load_model` recomputes it, so a file damaged on disk or in transfer, or edited
+without updating the hash, is refused. The hash has no secret key: it is an integrity check, not a
+signature. Someone who edits a file on purpose can recompute it; to trust a model from elsewhere,
+compare its hash (``loco`` prints it; ``models/*.md`` list the shipped ones) with one from a source you
+trust. Loading never runs code from the file (``torch.load(weights_only=True)``).
 Files are written to a temporary name and renamed.
 """
 

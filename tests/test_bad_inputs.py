@@ -188,3 +188,21 @@ def test_detect_warns_about_a_low_sample_rate(base, tmp_path):
     code, out = _run(["detect", tmp_path / "phone.wav", "--out", tmp_path / "det", "--model", base / "run"])
     assert code == 0, out
     assert "recorded at 8000 Hz" in " ".join(out.split())
+
+
+# --------------------------------------------------------- row 9: temp folders of killed writers
+def test_temp_folders_of_dead_processes_are_removed_on_the_next_run(tmp_path):
+    import subprocess
+    import sys
+
+    from loco_cli.annotations import sibling_temp_dir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    stale = tmp_path / f".prep.tmp-{pid}-abc"
+    (stale / "features").mkdir(parents=True)
+    mine = sibling_temp_dir(tmp_path / "prep")  # this process: alive
+    other = tmp_path / f".other.tmp-{pid}-abc"
+    other.mkdir()
+    fresh = sibling_temp_dir(tmp_path / "prep")
+    assert not stale.exists() and mine.is_dir() and fresh.is_dir() and other.is_dir()
