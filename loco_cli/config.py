@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from loco_cli.errors import ConfigError
+
 #: Initial probability mass on ``Y = 0`` (LoCo [1] eq. 15, ``w = 0.8`` in LoCo).
 INIT_MASS_AT_ZERO = 0.8
 #: Onset-matching tolerance of the evaluation, seconds (mir_eval / Wu et al. 2018).
@@ -44,7 +46,7 @@ class _Config:
         names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
         unknown = set(data) - set(names)
         if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+            raise ConfigError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
         kwargs = {}
         for key, value in data.items():
             default = names[key].default
@@ -84,13 +86,13 @@ class FeatureConfig(_Config):
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.hop_length <= 0 or self.win_length <= 0:
-            raise ValueError("sample_rate, hop_length and win_length must be positive")
+            raise ConfigError("sample_rate, hop_length and win_length must be positive")
         if self.win_length > self.n_fft:
-            raise ValueError(f"win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
+            raise ConfigError(f"win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
-            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got {self.fmin}, {self.fmax}")
+            raise ConfigError(f"need 0 <= fmin < fmax <= sample_rate/2, got {self.fmin}, {self.fmax}")
         if self.n_mels < 1:
-            raise ValueError("n_mels must be positive")
+            raise ConfigError("n_mels must be positive")
 
     @property
     def fps(self) -> float:
@@ -125,7 +127,7 @@ class SnippetConfig(_Config):
 
     def __post_init__(self) -> None:
         if self.length_s <= 0 or self.hop_s <= 0:
-            raise ValueError("snippet length and hop must be positive")
+            raise ConfigError("snippet length and hop must be positive")
 
 
 ARCHS = ("crnn", "fcn", "keys")
@@ -170,16 +172,16 @@ class ModelConfig(_Config):
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.arch == "keys" and (not self.key_ratios or min(self.key_ratios) <= 0 or not self.key_dilations
                                     or min(self.key_dilations) < 1 or self.key_channels < 1):
-            raise ValueError("keys: need positive key_ratios, key_dilations >= 1 and key_channels >= 1")
+            raise ConfigError("keys: need positive key_ratios, key_dilations >= 1 and key_channels >= 1")
         if self.rnn not in ("lstm", "gru"):
-            raise ValueError(f"rnn must be 'lstm' or 'gru', got {self.rnn!r}")
+            raise ConfigError(f"rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.conv_filters) != len(self.freq_pools):
-            raise ValueError("conv_filters and freq_pools must have the same length")
+            raise ConfigError("conv_filters and freq_pools must have the same length")
         if self.n_classes < 1 or self.n_bands < 1:
-            raise ValueError("n_classes and n_bands must be positive")
+            raise ConfigError("n_classes and n_bands must be positive")
 
 
 DRUM_MODEL = ModelConfig()
@@ -218,21 +220,21 @@ class LossConfig(_Config):
 
     def __post_init__(self) -> None:
         if self.name not in LOSS_NAMES:
-            raise ValueError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {self.name!r}")
+            raise ConfigError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {self.name!r}")
         if self.k_max < 2:
-            raise ValueError("k_max must be at least 2")
+            raise ConfigError("k_max must be at least 2")
         if self.sigma_frames <= 0:
-            raise ValueError("sigma_frames must be positive")
+            raise ConfigError("sigma_frames must be positive")
         if not 0 <= self.alpha_min <= self.alpha_max <= 1:
-            raise ValueError("need 0 <= alpha_min <= alpha_max <= 1")
+            raise ConfigError("need 0 <= alpha_min <= alpha_max <= 1")
         if self.alpha_ramp <= 0:
-            raise ValueError("alpha_ramp must be positive")
+            raise ConfigError("alpha_ramp must be positive")
         if self.mil_pooling not in ("max", "mean"):
-            raise ValueError("mil_pooling must be 'max' or 'mean'")
+            raise ConfigError("mil_pooling must be 'max' or 'mean'")
         if not 0 <= self.teacher_weight <= 1:
-            raise ValueError("teacher_weight must lie in [0, 1]")
+            raise ConfigError("teacher_weight must lie in [0, 1]")
         if self.peak_weight < 0:
-            raise ValueError("peak_weight must be >= 0")
+            raise ConfigError("peak_weight must be >= 0")
 
 
 LOSS_NAMES = ("loco", "softloc", "oss", "ce", "mil")
@@ -303,27 +305,27 @@ class TrainConfig(_Config):
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.val_every < 1 or self.log_every < 1:
-            raise ValueError("steps, batch_size, val_every and log_every must be positive")
+            raise ConfigError("steps, batch_size, val_every and log_every must be positive")
         if self.lr <= 0:
-            raise ValueError("lr must be positive")
+            raise ConfigError("lr must be positive")
         if not 0 < self.lr_final_fraction <= 1:
-            raise ValueError("lr_final_fraction must lie in (0, 1]")
+            raise ConfigError("lr_final_fraction must lie in (0, 1]")
         if not 0 < self.min_length_fraction <= 1:
-            raise ValueError("min_length_fraction must lie in (0, 1]")
+            raise ConfigError("min_length_fraction must lie in (0, 1]")
         if self.length_dist not in ("uniform", "log"):
-            raise ValueError("length_dist must be 'uniform' or 'log'")
+            raise ConfigError("length_dist must be 'uniform' or 'log'")
         if not 0 <= self.stretch < 0.5:
-            raise ValueError("stretch must lie in [0, 0.5)")
+            raise ConfigError("stretch must lie in [0, 0.5)")
         if not 0 <= self.rate_scale < 0.5:
-            raise ValueError("rate_scale must lie in [0, 0.5)")
+            raise ConfigError("rate_scale must lie in [0, 0.5)")
         if not 0 <= self.count_noise <= 1:
-            raise ValueError("count_noise must lie in [0, 1]")
+            raise ConfigError("count_noise must lie in [0, 1]")
         if not 0 <= self.stack_prob <= 1:
-            raise ValueError("stack_prob must lie in [0, 1]")
+            raise ConfigError("stack_prob must lie in [0, 1]")
         if self.warmup_steps < 0:
-            raise ValueError("warmup_steps must be >= 0")
+            raise ConfigError("warmup_steps must be >= 0")
         if not 0 <= self.ema_decay < 1:
-            raise ValueError("ema_decay must lie in [0, 1)")
+            raise ConfigError("ema_decay must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -347,11 +349,11 @@ class DecodeConfig(_Config):
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 3:
-            raise ValueError("threshold must lie in (0, 3]")
+            raise ConfigError("threshold must lie in (0, 3]")
         if self.min_gap_s < 0:
-            raise ValueError("min_gap_s must be >= 0")
+            raise ConfigError("min_gap_s must be >= 0")
         if self.mode not in ("stream", "windows"):
-            raise ValueError("mode must be 'stream' or 'windows'")
+            raise ConfigError("mode must be 'stream' or 'windows'")
 
     def class_thresholds(self, n: int) -> list[float]:
         """Threshold of each of ``n`` classes."""

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from loco_cli.config import TrainConfig
+from loco_cli.errors import DatasetError
 from loco_cli.features import mel_centers, seconds_to_frames
 from loco_cli.prepare import Prepared
 
@@ -91,7 +92,7 @@ class Sampler:
         self.data, self.cfg, self.rng = data, cfg, rng
         self.rows = [r for r in data.snippets if r["split"] == split]
         if not self.rows:
-            raise ValueError(f"no {split} snippets in {data.root}")
+            raise DatasetError(f"{data.root}: no {split} snippets; prepare it again with tracks in that split")
         self.fps = data.features.fps
         self._centers = mel_centers(data.features)
         self._feats: dict[str, np.ndarray] = {}

@@ -32,3 +32,8 @@ class ModelError(LocoError):
 
 class DatasetError(LocoError):
     """A dataset folder is missing, has the wrong layout, or would be overwritten."""
+
+
+class ConfigError(InvalidOption, ValueError):
+    """A configuration value (recipe, option, config field) is out of range or inconsistent. Also a
+    :class:`ValueError`, as invalid arguments to a dataclass are in Python."""

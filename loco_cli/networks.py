@@ -17,6 +17,7 @@ from torch import nn
 
 from loco_cli.config import ModelConfig
 from loco_cli.counting import initial_bias
+from loco_cli.errors import ConfigError
 
 __all__ = ["CRNN", "FCN", "KeyNet", "build_model", "count_parameters"]
 
@@ -89,7 +90,7 @@ class CRNN(nn.Module):
             channels = filters
             bands = bands // pool
             if bands < 1:
-                raise ValueError(f"freq_pools {cfg.freq_pools} reduce {cfg.n_bands} bands below one")
+                raise ConfigError(f"freq_pools {cfg.freq_pools} reduce {cfg.n_bands} bands below one")
         self.convs = nn.ModuleList(convs)
         self.out_bands = bands
         rnn_cls = nn.LSTM if cfg.rnn == "lstm" else nn.GRU

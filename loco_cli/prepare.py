@@ -217,10 +217,8 @@ def _check_channels(path: Path) -> None:
 
 
 def _process(job: _Job) -> dict:
-    """Features and events of one track; returns a record, or ``{"error": line}``."""
-    import torch
-
-    torch.set_num_threads(1)
+    """Features and events of one track; returns a record, or ``{"error": line}``. Leaves the calling
+    process's thread settings alone (pool workers set theirs in :func:`_one_thread`)."""
     t = job.track
     try:
         events = None
@@ -512,6 +510,13 @@ def _old_records(out: Path, digest: str) -> dict[str, dict]:
     return {t["name"]: t for t in meta.get("tracks", [])}
 
 
+def _one_thread() -> None:
+    """Pool worker set-up: one torch thread per worker process (the workers share the cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _run_jobs(jobs_list: list[_Job], jobs: int, on_track) -> list[dict]:
     if jobs <= 1 or len(jobs_list) <= 1:
         records = []
@@ -526,7 +531,7 @@ def _run_jobs(jobs_list: list[_Job], jobs: int, on_track) -> list[dict]:
     records: list[dict] = [{}] * len(jobs_list)
     # fork (as torch's DataLoader does on Linux): no re-import of the caller's main module
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method), initializer=_one_thread) as pool:
         futures = {pool.submit(_process, job): i for i, job in enumerate(jobs_list)}
         from concurrent.futures import as_completed
 

@@ -25,11 +25,6 @@ def fail_on_error(console):
             raise
         console.print(Text.assemble(("error:", "red"), " ", str(err)), highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
-    except ValueError as err:  # config validation (frozen dataclasses) raises ValueError with the field
-        if VERBOSE["on"]:
-            raise
-        console.print(Text.assemble(("error:", "red"), " ", str(err)), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def parse_label_map(text: str) -> dict[str, str] | None:
