@@ -168,14 +168,16 @@ def evaluate_model(
     split: str = "test",
     window: float = EVAL_WINDOW_S,
     tune: bool = False,
+    tuned_out: str | Path | None = None,
     device="cpu",
     on_file: Callable[[str], None] | None = None,
 ) -> tuple[EvalResult, dict]:
     """Detect on the tracks of ``split`` of a prepared dataset and score them.
 
     With ``tune``, per-class latency and thresholds are first calibrated on the ``val`` split and
-    saved into the model file. Returns ``(EvalResult, info)``; ``info`` holds the model path, the
-    decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
+    written, with the model, to the new file ``tuned_out`` (the model given is never modified; the
+    score is then that of the tuned model). Returns ``(EvalResult, info)``; ``info`` holds the model
+    path, the decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
     """
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
     from loco_cli.detect import calibrate, detect_tracks
@@ -184,7 +186,11 @@ def evaluate_model(
 
     if not 0 < window < float("inf"):  # also refuses NaN
         raise InvalidOption(f"--window must be a positive number of seconds (e.g. 0.05), got {window}")
+    if tune and tuned_out is None:
+        raise InvalidOption("--tune writes the tuned model to a new file: pass --out FILE.pt")
     loaded = load_model(model, device)
+    if tune and Path(tuned_out).resolve() == Path(loaded.path).resolve():
+        raise InvalidOption(f"{tuned_out}: --out must be a new file, not the model being tuned")
     data = load_prepared(data_dir)
     if loaded.classes != data.classes:
         raise ModelError(f"{loaded.path}: model classes {loaded.classes[:6]} differ from {data_dir}'s {data.classes[:6]}")
@@ -218,8 +224,12 @@ def evaluate_model(
         payload = dict(loaded.payload)
         payload["decode"] = cfg.to_dict()
         payload["hash"] = content_hash(payload)
-        atomic_save(payload, loaded.path)
+        try:
+            atomic_save(payload, Path(tuned_out))
+        except OSError as err:
+            raise InvalidOption(f"{tuned_out}: cannot write the tuned model ({err.strerror or err})") from err
         info["tuned"] = report
+        info["tuned_model"] = str(tuned_out)
     per_track, notes = {}, []
     for name, _, events in run(names, cfg):
         ref = data.reference(name)

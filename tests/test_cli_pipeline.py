@@ -56,11 +56,19 @@ def test_detect_then_eval(pipeline):
 
 def test_eval_model_on_prepared_split_with_tuning(pipeline):
     report = pipeline / "m.json"
+    before = (pipeline / "run" / "model.pt").read_bytes()
+    tuned = pipeline / "tuned.pt"
     result = _ok(["eval", "--model", pipeline / "run", "--data", pipeline / "prep", "--split", "test", "--tune",
-                  "--json", report])
-    assert "tuned KD" in result.output
+                  "--out", tuned, "--json", report])
+    assert "tuned KD" in result.output and tuned.is_file()
+    assert (pipeline / "run" / "model.pt").read_bytes() == before  # the model given is never rewritten
     data = json.loads(report.read_text())
     assert data["model"]["decode"]["thresholds"] and set(data["classes"]) == {"KD", "SD", "HH"}
+    for extra in ([], ["--out", pipeline / "run" / "model.pt"]):
+        result = runner.invoke(app, [str(a) for a in ["eval", "--model", pipeline / "run", "--data", pipeline / "prep",
+                                                      "--tune", *extra]])
+        assert result.exit_code == 2 and "--out" in result.output and "Traceback" not in result.output
+    assert (pipeline / "run" / "model.pt").read_bytes() == before
 
 
 def test_resume_continues_a_finished_run_without_work(pipeline):

@@ -15,7 +15,8 @@ def eval_command(
     model: str = typer.Option(None, help="Evaluate this model (file, run folder, or shipped name) on --data."),
     data: Path = typer.Option(None, help="Prepared dataset to evaluate --model on."),
     split: str = typer.Option("test", help="Split of --data to score: train, val or test."),
-    tune: bool = typer.Option(False, help="First tune per-class latency and thresholds on --data's val split; save them into the model."),
+    tune: bool = typer.Option(False, help="First tune per-class latency and thresholds on --data's val split; write the tuned model to --out (the model given is not changed)."),
+    out: Path = typer.Option(None, help="With --tune: the new model file to write (e.g. run/tuned.pt)."),
     window: float = typer.Option(EVAL_WINDOW_S, help="Matching tolerance in seconds."),
     classes: str = typer.Option("", help="Comma-separated classes to score (default: all in the references)."),
     labels: str = typer.Option("", help="Reference label map, e.g. 'bd=KD,sd=SD,chh=HH' or 'enst'."),
@@ -41,7 +42,7 @@ def eval_command(
             from loco_cli.engine import evaluate_model
             from loco_cli.train import resolve_device
 
-            result, info = evaluate_model(model, data, split=split, window=window, tune=tune,
+            result, info = evaluate_model(model, data, split=split, window=window, tune=tune, tuned_out=out,
                                           device=resolve_device(device))
         else:
             if pred is None or ref is None:
@@ -52,6 +53,8 @@ def eval_command(
                                     label_map=label_map_option(labels))
     for problem in result.problems:
         console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
+    if "tuned_model" in info:
+        console.print(f"tuned model -> {info['tuned_model']}", highlight=False, markup=False)
     for name, c in list(info.get("tuned", {}).items())[:12]:
         console.print(f"tuned {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f} "
                       f"(val F1 {c['f1']:.3f})")
