@@ -63,7 +63,7 @@ def evaluate_folder(model, test: str | Path, out: Path, *, labels: str = "enst",
     (``labels``: ``enst`` or ``mdb``). Returns global and mean-over-tracks F1 (all classes) and per class."""
     from loco_cli.annotations import ENST_LABELS, MDB_LABELS
     from loco_cli.checkpoint import load_model
-    from loco_cli.detect import detect_paths
+    from loco_cli.detection import detect_paths
     from loco_cli.engine import evaluate_paths
 
     loaded = load_model(model, device)

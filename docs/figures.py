@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from loco_cli.checkpoint import load_model  # noqa: E402
 from loco_cli.counting import running_count_distribution  # noqa: E402
-from loco_cli.detect import activations, decode  # noqa: E402
+from loco_cli.detection import activations, decode  # noqa: E402
 from loco_cli.features import frames_to_seconds, log_mel  # noqa: E402
 from loco_cli.synth import render_drum_track, render_piano_track  # noqa: E402
 
@@ -113,7 +113,7 @@ def detect_plot(loaded, track) -> None:
 
     import soundfile as sf
 
-    from loco_cli.detect import detect_paths
+    from loco_cli.detection import detect_paths
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "excerpt.wav"

@@ -330,7 +330,7 @@ class TrainConfig(_Config):
 
 @dataclass(frozen=True)
 class DecodeConfig(_Config):
-    """Activations -> onsets (see :mod:`loco_cli.detect`).
+    """Activations -> onsets (see :mod:`loco_cli.detection`).
 
     A peak is a local maximum of the 3-frame sum of ``p_t`` (the expected number of events near
     ``t``, which a count-trained model concentrates in one or two frames) that reaches the class's

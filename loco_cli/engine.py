@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +181,7 @@ def evaluate_model(
     path, the decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
     """
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
-    from loco_cli.detect import calibrate, detect_tracks
+    from loco_cli.detection import calibrate, detect_tracks
     from loco_cli.errors import ModelError
     from loco_cli.prepare import load_prepared
 
@@ -242,3 +243,54 @@ def evaluate_model(
         info["notes"] = _note_summary(notes)
     info["decode"] = cfg.to_dict()
     return EvalResult(summarise(per_track, data.classes), data.classes, window, []), info
+
+
+# --------------------------------------------------------------------------------------- Python API
+@lru_cache(maxsize=8)
+def _cached_model(spec: str, device: str):
+    from loco_cli.checkpoint import load_model
+
+    return load_model(spec, device)
+
+
+def detect(
+    audio,
+    *,
+    sr: int | None = None,
+    model="drums",
+    threshold: float | None = None,
+    device: str = "cpu",
+):
+    """Detect onsets in one recording: the Python face of ``loco detect``.
+
+    ``audio``: a file path (any format libsndfile reads), or mono / multi-channel samples as an array
+    ``(n,)`` or ``(n, channels)`` with their sample rate ``sr`` (Hz; resampled to the model's rate).
+    ``model``: ``"drums"``, ``"piano"``, a model file or run folder (loaded once and cached), or a
+    :class:`~loco_cli.checkpoint.LoadedModel`. ``threshold``: one peak threshold for every class
+    instead of the model's calibrated ones. Returns a :class:`~loco_cli.detection.DetectResult`:
+    ``.onsets`` ``[(time_s, label, confidence)]``, ``.events`` (times and labels), ``.probs``
+    activations ``(T, C)`` at ``.fps`` frames per second, ``.save_activations(path)``. Errors a user can
+    cause raise :class:`~loco_cli.errors.LocoError` subclasses with a one-line message.
+    """
+    import os
+
+    from loco_cli.detection import detect_file, detect_samples
+
+    loaded = model if hasattr(model, "decode") and hasattr(model, "features") else _cached_model(str(model), str(device))
+    cfg = loaded.decode if threshold is None else loaded.decode.replace(threshold=threshold, thresholds=())
+    if isinstance(audio, (str, os.PathLike)):
+        if sr is not None:
+            raise InvalidOption("sr is for arrays; a file carries its own sample rate")
+        return detect_file(loaded, audio, cfg, device)
+    x = np.asarray(audio, dtype=np.float32)
+    if sr is None or sr <= 0:
+        raise InvalidOption("detect(samples) needs the sample rate: detect(y, sr=44100)")
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise InvalidOption(f"detect(samples): need finite samples (n,) or (n, channels), got shape {x.shape}")
+    if sr != loaded.features.sample_rate:
+        import soxr
+
+        x = soxr.resample(x, sr, loaded.features.sample_rate).astype(np.float32)
+    return detect_samples(loaded, x, cfg, device)

@@ -43,7 +43,7 @@ from loco_cli.checkpoint import atomic_save, load_model, make_payload
 from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
-from loco_cli.detect import calibrate, detect_tracks
+from loco_cli.detection import calibrate, detect_tracks
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss
@@ -112,7 +112,7 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
     """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["decode", "calibration"]}``.
 
     With timestamps, the metric is the macro mean, over the classes with onsets in the split, of each
-    class's global F1 at its best threshold on :data:`loco_cli.detect.THRESHOLD_GRID` (latency removed), so checkpoints are compared
+    class's global F1 at its best threshold on :data:`loco_cli.detection.THRESHOLD_GRID` (latency removed), so checkpoints are compared
     independently of a threshold that suits some losses and not others; ``decode_cfg`` gives the
     peak-picking settings. ``decode`` / ``calibration`` are that calibration (per-class thresholds and
     latency, and its report), which the run's final model keeps.
@@ -378,11 +378,11 @@ def train_run(
 
 
 def validation_gaps(data: Prepared, split: str) -> dict[str, int]:
-    """Classes with fewer than :data:`loco_cli.detect.MIN_CALIBRATION_ONSETS` onsets in the validation
+    """Classes with fewer than :data:`loco_cli.detection.MIN_CALIBRATION_ONSETS` onsets in the validation
     ``split``: ``{class: onsets}``. Checkpoint choice ignores a class without onsets there, and its
     threshold and latency fall back to the pooled values; a user should know (give validation more tracks,
     ``loco prepare --val-fraction``). Empty for counts-only datasets (no onsets to count)."""
-    from loco_cli.detect import MIN_CALIBRATION_ONSETS
+    from loco_cli.detection import MIN_CALIBRATION_ONSETS
 
     if not data.has_timestamps:
         return {}

@@ -86,7 +86,7 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
     import types
 
     import loco_cli.checkpoint
-    import loco_cli.detect
+    import loco_cli.detection
     from loco_cli.prepare import load_prepared, prepare_dataset
     from loco_cli.synth import write_corpus
 
@@ -103,7 +103,7 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
         for n in names:
             yield n, None, data.reference(n)
 
-    monkeypatch.setattr(loco_cli.detect, "detect_tracks", perfect)
+    monkeypatch.setattr(loco_cli.detection, "detect_tracks", perfect)
     monkeypatch.setattr(loco_cli.checkpoint, "load_model", lambda p: types.SimpleNamespace(model=None, decode=None))
     both = acc.evaluate_run(Path(), tmp_path / "all", "train", [(Path("a"), tmp_path / "lo"), (Path("b"), tmp_path / "hi")])
     assert both["overall"]["f1"] == 1.0 and both["overall"]["note_f1"] == 1.0

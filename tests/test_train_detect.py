@@ -9,7 +9,7 @@ import torch
 from loco_cli.checkpoint import content_hash, load_model
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.data import Sampler, scale_frequency, stretch_features
-from loco_cli.detect import activations, calibrate, decode, pick_peaks, write_midi
+from loco_cli.detection import activations, calibrate, decode, pick_peaks, write_midi
 from loco_cli.errors import InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
 from loco_cli.prepare import load_prepared, prepare_dataset
@@ -156,7 +156,7 @@ def test_model_file_is_self_describing_and_hash_checked(prepared, tmp_path):
 
 
 def test_stream_equals_single_pass_and_windows_shape(prepared, tmp_path):
-    from loco_cli import detect
+    from loco_cli import detection as detect
 
     res = _train(prepared, tmp_path / "s")
     loaded = load_model(res.model_path)
@@ -212,7 +212,7 @@ def test_calibrate_recovers_a_known_latency():
 
 def test_calibrate_pools_classes_with_few_onsets():
     """A class with < MIN_CALIBRATION_ONSETS references takes the pooled latency and threshold."""
-    from loco_cli.detect import MIN_CALIBRATION_ONSETS
+    from loco_cli.detection import MIN_CALIBRATION_ONSETS
 
     fps, rng = 200.0, np.random.default_rng(1)
     tracks = []

@@ -30,7 +30,7 @@ def detect_command(
     console = Console(stderr=True)
     with fail_on_error(console):
         from loco_cli.checkpoint import load_model
-        from loco_cli.detect import collect_inputs, detect_paths
+        from loco_cli.detection import collect_inputs, detect_paths
         from loco_cli.errors import InvalidOption
         from loco_cli.train import resolve_device
 

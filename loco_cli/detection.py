@@ -216,23 +216,45 @@ def detect_tracks(
 
 @dataclass
 class DetectResult:
-    """Detections of one file: events (s), confidences ``(E,)``, activations ``(T, C)`` and features."""
+    """Detections of one file: events (s), confidences ``(E,)``, activations ``(T, C)`` and features
+    ``(T, channels, bands)``; ``fps`` frames per second of the activations (0 if unknown)."""
 
     events: Events
     confidence: np.ndarray
     probs: np.ndarray
     features: np.ndarray
     seconds: float
+    fps: float = 0.0
+
+    @property
+    def onsets(self) -> list[tuple[float, str, float]]:
+        """``(time_s, label, confidence)`` per detected onset, in time order."""
+        return [(float(t), str(c), float(p)) for t, c, p in zip(self.events.times, self.events.labels,
+                                                                  self.confidence, strict=True)]
+
+    def save_activations(self, path: str | os.PathLike) -> None:
+        """Write the activations ``(T, C)`` float32 to ``path`` (``.npy``), atomically; frame ``t`` is at
+        ``t / fps`` seconds."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(self.probs, dtype=np.float32))
+        os.replace(tmp, path)
 
 
 def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
     """Load ``path``, compute features with the model's config, run the model and decode."""
+    return detect_samples(loaded, load_audio(path, loaded.features.sample_rate), cfg, device)
+
+
+def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
+    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz)."""
     cfg = cfg or loaded.decode
-    samples = load_audio(path, loaded.features.sample_rate)
     feats = log_mel(samples, loaded.features, workers=torch.get_num_threads())
     probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
     events, conf = decode(probs, loaded.classes, loaded.features.fps, cfg)
-    return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate)
+    return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate, loaded.features.fps)
 
 
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
