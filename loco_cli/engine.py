@@ -21,6 +21,10 @@ from loco_cli.scores import score_track, summarise
 __all__ = ["EvalResult", "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
 
+#: Format tag of ``loco eval --json`` reports.
+EVAL_FORMAT = "loco-eval-1"
+
+
 @dataclass
 class EvalResult:
     """Scores of a batch evaluation plus what could not be scored and why."""
@@ -30,6 +34,32 @@ class EvalResult:
     window: float
     problems: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)  # piano: note-level P/R/F1, mean over tracks
+
+    def payload(self, info: dict | None = None) -> dict:
+        """The report as written by ``loco eval --json`` (format ``loco-eval-1``): window (s), classes,
+        problems, ``classes`` / ``overall`` / ``tracks`` scores, the model info and note-level scores.
+        A precision or F1 with nothing to divide (no references and no detections) is ``null``."""
+        from loco_cli import __version__
+
+        notes = (info or {}).get("notes") or self.notes
+        return {"format": EVAL_FORMAT, "loco_version": __version__, "window_s": self.window,
+                "class_names": self.classes, "problems": self.problems, **self.report,
+                **({"model": info} if info else {}), **({"notes": notes} if notes else {})}
+
+    def csv_text(self) -> str:
+        """Per-class rows (and ``all``) as CSV: mean-over-tracks and global precision, recall, F1, counts."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["class", "precision_mean", "recall_mean", "f1_mean", "precision_global", "recall_global",
+                         "f1_global", "n_ref", "n_est"])
+        for name, block in [(c, self.report["classes"][c]) for c in self.classes] + [("all", self.report["overall"])]:
+            m, g = block["mean"], block["global"]
+            writer.writerow([name, *(f"{v:.6f}" for v in (m["precision"], m["recall"], m["f1"], g["precision"],
+                                                          g["recall"], g["f1"])), g["n_ref"], g["n_est"]])
+        return buf.getvalue()
 
 
 def _annotation_files(folder: Path) -> dict[str, Path]:

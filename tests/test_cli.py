@@ -46,7 +46,12 @@ def test_eval_folders_with_label_map_and_reports(tmp_path):
     assert report["tracks"]["t1"]["HH"]["recall"] == 0.0
     assert report["overall"]["global"]["tp"] == 4 and report["overall"]["global"]["n_ref"] == 5
     assert report["overall"]["global"]["n_est"] == 5
-    assert (tmp_path / "r.csv").read_text().startswith("class,precision_mean")
+    assert report["format"] == "loco-eval-1" and report["window_s"] == 0.05
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [r["class"] for r in rows] == ["HH", "KD", "SD", "all"]
+    assert float(rows[1]["f1_global"]) == round(6 / 7, 6) and rows[1]["n_est"] == "4"
     assert "F1" in result.output
 
 

@@ -64,13 +64,6 @@ def eval_command(
     rows = [(c, result.report["classes"][c]) for c in result.classes] + [("all", result.report["overall"])]
     if len(result.classes) > 12:  # piano: 88 rows would drown the summary; the JSON has them all
         rows = [("all", result.report["overall"])]
-    csv_lines = ["class,precision_mean,recall_mean,f1_mean,precision_global,recall_global,f1_global,n_ref,n_est"]
-    for name, block in [(c, result.report["classes"][c]) for c in result.classes] + [("all", result.report["overall"])]:
-        m, g = block["mean"], block["global"]
-        csv_lines.append(
-            f"{name},{m['precision']:.6f},{m['recall']:.6f},{m['f1']:.6f},"
-            f"{g['precision']:.6f},{g['recall']:.6f},{g['f1']:.6f},{g['n_ref']},{g['n_est']}"
-        )
     for name, block in rows:
         m, g = block["mean"], block["global"]
         table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{g['f1']:.3f}",
@@ -82,10 +75,8 @@ def eval_command(
         Console().print(f"note level (pitch + onset, mir_eval.transcription): P {n['precision']:.3f} "
                         f"R {n['recall']:.3f} F1 {n['f1']:.3f} (mean over {n['tracks']} tracks)")
     if json_out:
-        payload = {"window_s": result.window, "class_names": result.classes, "problems": result.problems,
-                   **result.report, **({"model": info} if info else {}), **({"notes": notes} if notes else {})}
-        atomic_write_text(Path(json_out), json_text(payload, indent=2))
+        atomic_write_text(Path(json_out), json_text(result.payload(info), indent=2))
     if csv_out:
-        atomic_write_text(Path(csv_out), "\n".join(csv_lines) + "\n")
+        atomic_write_text(Path(csv_out), result.csv_text())
     if result.problems:
         raise typer.Exit(1)
