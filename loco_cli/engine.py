@@ -16,7 +16,7 @@ import numpy as np
 from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_events
 from loco_cli.config import EVAL_WINDOW_S
 from loco_cli.errors import InvalidAnnotation, InvalidOption
-from loco_cli.scores import score_track, summarise
+from loco_cli.scores import score_track, summarise, timing_errors
 
 __all__ = ["EvalResult", "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
@@ -34,6 +34,8 @@ class EvalResult:
     window: float
     problems: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)  # piano: note-level P/R/F1, mean over tracks
+    counts: dict = field(default_factory=dict)  # {track: {class: Counts}} behind the report (for pooling)
+    timing: dict = field(default_factory=dict)  # {class: signed errors (s) of matched onsets, detection - reference}
 
     def payload(self, info: dict | None = None) -> dict:
         """The report as written by ``loco eval --json`` (format ``loco-eval-1``): window (s), classes,
@@ -262,9 +264,12 @@ def evaluate_model(
         info["tuned"] = report
         info["tuned_model"] = str(tuned_out)
     per_track, notes = {}, []
+    timing: dict[str, list] = {c: [] for c in data.classes}
     for name, _, events in run(names, cfg):
         ref = data.reference(name)
         per_track[name] = score_track(ref, events, data.classes, window)
+        for c in data.classes:
+            timing[c].extend(timing_errors(ref.of(c), events.of(c), window).tolist())
         if _is_piano(data.classes):
             notes.append(note_level_f1(ref, events, window))
         if on_file:
@@ -272,7 +277,8 @@ def evaluate_model(
     if notes:
         info["notes"] = _note_summary(notes)
     info["decode"] = cfg.to_dict()
-    return EvalResult(summarise(per_track, data.classes), data.classes, window, []), info
+    return EvalResult(summarise(per_track, data.classes), data.classes, window, [], counts=per_track,
+                      timing={c: np.array(v) for c, v in timing.items()}), info
 
 
 # --------------------------------------------------------------------------------------- Python API

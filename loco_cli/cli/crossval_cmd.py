@@ -1,0 +1,68 @@
+"""``loco crossval``: k-fold cross-validation of a training recipe on a dataset, in one command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from loco_cli.config import EVAL_WINDOW_S, LOSS_NAMES
+from loco_cli.prepare import DEFAULT_VAL_FRACTION
+
+
+def crossval_command(
+    source: Path = typer.Argument(..., help="Dataset folder (ENST, IDMT, MAPS, MDB, generic)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the folds and crossval.json (run again to continue)."),
+    folds: int = typer.Option(3, help="Number of folds: every track is tested in exactly one."),
+    loss: str = typer.Option("loco", help=f"Training objective: {', '.join(LOSS_NAMES)}."),
+    recipe: str = typer.Option("", help="drums, piano or a TOML file (default: the preset's)."),
+    steps: int = typer.Option(None, help="Training steps per fold (default: the recipe's)."),
+    preset: str = typer.Option("drums", help="drums or piano."),
+    layout: str = typer.Option("auto", help="auto, generic, enst, idmt, maps or mdb."),
+    channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder; MDB Drums: drum_only or full_mix."),
+    labels: str = typer.Option("", help="Label map: enst, mdb, or 'raw=class,...' (default: the preset's)."),
+    classes: str = typer.Option("", help="Comma-separated class names (default: the preset's)."),
+    val_fraction: float = typer.Option(DEFAULT_VAL_FRACTION, help="Share of each fold's training tracks that validates."),
+    seed: int = typer.Option(0, help="Seed of the fold assignment."),
+    window: float = typer.Option(EVAL_WINDOW_S, help="Matching tolerance in seconds."),
+    device: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N."),
+    jobs: int = typer.Option(0, help="Processes for computing features; 0 = one per CPU core (at most 4)."),
+) -> None:
+    """Prepare K folds, train each, score each fold's test tracks and pool them into one report."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from loco_cli.cli._common import fail_on_error, label_map_option, split_list
+    from loco_cli.crossval import crossval
+
+    console = Console(stderr=True)
+
+    def on_event(kind: str, info: dict) -> None:
+        if kind == "fold":
+            console.print(f"fold {info['fold'] + 1}/{folds}: {info['stage']}", highlight=False, markup=False)
+        elif kind == "val":
+            console.print(f"  fold {info['fold'] + 1} step {info['step']}: val {info['name']} {info['metric']:.3f}",
+                          highlight=False, markup=False)
+
+    with fail_on_error(console):
+        options = {"layout": layout, "channel": channel, "classes": split_list(classes),
+                   "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
+                   "jobs": jobs if jobs > 0 else min(os.cpu_count() or 1, 4)}
+        result = crossval(source, out, folds=folds, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
+                          prepare_options=options, window=window, device=device, on_event=on_event)
+    r = result.report
+    table = Table(title=f"{folds}-fold cross-validation, --loss {loss}: onset F1 at {1000 * window:.0f} ms, "
+                        f"{len(r['tracks'])} test tracks")
+    for col in ("class", "F1 pooled (global)", "F1 per fold: mean ± std", "min-max", "timing (ms, mean ± std)"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    rows = [(c, r["pooled"]["classes"][c]["global"]["f1"], r["over_folds"]["classes"][c], r["timing"][c])
+            for c in r["classes"]] if len(r["classes"]) <= 12 else []
+    rows.append(("all", r["pooled"]["overall"]["global"]["f1"], r["over_folds"]["global_f1"], None))
+    for name, pooled, st, tm in rows:
+        spread = "n/a" if st["mean"] is None else f"{st['mean']:.3f} ± {st['std']:.3f}"
+        span = "" if st["mean"] is None else f"{st['min']:.3f}-{st['max']:.3f}"
+        timing = "" if not tm or tm["mean_ms"] is None else f"{tm['mean_ms']:+.1f} ± {tm['std_ms']:.1f}"
+        table.add_row(name, "n/a" if pooled != pooled else f"{pooled:.3f}", spread, span, timing)
+    Console().print(table)
+    console.print(f"report -> {Path(out) / 'crossval.json'}", highlight=False, markup=False)

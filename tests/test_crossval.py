@@ -1,0 +1,54 @@
+"""``loco crossval``: folds prepared, trained and scored in one command; the pooled report; resuming."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from loco_cli.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cv(tmp_path_factory, tiny_recipe):
+    root = tmp_path_factory.mktemp("cv")
+    shutil.copy(tiny_recipe, root / "tiny.toml")
+    result = runner.invoke(app, ["synth", "drums", str(root / "corpus"), "--tracks", "4", "--duration", "4"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(root / "cv"), "--folds", "2",
+                                 "--recipe", str(root / "tiny.toml"), "--jobs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    return root, result.output
+
+
+def test_every_track_is_tested_once_and_the_report_pools_the_folds(cv):
+    root, output = cv
+    report = json.loads((root / "cv" / "crossval.json").read_text())
+    assert report["format"] == "loco-crossval-1" and report["config"]["folds"] == 2 and len(report["folds"]) == 2
+    tested = [t for fold in report["folds"] for t in fold["test_tracks"]]
+    assert sorted(tested) == sorted(p.stem for p in (root / "corpus").glob("*.wav"))
+    for c in report["classes"]:
+        pooled = report["pooled"]["classes"][c]["global"]
+        assert pooled["tp"] == sum(report["track_counts"][t][c]["tp"] for t in tested)
+        folds = [json.loads((root / "cv" / f"fold{i}" / "eval.json").read_text()) for i in range(2)]
+        assert pooled["n_ref"] == sum(f["classes"][c]["global"]["n_ref"] for f in folds)
+    assert report["over_folds"]["global_f1"]["n"] == 2
+    assert set(report["timing"]) == {"KD", "SD", "HH"}
+    assert "2-fold cross-validation" in output and "crossval.json" in output
+
+
+def test_running_again_continues_without_retraining(cv):
+    root, _ = cv
+    model = root / "cv" / "fold0" / "run" / "model.pt"
+    stamp = model.stat().st_mtime_ns
+    result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(root / "cv"), "--folds", "2",
+                                 "--recipe", str(root / "tiny.toml"), "--jobs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert model.stat().st_mtime_ns == stamp and "train" not in result.output.split("fold 1/2")[1].split("\n")[0]
+    result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(root / "cv"), "--folds", "3",
+                                 "--recipe", str(root / "tiny.toml")])
+    assert result.exit_code == 2 and "other settings" in result.output and "Traceback" not in result.output
