@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema.toml")},
-    "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 3000,
+    "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
               "loss": "loco", "recipe": "piano"},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
