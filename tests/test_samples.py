@@ -188,7 +188,7 @@ def test_kit_errors(kits, tmp_path):
         expand_kit_specs(str(tmp_path / "missing"))
     with pytest.raises(InvalidOption, match="needs --renderer samples"):
         write_corpus("drums", tmp_path / "y", n_tracks=1, duration=3.0, kits=str(kits))
-    with pytest.raises(InvalidOption, match="renders drums"):
+    with pytest.raises(InvalidOption, match="--kits are drum kits"):
         write_corpus("piano", tmp_path / "z", n_tracks=1, duration=3.0, renderer="samples", kits=str(kits))
     broken = tmp_path / "broken"
     shutil.copytree(kits / "old", broken)
