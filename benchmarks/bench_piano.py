@@ -12,11 +12,19 @@ global onset F1 over keys, at the thresholds calibrated on the model's validatio
 threshold multiplied by each of ``--scales`` (how far a calibration made on renders is off on another
 piano). Reproduce the file in the repository::
 
-    make samples && python models/build.py piano      # renders, trains, scores the shipped model
+    make samples && python models/build.py piano      # renders, trains and scores the shipped model
     git show 9ee44b0:models/piano.pt > runs/piano-synth.pt   # the previous model (built-in synthesizer)
-    python benchmarks/bench_piano.py --test salamander=runs/models/piano/prepared-test \\
-        --model "previous=runs/piano-synth.pt:previous shipped model (built-in synthesizer, counts)" \\
-        --model "shipped=models/piano.pt:shipped model (SoundFont pianos)" ... --json benchmarks/results/piano_libraries.json
+    for loss in loco ce softloc; do                     # the same data, 3000 steps, each loss
+        loco train runs/models/piano/prepared --out runs/piano/$loss --loss $loss --steps 3000; done
+    python benchmarks/bench_piano.py --test salamander=runs/models/piano/prepared-test \
+        --model "previous=runs/piano-synth.pt:previous shipped model (built-in synthesizer, counts, 3000 steps)" \
+        --model "shipped=models/piano.pt:shipped model (9 SoundFont pianos, counts, 6000 steps)" \
+        --model "counts_3000=runs/piano/loco/model.pt:same data, counts only (loco), 3000 steps" \
+        --model "times_3000=runs/piano/ce/model.pt:same data, onset times (ce), 3000 steps" \
+        --model "softloc_3000=runs/piano/softloc/model.pt:same data, onset times (softloc), 3000 steps" \
+        --json benchmarks/results/piano_libraries.json
+
+(The 3000-step runs of the file were trained on one thread each, two at a time.)
 """
 
 from __future__ import annotations

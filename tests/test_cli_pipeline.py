@@ -136,8 +136,8 @@ def test_detect_jobs_writes_the_same_files_and_reports_bad_ones(pipeline, tmp_pa
 
 
 def test_shipped_piano_model_transcribes_a_held_out_piece(tmp_path):
-    """`--model piano`: the keys network from models/piano.pt, on an 8 s piece of its held-out seed (200),
-    through detect -> CSV -> read back (numeric labels)."""
+    """`--model piano`: the keys network from models/piano.pt, on an 8 s piece of the built-in synthesizer
+    (seed 200), through detect -> CSV -> read back (numeric labels)."""
     from loco_cli.checkpoint import load_model
     from loco_cli.engine import note_level_f1
     from loco_cli.synth import write_corpus
@@ -152,7 +152,7 @@ def test_shipped_piano_model_transcribes_a_held_out_piece(tmp_path):
     est = read_events(tmp_path / "d" / f"{wav.stem}.csv")
     ref = read_events(wav.with_suffix(".txt"))
     f1 = note_level_f1(ref, est, 0.05)[2]
-    assert f1 > 0.85  # measured 0.937; the card: 0.877 over 12 held-out pieces
+    assert f1 > 0.7  # measured 0.775 on this synthetic piece (the model trains on SoundFont pianos now)
     result = _ok(["eval", tmp_path / "d", tmp_path / "c", "--json", tmp_path / "r.json"])
     assert "note level" in result.output
     assert json.loads((tmp_path / "r.json").read_text())["notes"]["f1"] == pytest.approx(f1)
