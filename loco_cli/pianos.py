@@ -251,9 +251,7 @@ def render_piano_samples(
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
     ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)`` and the piano."""
-    from scipy.signal import fftconvolve
-
-    from loco_cli.samples import _compress, _shelf_eq, room_impulse
+    from loco_cli.samples import _compress, _shelf_eq, in_room
     from loco_cli.synth import _piano_score
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
@@ -270,11 +268,7 @@ def render_piano_samples(
     else:
         out, rows = _play_sampled(piano, notes, segments, n, sr, rng)
     if rng.random() < 0.9:  # microphone distance: close (5 % room) to far (75 % room)
-        ir = room_impulse(rng, sr, rng.uniform(0.3, 2.2))
-        wet = rng.uniform(0.05, 0.75)
-        room = fftconvolve(out, ir)[:n]
-        room *= np.sqrt(np.mean(out**2) / (np.mean(room**2) + 1e-20))
-        out = (1 - wet) * out + wet * room
+        out = in_room(out, rng, sr, rt60=(0.3, 2.2), wet=(0.05, 0.75))
     out = _shelf_eq(out, rng, sr)
     if rng.random() < 0.3:
         out = _compress(out, rng, sr)

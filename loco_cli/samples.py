@@ -355,6 +355,20 @@ def room_impulse(rng: np.random.Generator, sr: int, rt60: float) -> np.ndarray:
     return ir
 
 
+def in_room(x: np.ndarray, rng: np.random.Generator, sr: int, *, rt60: tuple[float, float],
+            wet: tuple[float, float]) -> np.ndarray:
+    """``x`` ``(n,)`` mixed with itself in a generated room (:func:`room_impulse`, RT60 drawn from
+    ``rt60`` s), the room's share drawn from ``wet`` (the microphone distance), the room at the dry
+    signal's RMS."""
+    from scipy.signal import fftconvolve
+
+    ir = room_impulse(rng, sr, rng.uniform(*rt60))
+    share = rng.uniform(*wet)
+    room = fftconvolve(x, ir)[: x.size]
+    room *= np.sqrt(np.mean(x**2) / (np.mean(room**2) + 1e-20))
+    return (1 - share) * x + share * room
+
+
 def _shelf_eq(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     """Random mix-bus EQ: low and high band gains of +-6 dB and a +-4 dB bell, as parallel bands."""
     from scipy.signal import butter, sosfilt
@@ -446,7 +460,6 @@ def render_sample_track(
     ``accompaniment_db``: mix a FluidSynth accompaniment (``soundfont``, default Debian's GM font) at
     this level relative to the drums' RMS; ``None``: drums only.
     """
-    from scipy.signal import fftconvolve
 
     from loco_cli.synth import _drum_score
 
@@ -495,11 +508,7 @@ def render_sample_track(
         events.append((a / sr, inst))
     out = out[:n]
     if rng.random() < 0.85:
-        ir = room_impulse(rng, sr, rng.uniform(0.15, 1.2))
-        wet = rng.uniform(0.05, 0.6)
-        room = fftconvolve(out, ir)[:n]
-        room *= np.sqrt(np.mean(out**2) / (np.mean(room**2) + 1e-20))
-        out = (1 - wet) * out + wet * room
+        out = in_room(out, rng, sr, rt60=(0.15, 1.2), wet=(0.05, 0.6))
     out = _shelf_eq(out, rng, sr)
     if rng.random() < 0.7:
         out = _compress(out, rng, sr)
