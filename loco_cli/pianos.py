@@ -231,16 +231,10 @@ def _play_sampled(piano: Piano, notes, segments, n: int, sr: int, rng: np.random
 
 def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.ndarray, list]:
     """Render the notes and pedal with FluidSynth (dry); annotations at the notes' MIDI times."""
-    from loco_cli.midi import quantize
-    from loco_cli.synth import _render_midi, find_fluidsynth
+    from loco_cli.synth import _render_midi, find_fluidsynth, piano_midi_notes
 
     path, bank, prog = piano.soundfont
-    midi, seen = [], set()
-    for onset, pitch, vel, dur in notes:
-        key = (quantize(onset), pitch)
-        if key not in seen:
-            seen.add(key)
-            midi.append((key[0], pitch, int(round(20 + 107 * vel)), dur, 0))
+    midi = piano_midi_notes(notes)
     controls = [(0.0, 0, 0, bank)] + [c for down, up in segments for c in ((down, 0, 64, 127), (up, 0, 64, 0))]
     out = _render_midi(midi, {0: prog}, n, sr, find_fluidsynth(path), controls=controls, dry=True)
     return out, [(t, p, min(t + d, n / sr)) for t, p, _, d, _ in midi]

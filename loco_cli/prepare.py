@@ -602,10 +602,10 @@ class Prepared:
         """Memory-mapped float16 features ``(frames, channels, bands)`` of a track; a missing, truncated
         or misshapen file is a :class:`DatasetError` naming it."""
         path = self.feature_path(name)
-        problem = feature_problem(path, self.tracks[name]["frames"], self.features)
+        x, problem = _open_features(path, self.tracks[name]["frames"], self.features)
         if problem:
             raise DatasetError(f"{path}: {problem}; run `loco prepare SOURCE {self.root} --force` to recompute it")
-        return np.load(path, mmap_mode="r")
+        return x
 
     def check_features(self, names: list[str]) -> None:
         """Read every feature file of ``names`` once: :class:`DatasetError` naming the first one that is
@@ -617,20 +617,27 @@ class Prepared:
                                    f"`loco prepare SOURCE {self.root} --force` to recompute it")
 
 
-def feature_problem(path: Path, frames: int | None, features: FeatureConfig, *, values: bool = False) -> str | None:
-    """Why a cached feature file is unusable (``None`` if it is fine): missing, truncated, not float16
-    ``(frames, channels, bands)``; with ``values``, also NaN / Inf values (reads the whole file)."""
+def _open_features(path: Path, frames: int | None, features: FeatureConfig) -> tuple[np.ndarray | None, str | None]:
+    """A cached feature file memory-mapped, and why it is unusable (``None`` if it is fine): missing,
+    truncated, not float16 ``(frames, channels, bands)``."""
     try:
         x = np.load(path, mmap_mode="r")
     except FileNotFoundError:
-        return "feature cache missing"
+        return None, "feature cache missing"
     except (OSError, ValueError, EOFError) as err:
-        return f"corrupt feature cache ({err})"
+        return None, f"corrupt feature cache ({err})"
     if x.dtype != np.float16 or x.ndim != 3 or x.shape[2] != features.n_mels or (frames is not None and x.shape[0] != frames):
-        return f"corrupt feature cache (shape {x.shape} {x.dtype})"
-    if values and not np.isfinite(x).all():
+        return None, f"corrupt feature cache (shape {x.shape} {x.dtype})"
+    return x, None
+
+
+def feature_problem(path: Path, frames: int | None, features: FeatureConfig, *, values: bool = False) -> str | None:
+    """Why a cached feature file is unusable (``None`` if it is fine): as :func:`_open_features`; with
+    ``values``, also NaN / Inf values (reads the whole file)."""
+    x, problem = _open_features(path, frames, features)
+    if problem is None and values and not np.isfinite(x).all():
         return "corrupt feature cache (NaN or Inf values)"
-    return None
+    return problem
 
 
 def load_prepared(path: str | Path) -> Prepared:

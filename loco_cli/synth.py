@@ -454,6 +454,21 @@ def _piano_score(rng: np.random.Generator, duration: float) -> list[tuple[float,
     return [(o, int(np.clip(p, 21, 108)), vel, d) for o, p, vel, d in notes if o < duration - 0.2]
 
 
+def piano_midi_notes(notes) -> list[tuple[float, int, int, float, int]]:
+    """Score notes ``(onset_s, pitch, velocity 0-1, duration_s)`` as MIDI notes for FluidSynth
+    ``(onset_s, pitch, velocity 20-127, duration_s, channel 0)``: onsets quantized to the file's ticks
+    (:func:`loco_cli.midi.quantize`, so annotations match what is played), one note per (tick, key)."""
+    from loco_cli.midi import quantize
+
+    midi, seen = [], set()
+    for onset, pitch, vel, dur in notes:
+        key = (quantize(onset), pitch)
+        if key not in seen:
+            seen.add(key)
+            midi.append((key[0], pitch, int(round(20 + 107 * vel)), dur, 0))
+    return midi
+
+
 def render_piano_track(
     seed: int,
     index: int = 0,
@@ -472,14 +487,7 @@ def render_piano_track(
     notes = sorted(set(_piano_score(rng, duration)))
     n = int(duration * sr)
     if renderer is not None:
-        from loco_cli.midi import quantize
-
-        midi, seen_q = [], set()
-        for onset, pitch, vel, dur in notes:
-            key = (quantize(onset), pitch)
-            if key not in seen_q:
-                seen_q.add(key)
-                midi.append((key[0], pitch, int(round(20 + 107 * vel)), dur, 0))
+        midi = piano_midi_notes(notes)
         out = _render_midi(midi, {0: _GM_PIANOS.get(piano, 0)}, n, sr, renderer)
         out *= 0.9 / (np.abs(out).max() + 1e-9)
         return SynthTrack(f"piece_{index:03d}", out.astype(np.float32), sr, [(t, str(p)) for t, p, *_ in midi], piano,
