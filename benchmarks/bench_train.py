@@ -1,6 +1,7 @@
 """Benchmark: training throughput, the count loss's share of a step, and peak memory vs corpus size.
 
-    python benchmarks/bench_train.py [--steps 60] [--threads 2] [--sizes 8,32,96] [--json FILE]
+    python benchmarks/bench_train.py [--steps 60] [--threads 2] [--sizes 8,32,96] [--device cpu|cuda]
+                                     [--amp on|off] [--json FILE]
 
 * Throughput: snippets per second of the drum recipe (batch 16, windows of 0.1-1 x 1.5 s, the default
   augmentation) on this machine, split into batch sampling, forward, loss, and backward + Adam step.
@@ -9,6 +10,12 @@
   count distribution and its gradient cost.
 * Peak memory: the peak resident memory of a fresh process that opens a prepared corpus of each size
   and trains ``--steps`` steps. Features are memory-mapped float16, so it should stay flat.
+  ``--sizes ''`` skips it.
+
+``--device cuda`` times the step on the GPU (the batch is copied there as training does; CUDA is
+synchronised around each part); ``--amp on`` runs the network under bfloat16 autocast, as
+``TrainConfig.amp`` does on CUDA (the count loss stays float64). ``--profile N`` prints the top of
+torch.profiler's table (operators by self time, CPU and CUDA) over N training steps after the timing.
 """
 
 from __future__ import annotations
@@ -39,8 +46,8 @@ def _prepare(root: Path, tracks: int, seed: int = 3) -> Path:
     return prep
 
 
-def throughput(prep: Path, steps: int) -> dict:
-    """Time the parts of a training step (drum recipe, loss ``loco``)."""
+def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -> dict:
+    """Time the parts of a training step (drum recipe, loss ``loco``) on ``device``."""
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.data import Sampler
     from loco_cli.losses import compute_loss
@@ -53,29 +60,41 @@ def throughput(prep: Path, steps: int) -> dict:
     torch.manual_seed(0)
     net = build_model(model_config_for(data, PRESETS["drums"].model))
     net.norm.set(data.mean, data.std)
+    dev = torch.device(device)
+    net.to(dev)
+    cuda = dev.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and cuda)
+
+    def now() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     sampler = Sampler(data, train, np.random.default_rng(0))
     parts = {"sample": 0.0, "forward": 0.0, "loss": 0.0, "backward_step": 0.0}
     plain = {"forward": 0.0, "backward_step": 0.0}
     frames = 0
     for i in range(steps + 5):
-        t0 = time.perf_counter()
-        batch = sampler.batch()
-        t1 = time.perf_counter()
-        logits = net(batch["features"]).float()
-        t2 = time.perf_counter()
+        t0 = now()
+        batch = {k: v.to(dev) for k, v in sampler.batch().items()}
+        t1 = now()
+        with autocast:
+            logits = net(batch["features"]).float()
+        t2 = now()
         value = compute_loss("loco", logits, batch, loss_cfg, 0)
-        t3 = time.perf_counter()
+        t3 = now()
         opt.zero_grad()
         value.backward()
         opt.step()
-        t4 = time.perf_counter()
+        t4 = now()
         # the same step with a trivial loss: what the network alone costs
-        logits = net(batch["features"]).float()
-        t5 = time.perf_counter()
+        with autocast:
+            logits = net(batch["features"]).float()
+        t5 = now()
         opt.zero_grad()
         (logits.sum() * 1e-9).backward()
-        t6 = time.perf_counter()
+        t6 = now()
         if i >= 5:  # warm-up excluded
             for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 parts[k] += v
@@ -86,12 +105,54 @@ def throughput(prep: Path, steps: int) -> dict:
     model_s = (parts["forward"] + parts["loss"] + parts["backward_step"]) / steps
     plain_s = (plain["forward"] + plain["backward_step"]) / steps
     return {
-        "batch_size": train.batch_size, "steps": steps, "step_ms": 1000 * step_s,
+        "device": str(dev), "amp": bool(amp and cuda), "batch_size": train.batch_size, "steps": steps, "step_ms": 1000 * step_s,
         "snippets_per_s": train.batch_size / step_s, "frames_per_s": frames / sum(parts.values()),
         "parts_ms": {k: 1000 * v / steps for k, v in parts.items()},
         "loss_share_of_step": (model_s - plain_s) / step_s,
         "loss_forward_share_of_step": parts["loss"] / sum(parts.values()),
     }
+
+
+def profile(prep: Path, steps: int, device: str, amp: bool, rows: int = 15) -> str:
+    """torch.profiler's operator table (sorted by self time on ``device``) over ``steps`` drum-recipe steps."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from loco_cli.config import PRESETS, RECIPES
+    from loco_cli.data import Sampler
+    from loco_cli.losses import compute_loss
+    from loco_cli.networks import build_model
+    from loco_cli.prepare import load_prepared
+    from loco_cli.train import model_config_for
+
+    data = load_prepared(prep)
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    net = build_model(model_config_for(data, PRESETS["drums"].model)).to(dev)
+    net.norm.set(data.mean, data.std)
+    opt = torch.optim.Adam(net.parameters(), lr=RECIPES["drums"].lr)
+    sampler = Sampler(data, RECIPES["drums"], np.random.default_rng(0))
+    cuda = dev.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+
+    def step() -> None:
+        batch = {k: v.to(dev) for k, v in sampler.batch().items()}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and cuda):
+            logits = net(batch["features"]).float()
+        value = compute_loss("loco", logits, batch, PRESETS["drums"].loss, 0)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    with torch_profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
 _CHILD = """
@@ -117,19 +178,30 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sizes", default="8,32,96", help="corpus sizes in 30 s tracks for the memory curve")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", choices=("on", "off"), default="off",
+                        help="bfloat16 autocast for the network (CUDA only, as TrainConfig.amp)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also print torch.profiler's top operators over N steps")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict = {"machine": platform.platform(), "torch": torch.__version__, "threads": args.threads,
-                     "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/bench_train.py"}
+                     "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(["benchmarks/bench_train.py", *sys.argv[1:]])}
+    if args.device.startswith("cuda"):
+        results["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     with tempfile.TemporaryDirectory() as tmp:
-        preps = {n: _prepare(Path(tmp), n) for n in sizes}
-        results["throughput"] = throughput(preps[sizes[0]], args.steps)
+        preps = {n: _prepare(Path(tmp), n) for n in (sizes or [8])}
+        results["throughput"] = throughput(preps[(sizes or [8])[0]], args.steps, args.device, args.amp == "on")
         t = results["throughput"]
         print(f"train: {t['snippets_per_s']:.0f} snippets/s ({t['step_ms']:.0f} ms/step of {t['batch_size']}), "
               f"count loss {100 * t['loss_share_of_step']:.1f} % of a step; parts (ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in t["parts_ms"].items()))
+        if args.profile:
+            table = profile(preps[(sizes or [8])[0]], args.profile, args.device, args.amp == "on")
+            results["profile_top"] = table.splitlines()
+            print(table)
         results["peak_memory_mib"] = {}
         for n in sizes:
             mib = peak_memory(preps[n], Path(tmp) / f"run{n}", 20, args.threads)

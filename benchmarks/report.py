@@ -320,6 +320,73 @@ def robustness_sections(results: Path) -> list[str]:
     return out
 
 
+def gpu_sections(results: Path) -> list[str]:
+    """One section per GPU that ``benchmarks/gpu_check.sh`` ran on (``results/gpu/gpu_check_<gpu>.json``)."""
+    out: list[str] = []
+    for check_file in sorted((results / "gpu").glob("gpu_check_*.json")):
+        tag = check_file.stem.removeprefix("gpu_check_")
+        check = json.loads(check_file.read_text())
+
+        def part(name: str, _tag: str = tag) -> dict:
+            f = results / "gpu" / f"{name}_{_tag}.json"
+            return json.loads(f.read_text()) if f.is_file() else {}
+
+        steps = ", ".join(f"{k} {'ok' if v['exit'] == 0 else 'FAILED (exit %d)' % v['exit']} ({v['seconds']} s)"
+                          for k, v in check["steps"].items())
+        out += [f"## On a GPU: {check['gpu']}", "",
+                f"`bash benchmarks/gpu_check.sh` ({check['date']}; {check['nvidia_smi']}; torch {check['torch']}, "
+                f"CUDA {check['cuda']}, Python {check['python']}). Steps: {steps}. The CUDA-marked tests "
+                f"(`pytest -m cuda`, log `results/gpu/tests_{tag}.txt`) compare the count loss, training with AMP on "
+                "and off, and detection with the CPU.", ""]
+        c = part("count_loss")
+        if c:
+            out += ["| count loss case | ours (ms, median) | baseline (ms, median) | speed-up | our error (nats) |",
+                    "|---|---|---|---|---|"]
+            out += [f"| {n} | {v['ours_ms_median']:.1f} | {v['baseline_ms_median']:.1f} | {v['speedup_median']:.1f}x | "
+                    f"{v['ours_max_abs_err_nats']:.1e} |" for n, v in c["cases"].items()]
+            out.append("")
+        rows = [(label, part(name)) for label, name in (("bfloat16 autocast (AMP)", "train_amp"), ("float32", "train_fp32"))]
+        rows = [(label, t["throughput"]) for label, t in rows if t]
+        if rows:
+            out += ["| training, drum recipe (batch 16) | snippets/s | ms per step | sampling (CPU) | forward | "
+                    "backward + Adam | count loss share of a step |", "|---|---|---|---|---|---|---|"]
+            out += [f"| {label} | {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
+                    f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['backward_step']:.1f} ms | "
+                    f"{100 * tp['loss_share_of_step']:.0f} % |" for label, tp in rows]
+            out.append("")
+        d = part("detect")
+        if d:
+            out += ["| detection, same run | drums x real time (stream / windows) | drums F1 mean (stream) | "
+                    "piano x real time | piano note F1 |", "|---|---|---|---|---|"]
+            pn = d.get("piano", {})
+            for suffix, label in (("1thread", "CPU, 1 thread"), ("2thread", "CPU, 2 threads"), ("cuda", "CUDA")):
+                s_, w_ = d.get(f"stream_{suffix}"), d.get(f"windows_{suffix}")
+                if not s_:
+                    continue
+                p_ = pn.get(f"stream_{suffix}", {})
+                out.append(f"| {label} | {s_['rtf']:.0f}x / {w_['rtf']:.0f}x | {s_['f1_mean']:.3f} | "
+                           + (f"{p_['rtf']:.0f}x | {p_.get('note_f1_mean', pn.get('note_f1_mean', float('nan'))):.3f} |"
+                              if p_ else "| |"))
+            out += ["", "Detection timings include reading the WAV and the features (on the CPU); the CPU rows are "
+                    "this GPU machine's own cores, measured in the same run. Small F1 differences between CPU and "
+                    "CUDA come from TF32 convolutions (probabilities within 1e-3; with TF32 off they match to 2e-5, "
+                    "tested).", ""]
+        t = part("train_fp32")
+        if t.get("profile_top"):
+            busy = [ln for ln in t["profile_top"] if ln.startswith("Self CUDA time total")]
+            tp = t["throughput"]
+            if busy:
+                ms = float(busy[0].split(":")[1].strip().removesuffix("ms")) / 10
+                out += [f"The GPU is busy {ms:.1f} ms of each {tp['step_ms']:.0f} ms step: with an 18.6k-parameter "
+                        "network and batches of 16 the step is bound by the CPU (sampling, kernel launches; the "
+                        "count loss's pairwise tree launches many small kernels, hence its large share), not by "
+                        "the GPU. Larger batches or several runs at once use it better.", ""]
+            out += ["Top of `torch.profiler` over 10 float32 training steps (`bench_train.py --profile 10`):", "", "```"]
+            out += [line.rstrip() for line in t["profile_top"][:20]]
+            out += ["```", ""]
+    return out
+
+
 def render(results: Path) -> str:
     r = _load(results)
     machine = next((v["machine"] for v in r.values() if "machine" in v), "unknown")
@@ -333,6 +400,7 @@ def render(results: Path) -> str:
     else:
         out += ["## Accuracy", ""] + _missing("accuracy", "python benchmarks/bench_accuracy.py --quick")
     out += speed_sections(r)
+    out += gpu_sections(results)
     return "\n".join(out).rstrip() + "\n"
 
 

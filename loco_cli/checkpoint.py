@@ -126,7 +126,11 @@ def shipped_model(name: str = "drums") -> Path:
 
     if name not in SHIPPED_MODELS:
         raise ModelError(f"no shipped model {name!r}; use one of {', '.join(SHIPPED_MODELS)} or a path")
-    path = Path(str(resources.files("loco_cli.models") / f"{name}.pt"))
+    try:
+        folder = Path(str(resources.files("loco_cli.models")))
+    except ModuleNotFoundError:  # run from a source tree without installing: the top-level models/
+        folder = Path(__file__).resolve().parent.parent / "models"
+    path = folder / f"{name}.pt"
     if not path.is_file():
         raise ModelError(f"the shipped {name} model is missing from this install ({path}); run `make models`")
     return path

@@ -448,3 +448,19 @@ def test_validation_gaps_name_classes_with_few_onsets(prepared):
     events = []
     _train(prepared, prepared.parent / "gaps-run", on_event=lambda kind, info: events.append((kind, info)))
     assert events[0][0] == "start" and events[0][1]["thin_classes"] == gaps
+
+
+def test_shipped_models_resolve_from_a_source_tree_that_is_not_installed(monkeypatch):
+    # Running from a checkout on PYTHONPATH (no `pip install`): loco_cli.models does not exist as a
+    # package, and the models come from the top-level models/ folder.
+    from importlib import resources
+    from pathlib import Path
+
+    from loco_cli.checkpoint import shipped_model
+
+    def missing(anchor):
+        raise ModuleNotFoundError(f"No module named {anchor!r}")
+
+    monkeypatch.setattr(resources, "files", missing)
+    path = shipped_model("drums")
+    assert path == Path(__file__).resolve().parent.parent / "models" / "drums.pt" and path.is_file()
