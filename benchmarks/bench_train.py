@@ -8,6 +8,9 @@
 * Loss share: a step with the real count loss vs the same step with the loss replaced by a plain sum
   of the logits (same network forward and backward); the difference is what the Poisson-binomial
   count distribution and its gradient cost.
+* Under load (``--contention``): a fresh training process (default thread policy, ``loco_cli.threads``)
+  alone, next to one CPU-bound process (a busy loop), the same with threads pinned to the core count
+  (what the policy avoids), and two trainings side by side; steps/s of each.
 * Peak memory: the peak resident memory of a fresh process that opens a prepared corpus of each size
   and trains ``--steps`` steps. Features are memory-mapped float16, so it should stay flat.
   ``--sizes ''`` skips it.
@@ -166,6 +169,61 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+_RATE_CHILD = """
+import json, os, sys, time
+from loco_cli.config import PRESETS, RECIPES, LossConfig
+from loco_cli.threads import default_threads, set_threads
+from loco_cli.train import train_run
+set_threads(default_threads())  # what `loco train` does
+t, changes = {}, []
+def on_event(kind, info):
+    if kind == "start":
+        t["start"] = time.perf_counter()
+    elif kind == "threads":
+        changes.append([info["step"], info["threads"]])
+steps = int(sys.argv[3])
+train_run(sys.argv[1], sys.argv[2], loss=LossConfig(), train=RECIPES["drums"].replace(steps=steps, val_every=10**6),
+          model=PRESETS["drums"].model, force=True, tensorboard=False, device="cpu", on_event=on_event)
+print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t["start"]), "thread_changes": changes}))
+"""
+
+
+def _rate_child(prep: Path, run: Path, steps: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _RATE_CHILD, str(prep), str(run), str(steps)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+
+
+def contention(prep: Path, root: Path, steps: int) -> dict:
+    """Training steps/s of fresh processes alone, next to a busy loop, and two side by side."""
+    from loco_cli.threads import PIN_VARIABLES, available_cores
+
+    base = {k: v for k, v in os.environ.items() if k not in PIN_VARIABLES}
+    base["PYTHONPATH"] = str(ROOT.parent)
+
+    def run(n: int, env: dict, busy: bool) -> list[dict]:
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            time.sleep(0.5 if busy else 0)
+            procs = [_rate_child(prep, root / f"rate{i}", steps, env) for i in range(n)]
+            return [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        finally:
+            if hog:
+                hog.kill()
+                hog.wait()
+
+    cores = available_cores()
+    rows = {"alone": run(1, base, False)[0],
+            "next_to_a_busy_process": run(1, base, True)[0],
+            f"next_to_a_busy_process_pinned_{cores}_threads": run(1, dict(base, LOCO_NUM_THREADS=str(cores)), True)[0]}
+    pair = run(2, base, False)
+    rows["two_trainings_side_by_side"] = {"steps_per_s": [p["steps_per_s"] for p in pair],
+                                          "thread_changes": [p["thread_changes"] for p in pair]}
+    alone = rows["alone"]["steps_per_s"]
+    slowdown = {k: alone / (min(v["steps_per_s"]) if isinstance(v["steps_per_s"], list) else v["steps_per_s"])
+                for k, v in rows.items() if k != "alone"}
+    return {"cores": cores, "steps": steps, "rows": rows, "slowdown_vs_alone": slowdown}
+
+
 def peak_memory(prep: Path, run: Path, steps: int, threads: int) -> float:
     """Peak RSS (MiB) of a fresh process training ``steps`` steps on ``prep`` (validation included)."""
     out = subprocess.run([sys.executable, "-c", _CHILD, str(prep), str(run), str(threads), str(steps)],
@@ -181,6 +239,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", choices=("on", "off"), default="off",
                         help="bfloat16 autocast for the network (CUDA only, as TrainConfig.amp)")
+    parser.add_argument("--contention", type=int, default=0, metavar="STEPS",
+                        help="also time STEPS-step trainings alone, next to a busy process, and in pairs")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also print torch.profiler's top operators over N steps")
     parser.add_argument("--json", type=Path, default=None)
@@ -202,6 +262,13 @@ def main() -> None:
             table = profile(preps[(sizes or [8])[0]], args.profile, args.device, args.amp == "on")
             results["profile_top"] = table.splitlines()
             print(table)
+        if args.contention:
+            results["contention"] = c = contention(preps[(sizes or [8])[0]], Path(tmp), args.contention)
+            for name, row in c["rows"].items():
+                rate = row["steps_per_s"]
+                rate = " + ".join(f"{r:.2f}" for r in rate) if isinstance(rate, list) else f"{rate:.2f}"
+                print(f"under load, {name}: {rate} steps/s"
+                      + (f" ({c['slowdown_vs_alone'][name]:.2f}x slower than alone)" if name != "alone" else ""))
         results["peak_memory_mib"] = {}
         for n in sizes:
             mib = peak_memory(preps[n], Path(tmp) / f"run{n}", 20, args.threads)

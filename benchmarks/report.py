@@ -331,7 +331,7 @@ def gpu_sections(results: Path) -> list[str]:
             f = results / "gpu" / f"{name}_{_tag}.json"
             return json.loads(f.read_text()) if f.is_file() else {}
 
-        steps = ", ".join(f"{k} {'ok' if v['exit'] == 0 else 'FAILED (exit %d)' % v['exit']} ({v['seconds']} s)"
+        steps = ", ".join(f"{k} {'ok' if v['exit'] == 0 else 'FAILED (exit ' + str(v['exit']) + ')'} ({v['seconds']} s)"
                           for k, v in check["steps"].items())
         out += [f"## On a GPU: {check['gpu']}", "",
                 f"`bash benchmarks/gpu_check.sh` ({check['date']}; {check['nvidia_smi']}; torch {check['torch']}, "

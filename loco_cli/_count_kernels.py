@@ -21,7 +21,12 @@ def follow_torch_threads() -> None:
     one setting governs a process: a worker limited to one thread does not spawn numba threads."""
     import torch
 
-    nb.set_num_threads(max(1, min(torch.get_num_threads(), nb.config.NUMBA_NUM_THREADS)))
+    threads = torch.get_num_threads()
+    nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+    # The first call starts numba's OpenMP layer, which sets OpenMP's thread count (torch's intra-op
+    # pool in the CPU build) to NUMBA_NUM_THREADS: put torch's own setting back.
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 @nb.njit(cache=True, inline="always")

@@ -49,6 +49,7 @@ from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
 from loco_cli.prepare import Prepared, load_prepared
+from loco_cli.threads import LoadMonitor, pinned_threads, set_threads
 
 __all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer",
            "transfer_weights", "validation_gaps"]
@@ -177,6 +178,7 @@ def train_run(
     device: str = "auto",
     tensorboard: bool = TENSORBOARD,
     on_event: Callable[[str, dict], None] | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train on ``data_dir`` into ``run_dir`` (see the module docstring).
 
@@ -186,8 +188,13 @@ def train_run(
     others afresh (eq. 15 bias). The model's features must equal the dataset's (prepare the data with
     the model's preset). A resumed run ignores ``init`` (its weights come from ``last.pt``).
 
+    ``threads`` (CPU training): torch's and numba's thread count for the run; ``None`` uses up to
+    torch's current count and, unless the environment pins one (:mod:`loco_cli.threads`), fewer while
+    other processes keep this process's cores busy (a ``threads`` event says when it changes). The
+    caller's count is restored at the end.
+
     ``on_event(kind, info)`` receives ``start``, ``log`` (step, loss, steps/s), ``val`` (step, metric,
-    best) and ``done`` events. Raises :class:`DatasetError` / :class:`InvalidOption` for user errors.
+    best), ``threads`` (step, threads, cores other processes used) and ``done`` events. Raises :class:`DatasetError` / :class:`InvalidOption` for user errors.
     """
     world, rank, local_rank = _dist_info()
     dev = resolve_device(device)
@@ -289,6 +296,13 @@ def train_run(
                    "tensorboard": str(run / "tensorboard") if board else None, "init": init_info,
                    "thin_classes": thin})
     use_amp = train.amp and dev.type == "cuda"
+    threads_before = torch.get_num_threads()
+    monitor = None
+    if dev.type == "cpu":
+        if threads:
+            set_threads(threads)
+        elif pinned_threads() is None and threads_before > 1:
+            monitor = LoadMonitor(threads_before)
     net.train()
     t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
     stopped = False
@@ -315,6 +329,9 @@ def train_run(
         if ema_net is not None:
             _ema_update(ema_net, net, min(train.ema_decay, (1 + step) / (10 + step)))
         step += 1
+        if monitor is not None and (n_threads := monitor.poll()) is not None:
+            set_threads(n_threads)
+            emit("threads", {"step": step, "threads": n_threads, "others_busy_cores": monitor.others})
         loss_sum += float(value.detach())
         loss_n += 1
         elapsed = time.perf_counter() - t0
@@ -364,6 +381,8 @@ def train_run(
                              "rng": {"numpy": rng_states, "torch": torch.get_rng_state()}}, last)
                 atomic_write_text(run / "metrics.csv", _csv(rows))
             loss_sum, loss_n = 0.0, 0
+    if torch.get_num_threads() != threads_before:
+        set_threads(threads_before)
     result = None
     if board:
         board.close()

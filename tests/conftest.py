@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 # One thread: deterministic timings-independent results, and no OpenMP spin contention with other jobs.
+# LOCO_NUM_THREADS pins it for the CLI commands run in-process too (loco_cli.threads).
+os.environ["LOCO_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 
 

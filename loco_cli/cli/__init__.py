@@ -32,11 +32,19 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", help="Show full tracebacks instead of one-line errors."),
+    threads: int = typer.Option(0, "--threads", min=0, metavar="N",
+                                help="CPU threads per process (torch and numba); 0 = the cores available, fewer "
+                                     "while training next to other busy processes; OMP_NUM_THREADS also pins it."),
 ) -> None:
     """loco: weakly-supervised event localisation (LoCo, SoftLoc) for drums and piano."""
+    import os
+
     from loco_cli.cli._common import VERBOSE
+    from loco_cli.threads import PIN_VARIABLES
 
     VERBOSE["on"] = verbose
+    if threads:
+        os.environ[PIN_VARIABLES[0]] = str(threads)  # pinned for this process and the workers it starts
 
 
 # commands register after the app exists; each imports its heavy libraries inside its body

@@ -27,6 +27,23 @@ def fail_on_error(console):
         raise typer.Exit(err.exit_code) from None
 
 
+def use_thread_policy() -> int:
+    """Set torch's and numba's threads for a command by :func:`loco_cli.threads.default_threads`
+    (``loco --threads``, ``OMP_NUM_THREADS``, else the cores available); the count."""
+    from loco_cli.threads import default_threads, set_threads
+
+    n = default_threads()
+    set_threads(n)
+    return n
+
+
+def default_jobs(limit: int = 4) -> int:
+    """Worker processes for ``--jobs 0``: one per available core (affinity, cgroup quota), at most ``limit``."""
+    from loco_cli.threads import available_cores
+
+    return min(available_cores(), limit)
+
+
 def parse_label_map(text: str) -> dict[str, str] | None:
     """Parse ``'raw=class,raw2=class'`` into a dict; empty text means no mapping."""
     if not text.strip():

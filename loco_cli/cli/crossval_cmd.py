@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -33,7 +32,13 @@ def crossval_command(
     from rich.console import Console
     from rich.table import Table
 
-    from loco_cli.cli._common import fail_on_error, label_map_option, split_list
+    from loco_cli.cli._common import (
+        default_jobs,
+        fail_on_error,
+        label_map_option,
+        split_list,
+        use_thread_policy,
+    )
     from loco_cli.crossval import crossval
 
     console = Console(stderr=True)
@@ -46,9 +51,10 @@ def crossval_command(
                           highlight=False, markup=False)
 
     with fail_on_error(console):
+        use_thread_policy()
         options = {"layout": layout, "channel": channel, "classes": split_list(classes),
                    "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
-                   "jobs": jobs if jobs > 0 else min(os.cpu_count() or 1, 4)}
+                   "jobs": jobs if jobs > 0 else default_jobs()}
         result = crossval(source, out, folds=folds, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
                           prepare_options=options, window=window, device=device, on_event=on_event)
     r = result.report

@@ -25,10 +25,11 @@ def detect_command(
     from rich.console import Console
     from rich.text import Text
 
-    from loco_cli.cli._common import fail_on_error, progress
+    from loco_cli.cli._common import fail_on_error, progress, use_thread_policy
 
     console = Console(stderr=True)
     with fail_on_error(console):
+        use_thread_policy()
         from loco_cli.checkpoint import load_model
         from loco_cli.detection import collect_inputs, detect_paths
         from loco_cli.errors import InvalidOption

@@ -30,12 +30,13 @@ def eval_command(
     from rich.text import Text
 
     from loco_cli.annotations import atomic_write_text, json_text
-    from loco_cli.cli._common import fail_on_error, label_map_option, split_list
+    from loco_cli.cli._common import fail_on_error, label_map_option, split_list, use_thread_policy
     from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
     info: dict = {}
     with fail_on_error(console):
+        use_thread_policy()
         if model is not None or data is not None:
             if model is None or data is None or pred is not None:
                 raise InvalidOption("give PRED REF, or --model M --data PREPARED (not both)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -36,14 +35,14 @@ def prepare_command(
     from rich.console import Console
     from rich.text import Text
 
-    from loco_cli.cli._common import fail_on_error, label_map_option, progress, split_list
+    from loco_cli.cli._common import default_jobs, fail_on_error, label_map_option, progress, split_list
     from loco_cli.datasets import detect_layout, discover
     from loco_cli.prepare import prepare_dataset
 
     console = Console(stderr=True)
     with fail_on_error(console):
         snippets = SnippetConfig(snippet_length, snippet_hop)
-        jobs = jobs if jobs > 0 else min(os.cpu_count() or 1, 4)
+        jobs = jobs if jobs > 0 else default_jobs()
         label_map = label_map_option(labels)
         n_total = None
         if source.is_dir():

@@ -41,12 +41,13 @@ def train_command(
 
     from rich.console import Console
 
-    from loco_cli.cli._common import fail_on_error
+    from loco_cli.cli._common import fail_on_error, use_thread_policy
     from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
     from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
     with fail_on_error(console):
+        use_thread_policy()
         from loco_cli.prepare import load_prepared
         from loco_cli.train import load_recipe, train_run
 
@@ -109,6 +110,9 @@ def train_command(
                     left = (info["steps"] - info["step"]) / max(info["steps_per_s"], 1e-9)
                     console.print(f"step {info['step']}/{info['steps']}  {state['loss']}  "
                                   f"ETA {int(left // 60)} min {int(left % 60):02d} s", highlight=False, markup=False)
+            elif kind == "threads":
+                bar.console.print(f"step {info['step']}: {info['threads']} thread(s) (other processes are using "
+                                  f"{info['others_busy_cores']:.1f} of this process's cores)", highlight=False)
             elif kind == "val":
                 per = " ".join(f"{c} {v:.3f}" for c, v in list(info["per_class"].items())[:6])
                 state["val"] = f"val {info['name']} {info['metric']:.3f} (best {info['best']:.3f})"
