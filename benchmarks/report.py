@@ -146,6 +146,26 @@ def accuracy_section(acc: dict) -> list[str]:
     return out
 
 
+def _contention_rows(c: dict | None) -> list[str]:
+    """The training-under-load table of ``bench_train.py --contention``."""
+    if not c:
+        return []
+    labels = {"alone": "alone", "next_to_a_busy_process": "next to one CPU-bound process (thread policy)",
+              "two_trainings_side_by_side": "two trainings side by side (each)"}
+    out = [f"Training under load ({c['steps']} steps of the drum recipe in a fresh process, {c['cores']} cores; "
+           "`bench_train.py --contention`): the thread policy (`loco_cli/threads.py`) runs torch on the cores other "
+           "processes leave free.", "", "| situation | steps/s | slower than alone | thread changes (step, threads) |",
+           "|---|---|---|---|"]
+    for name, row in c["rows"].items():
+        label = labels.get(name, name.replace("_", " ").replace("next to a busy process pinned", "next to one CPU-bound "
+                                                                 "process, threads pinned to"))
+        rate = row["steps_per_s"]
+        rate_s = " / ".join(f"{x:.2f}" for x in rate) if isinstance(rate, list) else f"{rate:.2f}"
+        slow = c["slowdown_vs_alone"].get(name)
+        out.append(f"| {label} | {rate_s} | {f'{slow:.2f}x' if slow else ''} | {row['thread_changes']} |")
+    return out + [""]
+
+
 def speed_sections(r: dict) -> list[str]:
     out = ["## Speed", ""]
     out += ["### Count loss: ours vs autograd through the linear recursion", ""]
@@ -173,6 +193,7 @@ def speed_sections(r: dict) -> list[str]:
                 f"| {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
                 f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['loss']:.1f} ms | "
                 f"{tp['parts_ms']['backward_step']:.1f} ms | {100 * tp['loss_share_of_step']:.1f} % |", "",
+                *_contention_rows(t.get("contention")),
                 "Peak resident memory of a training process vs corpus size (features are memory-mapped):", "",
                 "| audio in the corpus | peak memory |", "|---|---|"]
         for seconds, mib in t["peak_memory_mib"].items():

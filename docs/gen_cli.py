@@ -19,7 +19,15 @@ OUT = Path(__file__).resolve().parent / "cli.md"
 def render() -> str:
     group = typer.main.get_command(app)
     lines = ["# Command reference", "",
-             "Generated from the code by `python docs/gen_cli.py`; every option with its default.", ""]
+             "Generated from the code by `python docs/gen_cli.py`; every option with its default.", "",
+             "## Global options", "", "Given before the command: `loco --threads 1 train ...`.", "",
+             "| option | default | meaning |", "|---|---|---|"]
+    for p in group.params:
+        if p.name in ("help", "version"):
+            continue
+        default = "" if p.default is None else repr(p.default)
+        lines.append(f"| `{' / '.join(p.opts)}` | {default} | {(getattr(p, 'help', None) or '').replace('|', chr(92) + '|')} |")
+    lines.append("")
     for name, cmd in group.commands.items():
         lines += [f"## `loco {name}`", "", (cmd.help or "").strip().split("\n\n")[0], "", "```",
                   f"loco {name} " + " ".join(p.name.upper() for p in cmd.params if p.param_type_name == "argument")
