@@ -27,9 +27,9 @@ import torch
 from loco_cli.annotations import Events, write_events_csv
 from loco_cli.audio import AUDIO_SUFFIXES, load_audio, rate_warning
 from loco_cli.checkpoint import LoadedModel
-from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
+from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig, FeatureConfig
 from loco_cli.errors import InvalidOption, LocoError
-from loco_cli.features import frames_to_seconds, log_mel, seconds_to_frames
+from loco_cli.features import frames_to_seconds, log_mel, log_mel_blocks, seconds_to_frames
 
 __all__ = [
     "STREAM_CHUNK_FRAMES",
@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 #: Frames per chunk when streaming (20 s at 200 fps): bounds memory on long files.
-STREAM_CHUNK_FRAMES = 4000
+STREAM_CHUNK_FRAMES = 500
+#: Frames per block when features and network overlap (:func:`pipelined_stream`; 2.5 s at 200 fps).
+PIPELINE_BLOCK_FRAMES = 500
 #: Threshold grid searched by :func:`calibrate`: down to 0.02 for models whose peaks are smeared
 #: (framewise or smoothed losses on misaligned labels put well under one unit of mass per event).
 THRESHOLD_GRID = (0.02, 0.03, 0.05, 0.07) + tuple(np.round(np.arange(0.1, 0.951, 0.05), 2))
@@ -248,11 +250,46 @@ def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig 
     return detect_samples(loaded, load_audio(path, loaded.features.sample_rate), cfg, device)
 
 
+@torch.no_grad()
+def pipelined_stream(model: torch.nn.Module, samples: np.ndarray, features: FeatureConfig, device="cpu",
+                     block_frames: int = PIPELINE_BLOCK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Features and streamed probabilities of ``samples`` with the two stages overlapped: a helper
+    thread computes block ``i + 1``'s log-mel features (one FFT thread) while torch runs the network on
+    block ``i`` (on the other threads; the caller's count is restored). Returns features
+    ``(T, channels, bands)`` and probabilities ``(T, C)``: the same features as :func:`log_mel`, and
+    the probabilities of ``activations(..., mode="stream")`` up to float rounding (other chunk sizes).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = torch.get_num_threads()
+    blocks = log_mel_blocks(samples, features, block_frames=block_frames, workers=1)
+    feats, outs, state = [], [], None
+    with ThreadPoolExecutor(1) as helper:
+        pending = helper.submit(next, blocks, None)
+        torch.set_num_threads(max(1, threads - 1))
+        try:
+            while (block := pending.result()) is not None:
+                pending = helper.submit(next, blocks, None)
+                logits, state = model.stream(torch.from_numpy(block).to(device)[None], state)
+                outs.append(torch.sigmoid(logits[0].float()).cpu().numpy())
+                feats.append(block)
+        finally:
+            torch.set_num_threads(threads)
+    return np.concatenate(feats), np.concatenate(outs)
+
+
 def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
-    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz)."""
+    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz).
+
+    Streaming on a CPU with two or more torch threads overlaps features and network
+    (:func:`pipelined_stream`); otherwise features first, then :func:`activations`."""
     cfg = cfg or loaded.decode
-    feats = log_mel(samples, loaded.features, workers=torch.get_num_threads())
-    probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
+    if (cfg.mode == "stream" and hasattr(loaded.model, "stream") and torch.get_num_threads() >= 2
+            and torch.device(device).type == "cpu" and samples.size > 0):
+        feats, probs = pipelined_stream(loaded.model, samples, loaded.features, device)
+    else:
+        feats = log_mel(samples, loaded.features, workers=torch.get_num_threads())
+        probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
     events, conf = decode(probs, loaded.classes, loaded.features.fps, cfg)
     return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate, loaded.features.fps)
 

@@ -113,13 +113,28 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig, *, workers: int = 1) -> np.
     Single-precision real FFTs (``scipy.fft``, ``workers`` threads) over blocks of
     :data:`FEATURE_BLOCK_FRAMES` frames, so memory stays bounded on hour-long files; only the FFT
     bins the filterbank uses are squared and summed. ``benchmarks/bench_features.py`` measures it:
-    about 2x the speed of the ``torch.stft`` version it replaced.
+    about 2x the speed of the ``torch.stft`` version it replaced. :func:`log_mel_blocks` yields the
+    same numbers block by block.
     """
+    blocks = list(log_mel_blocks(samples, cfg, workers=workers))
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.concatenate(blocks)
+
+
+def log_mel_blocks(samples: np.ndarray, cfg: FeatureConfig, *, block_frames: int = FEATURE_BLOCK_FRAMES,
+                   workers: int = 1):
+    """:func:`log_mel` in consecutive blocks of at most ``block_frames`` frames: a generator of
+    ``(frames_i, channels, n_mels)`` float32 arrays whose concatenation equals ``log_mel(samples, cfg)``
+    (the delta channel carries over block boundaries). Lets detection run the network on one block
+    while the next one's features are computed."""
     import scipy.fft
 
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim != 1:
         raise ValueError(f"expected mono samples (n,), got shape {x.shape}")
+    if block_frames < 1:
+        raise ValueError(f"block_frames must be positive, got {block_frames}")
     if cfg.preemphasis and x.size > 1:
         x = np.concatenate([x[:1], x[1:] - np.float32(cfg.preemphasis) * x[:-1]])
     frames = n_frames(x.size, cfg)
@@ -128,17 +143,22 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig, *, workers: int = 1) -> np.
     op, lo, hi = _mel_operator(cfg)
     window = _window(cfg)
     view = np.lib.stride_tricks.sliding_window_view(x, cfg.win_length)[:: cfg.hop_length][:frames]
-    mel = np.empty((frames, cfg.n_mels), dtype=np.float32)
-    for a in range(0, frames, FEATURE_BLOCK_FRAMES):
-        block = view[a : a + FEATURE_BLOCK_FRAMES] * window
+    previous = None  # the last log-mel frame of the block before (for the delta)
+    for a in range(0, frames, block_frames):
+        block = view[a : a + block_frames] * window
         spec = scipy.fft.rfft(block, n=cfg.n_fft, axis=1, workers=workers)[:, lo:hi]
         power = np.square(spec.real) + np.square(spec.imag)
-        mel[a : a + block.shape[0]] = (op @ power.T).T
-    np.log(mel + np.float32(cfg.log_floor), out=mel)
-    if not cfg.delta:
-        return mel[:, None, :]
-    out = np.empty((frames, 2, cfg.n_mels), dtype=np.float32)
-    out[:, 0] = mel
-    out[0, 1] = 0.0
-    np.subtract(mel[1:], mel[:-1], out=out[1:, 1])
-    return out
+        mel = np.ascontiguousarray((op @ power.T).T, dtype=np.float32)
+        np.log(mel + np.float32(cfg.log_floor), out=mel)
+        if not cfg.delta:
+            yield mel[:, None, :]
+            continue
+        out = np.empty((mel.shape[0], 2, cfg.n_mels), dtype=np.float32)
+        out[:, 0] = mel
+        if previous is None:
+            out[0, 1] = 0.0
+        else:
+            np.subtract(mel[0], previous, out=out[0, 1])
+        np.subtract(mel[1:], mel[:-1], out=out[1:, 1])
+        previous = mel[-1].copy()
+        yield out

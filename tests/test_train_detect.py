@@ -464,3 +464,43 @@ def test_shipped_models_resolve_from_a_source_tree_that_is_not_installed(monkeyp
     monkeypatch.setattr(resources, "files", missing)
     path = shipped_model("drums")
     assert path == Path(__file__).resolve().parent.parent / "models" / "drums.pt" and path.is_file()
+
+
+@pytest.mark.parametrize("name", ["drums", "piano"])
+def test_pipelined_stream_equals_features_then_network(name):
+    # Two torch threads: detection overlaps features (a helper thread) and network (block by block).
+    from loco_cli.detection import detect_samples, pipelined_stream
+    from loco_cli.features import log_mel
+    from loco_cli.synth import render_drum_track, render_piano_track
+
+    loaded = load_model(name)
+    render = render_drum_track if name == "drums" else render_piano_track
+    samples = render(3, duration=4.0, sr=loaded.features.sample_rate).samples
+    feats = log_mel(samples, loaded.features)
+    probs = activations(loaded.model, feats, loaded.decode, loaded.features.fps)
+    f2, p2 = pipelined_stream(loaded.model, samples, loaded.features, block_frames=123)
+    assert np.array_equal(f2, feats)
+    np.testing.assert_allclose(p2, probs, atol=1e-5)
+    torch.set_num_threads(2)
+    try:
+        piped = detect_samples(loaded, samples)
+        assert torch.get_num_threads() == 2  # restored after the helper thread's share
+    finally:
+        torch.set_num_threads(1)
+    plain = detect_samples(loaded, samples)
+    np.testing.assert_allclose(piped.probs, plain.probs, atol=1e-5)
+    np.testing.assert_allclose(piped.events.times, plain.events.times)
+
+
+def test_log_mel_blocks_concatenate_to_log_mel():
+    from loco_cli.config import DRUM_FEATURES
+    from loco_cli.features import log_mel, log_mel_blocks
+
+    x = np.random.default_rng(0).normal(size=44100).astype(np.float32)
+    whole = log_mel(x, DRUM_FEATURES)
+    for size in (1, 7, 64, 10_000):
+        parts = list(log_mel_blocks(x, DRUM_FEATURES, block_frames=size))
+        assert max(p.shape[0] for p in parts) <= size
+        assert np.array_equal(np.concatenate(parts), whole)
+    with pytest.raises(ValueError, match="block_frames"):
+        next(log_mel_blocks(x, DRUM_FEATURES, block_frames=0))
