@@ -45,7 +45,8 @@ __all__ = [
     "write_midi",
 ]
 
-#: Frames per chunk when streaming (20 s at 200 fps): bounds memory on long files.
+#: Frames per chunk when streaming (2.5 s at 200 fps): bounds the network's memory on long files and
+#: keeps its activations in cache (the piano network ran 2.5x faster than on 4000-frame chunks).
 STREAM_CHUNK_FRAMES = 500
 #: Frames per block when features and network overlap (:func:`pipelined_stream`; 2.5 s at 200 fps).
 PIPELINE_BLOCK_FRAMES = 500
