@@ -188,10 +188,11 @@ def speed_sections(r: dict) -> list[str]:
         tp = t["throughput"]
         out += [f"Drum recipe (batch {tp['batch_size']}), {t['threads']} threads, torch {t['torch']} "
                 f"(`{t['command']}`, {t['date']}).", "",
-                "| snippets/s | ms per step | sampling | forward | count loss (forward) | backward + Adam | "
-                "count loss share of a step |", "|---|---|---|---|---|---|---|",
+                "| snippets/s | ms per step | sampling | forward | count loss forward / backward | network backward "
+                "+ Adam | count loss share of a step |", "|---|---|---|---|---|---|---|",
                 f"| {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
-                f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['loss']:.1f} ms | "
+                f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['loss']:.1f} / "
+                f"{tp['parts_ms'].get('loss_backward', float('nan')):.1f} ms | "
                 f"{tp['parts_ms']['backward_step']:.1f} ms | {100 * tp['loss_share_of_step']:.1f} % |", "",
                 *_contention_rows(t.get("contention")),
                 "Peak resident memory of a training process vs corpus size (features are memory-mapped):", "",
@@ -370,9 +371,11 @@ def gpu_sections(results: Path) -> list[str]:
         rows = [(label, t["throughput"]) for label, t in rows if t]
         if rows:
             out += ["| training, drum recipe (batch 16) | snippets/s | ms per step | sampling (CPU) | forward | "
-                    "backward + Adam | count loss share of a step |", "|---|---|---|---|---|---|---|"]
+                    "count loss forward / backward | network backward + Adam | count loss share of a step |",
+                    "|---|---|---|---|---|---|---|---|"]
             out += [f"| {label} | {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
-                    f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['backward_step']:.1f} ms | "
+                    f"{tp['parts_ms']['forward']:.1f} ms | {tp['parts_ms']['loss']:.1f} / "
+                    f"{tp['parts_ms'].get('loss_backward', float('nan')):.1f} ms | {tp['parts_ms']['backward_step']:.1f} ms | "
                     f"{100 * tp['loss_share_of_step']:.0f} % |" for label, tp in rows]
             out.append("")
         d = part("detect")
@@ -400,8 +403,8 @@ def gpu_sections(results: Path) -> list[str]:
                 ms = float(busy[0].split(":")[1].strip().removesuffix("ms")) / 10
                 out += [f"The GPU is busy {ms:.1f} ms of each {tp['step_ms']:.0f} ms step: with an 18.6k-parameter "
                         "network and batches of 16 the step is bound by the CPU (sampling, kernel launches; the "
-                        "count loss's pairwise tree launches many small kernels, hence its large share), not by "
-                        "the GPU. Larger batches or several runs at once use it better.", ""]
+                        "count loss's pairwise tree launches many small kernels), not by the GPU. Larger batches "
+                        "or several runs at once use it better.", ""]
             out += ["Top of `torch.profiler` over 10 float32 training steps (`bench_train.py --profile 10`):", "", "```"]
             out += [line.rstrip() for line in t["profile_top"][:20]]
             out += ["```", ""]
