@@ -194,7 +194,8 @@ def train_run(
     caller's count is restored at the end.
 
     ``on_event(kind, info)`` receives ``start``, ``log`` (step, loss, steps/s), ``val`` (step, metric,
-    best), ``threads`` (step, threads, cores other processes used) and ``done`` events. Raises :class:`DatasetError` / :class:`InvalidOption` for user errors.
+    best), ``threads`` (step, threads, cores other processes used) and ``done`` events. Raises
+    :class:`DatasetError` / :class:`InvalidOption` for user errors.
     """
     world, rank, local_rank = _dist_info()
     dev = resolve_device(device)

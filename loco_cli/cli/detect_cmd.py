@@ -16,8 +16,9 @@ def detect_command(
     midi: bool = typer.Option(False, help="Also write <stem>.mid (GM drum notes or piano pitches)."),
     plot: bool = typer.Option(False, help="Also write <stem>.png: spectrogram, activations, onsets."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    jobs: int = typer.Option(1, help="Files detected at once on CPU, one process and one thread each "
-                             "(batch throughput; 1 = one process using every thread)."),
+    jobs: int = typer.Option(1, help="Files detected at once on CPU, one process and one thread each; 1 = one "
+                             "process that overlaps features and network on the available threads (on 2 cores "
+                             "also the faster for batches: benchmarks/results/detect.json)."),
 ) -> None:
     """Detect onsets in audio with a trained model; a bad file is reported and the rest go on."""
     import time
