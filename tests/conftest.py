@@ -35,6 +35,18 @@ def backend(request):
     counting.set_backend("auto")
 
 
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A prepared tiny drum corpus (3 synthetic tracks of 4 s, seed 2, random split), once per module."""
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.synth import write_corpus
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_corpus("drums", root / "corpus", n_tracks=3, duration=4.0, seed=2)
+    prepare_dataset(root / "corpus", root / "prep", split="random")
+    return root / "prep"
+
+
 #: A recipe (TOML) for a tiny drum model and a few steps: CLI tests train with it in seconds.
 TINY_RECIPE = """base = "drums"
 [train]

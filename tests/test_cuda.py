@@ -16,8 +16,7 @@ from loco_cli.config import PRESETS, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_nll
 from loco_cli.detection import activations, detect_samples
 from loco_cli.networks import build_model
-from loco_cli.prepare import prepare_dataset
-from loco_cli.synth import render_drum_track, render_piano_track, write_corpus
+from loco_cli.synth import render_drum_track, render_piano_track
 from loco_cli.train import train_run
 
 pytestmark = [pytest.mark.cuda,
@@ -62,14 +61,6 @@ def test_the_cuda_path_is_the_torch_tree():
     finally:
         counting.set_backend("auto")
     torch.testing.assert_close(count_nll(z.cuda(), c.cuda(), k_max=16).cpu(), cpu, atol=1e-5, rtol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cuda")
-    write_corpus("drums", root / "corpus", n_tracks=3, duration=4.0, seed=2)
-    prepare_dataset(root / "corpus", root / "prep", split="random")
-    return root / "prep"
 
 
 @pytest.mark.parametrize("amp", [True, False])

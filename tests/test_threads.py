@@ -112,17 +112,13 @@ def test_load_monitor_never_goes_below_one_or_above_its_ceiling(clock):
     assert threads.LoadMonitor(1).poll() is None  # one thread: nothing to adapt
 
 
-def test_train_run_pins_threads_for_the_run_and_restores_them(tmp_path):
+def test_train_run_pins_threads_for_the_run_and_restores_them(prepared, tmp_path):
     from loco_cli.config import LossConfig, ModelConfig, TrainConfig
-    from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
     from loco_cli.train import train_run
 
-    write_corpus("drums", tmp_path / "corpus", n_tracks=2, duration=3.0, seed=2)
-    prepare_dataset(tmp_path / "corpus", tmp_path / "prep", split="random")
     seen = []
     torch.set_num_threads(1)
-    train_run(tmp_path / "prep", tmp_path / "run", loss=LossConfig(), train=TrainConfig(steps=2, batch_size=2, val_every=2),
+    train_run(prepared, tmp_path / "run", loss=LossConfig(), train=TrainConfig(steps=2, batch_size=2, val_every=2),
               model=ModelConfig(conv_filters=(4, 4), freq_pools=(4, 4), rnn_hidden=8, fc_hidden=8), force=True,
               tensorboard=False, threads=2, on_event=lambda kind, info: seen.append(torch.get_num_threads()))
     assert 2 in seen

@@ -12,20 +12,11 @@ from loco_cli.data import Sampler, scale_frequency, stretch_features
 from loco_cli.detection import activations, calibrate, decode, pick_peaks, write_midi
 from loco_cli.errors import InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
-from loco_cli.prepare import load_prepared, prepare_dataset
-from loco_cli.synth import write_corpus
+from loco_cli.prepare import load_prepared
 from loco_cli.train import load_recipe, train_run
 
 TINY = ModelConfig(conv_filters=(4, 4), freq_pools=(4, 4), rnn_hidden=8, fc_hidden=8)
 QUICK = TrainConfig(steps=4, batch_size=2, val_every=2, log_every=1, stretch=0.1, stack_prob=0.5)
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    write_corpus("drums", root / "corpus", n_tracks=3, duration=4.0, seed=2)
-    prepare_dataset(root / "corpus", root / "prep", split="random")
-    return root / "prep"
 
 
 def test_stretch_identity_and_delta():
