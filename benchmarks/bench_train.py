@@ -50,22 +50,30 @@ def _prepare(root: Path, tracks: int, seed: int = 3) -> Path:
     return prep
 
 
-def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -> dict:
-    """Time the parts of a training step (drum recipe, loss ``loco``) on ``device``."""
+def _setup(prep: Path, device: str):
+    """The drum recipe's network (seed 0, on ``device``), Adam, sampler and loss config on ``prep``."""
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.data import Sampler
-    from loco_cli.losses import compute_loss
     from loco_cli.networks import build_model
     from loco_cli.prepare import load_prepared
     from loco_cli.train import model_config_for
 
     data = load_prepared(prep)
-    train, loss_cfg = RECIPES["drums"], PRESETS["drums"].loss
+    train = RECIPES["drums"]
     torch.manual_seed(0)
     net = build_model(model_config_for(data, PRESETS["drums"].model))
     net.norm.set(data.mean, data.std)
     dev = torch.device(device)
     net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=train.lr)
+    return dev, net, opt, Sampler(data, train, np.random.default_rng(0)), train, PRESETS["drums"].loss
+
+
+def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -> dict:
+    """Time the parts of a training step (drum recipe, loss ``loco``) on ``device``."""
+    from loco_cli.losses import compute_loss
+
+    dev, net, opt, sampler, train, loss_cfg = _setup(prep, device)
     cuda = dev.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and cuda)
 
@@ -74,8 +82,6 @@ def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    opt = torch.optim.Adam(net.parameters(), lr=train.lr)
-    sampler = Sampler(data, train, np.random.default_rng(0))
     parts = {"sample": 0.0, "forward": 0.0, "loss": 0.0, "loss_backward": 0.0, "backward_step": 0.0}
     frames = 0
     for i in range(steps + 5):
@@ -113,20 +119,9 @@ def profile(prep: Path, steps: int, device: str, amp: bool, rows: int = 15) -> s
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    from loco_cli.config import PRESETS, RECIPES
-    from loco_cli.data import Sampler
     from loco_cli.losses import compute_loss
-    from loco_cli.networks import build_model
-    from loco_cli.prepare import load_prepared
-    from loco_cli.train import model_config_for
 
-    data = load_prepared(prep)
-    dev = torch.device(device)
-    torch.manual_seed(0)
-    net = build_model(model_config_for(data, PRESETS["drums"].model)).to(dev)
-    net.norm.set(data.mean, data.std)
-    opt = torch.optim.Adam(net.parameters(), lr=RECIPES["drums"].lr)
-    sampler = Sampler(data, RECIPES["drums"], np.random.default_rng(0))
+    dev, net, opt, sampler, _, loss_cfg = _setup(prep, device)
     cuda = dev.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
 
@@ -134,7 +129,7 @@ def profile(prep: Path, steps: int, device: str, amp: bool, rows: int = 15) -> s
         batch = {k: v.to(dev) for k, v in sampler.batch().items()}
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and cuda):
             logits = net(batch["features"]).float()
-        value = compute_loss("loco", logits, batch, PRESETS["drums"].loss, 0)
+        value = compute_loss("loco", logits, batch, loss_cfg, 0)
         opt.zero_grad()
         value.backward()
         opt.step()
