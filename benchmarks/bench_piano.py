@@ -55,11 +55,20 @@ def score(model: str, prepared: str, scales: list[float]) -> dict:
     loaded = load_model(model)
     data = load_prepared(prepared)
     names = data.split_tracks("train") + data.split_tracks("test")
+    features_of = None
+    if loaded.features != data.features:  # another front-end: features from the prepared set's audio
+        from loco_cli.audio import load_audio
+        from loco_cli.features import log_mel
+
+        cache = {n: log_mel(load_audio(data.tracks[n]["audio"], loaded.features.sample_rate), loaded.features)
+                 for n in names}
+        features_of = cache.__getitem__
     out = {"thresholds_mean": float(np.mean(loaded.decode.thresholds)), "scales": {}}
     for scale in scales:
         cfg = loaded.decode.replace(thresholds=tuple(float(t) * scale for t in loaded.decode.thresholds))
         per_track, notes = {}, []
-        for name, _, events in detect_tracks(loaded.model, data, names, cfg, fps=loaded.features.fps):
+        for name, _, events in detect_tracks(loaded.model, data, names, cfg, fps=loaded.features.fps,
+                                              features_of=features_of):
             ref = data.reference(name)
             per_track[name] = score_track(ref, events, data.classes, 0.05)
             notes.append(note_level_f1(ref, events, 0.05))

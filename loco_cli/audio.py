@@ -12,37 +12,89 @@ import numpy as np
 
 from loco_cli.errors import InvalidAudio
 
-__all__ = ["load_audio", "AUDIO_SUFFIXES", "rate_warning"]
+__all__ = ["load_audio", "AudioStream", "AUDIO_SUFFIXES", "AUDIO_BLOCK_SECONDS", "rate_warning"]
 
 #: Suffixes treated as audio when scanning folders.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+#: Seconds of audio decoded at a time by :class:`AudioStream` (memory per block: 4 bytes x channels x
+#: rate x this).
+AUDIO_BLOCK_SECONDS = 10.0
+
+
+class AudioStream:
+    """A file's audio as mono float32 blocks ``(n_i,)`` at ``sample_rate`` Hz, decoded one block at a time.
+
+    Opening checks the file (missing, unreadable, no samples: :class:`~loco_cli.errors.InvalidAudio`
+    naming it); iterating decodes :data:`AUDIO_BLOCK_SECONDS` at a time, averages the channels and
+    resamples other rates with soxr's streaming resampler (high quality), so memory does not grow with
+    the file. Non-finite samples raise ``InvalidAudio`` when their block is read. After a full
+    iteration ``n_samples`` is the number of samples yielded. Iterate once.
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, block_seconds: float = AUDIO_BLOCK_SECONDS) -> None:
+        import soundfile as sf
+
+        self.path, self.sample_rate = Path(path), int(sample_rate)
+        if not self.path.is_file():
+            raise InvalidAudio(f"{self.path}: audio file not found")
+        try:
+            info = sf.info(str(self.path))
+        except Exception as err:  # libsndfile raises several types; all mean "cannot decode"
+            raise InvalidAudio(f"{self.path}: cannot read audio ({err}); convert it to WAV or FLAC") from err
+        if info.frames == 0:
+            raise InvalidAudio(f"{self.path}: the file contains no samples")
+        self.file_rate, self.channels = int(info.samplerate), int(info.channels)
+        self.block = max(1, int(block_seconds * self.file_rate))
+        self.n_samples = 0
+
+    def __iter__(self):
+        import soundfile as sf
+
+        resampler = None
+        if self.file_rate != self.sample_rate:
+            import soxr
+
+            resampler = soxr.ResampleStream(self.file_rate, self.sample_rate, 1, dtype="float32", quality="HQ")
+        read = 0
+        try:
+            with sf.SoundFile(str(self.path)) as fh:
+                while True:
+                    data = fh.read(self.block, dtype="float32", always_2d=True)
+                    last = data.shape[0] < self.block
+                    if data.size and not np.isfinite(data).all():
+                        raise InvalidAudio(f"{self.path}: the audio contains NaN or infinite samples")
+                    read += data.shape[0]
+                    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                    if resampler is not None:
+                        mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
+                    if mono.size:
+                        self.n_samples += mono.size
+                        yield np.ascontiguousarray(mono, dtype=np.float32)
+                    if last:
+                        break
+        except InvalidAudio:
+            raise
+        except Exception as err:  # a file that opens but fails part-way (truncated, corrupt)
+            raise InvalidAudio(f"{self.path}: cannot read audio after {read} samples ({err}); "
+                               "the file may be truncated: convert or re-export it") from err
+        if read == 0:
+            raise InvalidAudio(f"{self.path}: the file contains no samples")
+        if resampler is not None:  # the one-shot resampler's length, ceil(n * out / in)
+            short = -(-read * self.sample_rate // self.file_rate) - self.n_samples
+            if short > 0:
+                self.n_samples += short
+                yield np.zeros(short, dtype=np.float32)
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """Load ``path`` as mono float32 samples at ``sample_rate`` Hz: ``(n_samples,)``.
 
-    Multi-channel files are averaged; other rates are resampled (soxr, high quality). Raises
-    :class:`~loco_cli.errors.InvalidAudio` for a missing, unreadable, empty or non-finite file.
+    Multi-channel files are averaged; other rates are resampled (soxr, high quality): the samples of
+    :class:`AudioStream`, concatenated. Raises :class:`~loco_cli.errors.InvalidAudio` for a missing,
+    unreadable, empty or non-finite file.
     """
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidAudio(f"{path}: audio file not found")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as err:  # libsndfile raises several types; all mean "cannot decode"
-        raise InvalidAudio(f"{path}: cannot read audio ({err}); convert it to WAV or FLAC") from err
-    if data.size == 0:
-        raise InvalidAudio(f"{path}: the file contains no samples")
-    if not np.isfinite(data).all():
-        raise InvalidAudio(f"{path}: the audio contains NaN or infinite samples")
-    mono = data.mean(axis=1)
-    if rate != sample_rate:
-        import librosa
-
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    blocks = list(AudioStream(path, sample_rate))
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def rate_warning(path: str | os.PathLike, fmax: float) -> str | None:

@@ -83,10 +83,17 @@ class FeatureConfig(_Config):
     preemphasis: float = 0.97
     log_floor: float = 1e-8  # added to mel power before the log
     delta: bool = True  # add the first time-difference as a second channel
+    #: > 0: one more log-mel channel, from a ``long_win_length``-sample window centred where the
+    #: ``win_length`` window is centred (a multi-resolution front-end: the long window separates
+    #: low piano keys a semitone apart, the short one keeps the timing). 0: none.
+    long_win_length: int = 0
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.hop_length <= 0 or self.win_length <= 0:
             raise ConfigError("sample_rate, hop_length and win_length must be positive")
+        if self.long_win_length and not self.win_length < self.long_win_length <= self.n_fft:
+            raise ConfigError(f"long_win_length ({self.long_win_length}) must be 0 or between win_length "
+                              f"({self.win_length}) and n_fft ({self.n_fft})")
         if self.win_length > self.n_fft:
             raise ConfigError(f"win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
@@ -101,8 +108,28 @@ class FeatureConfig(_Config):
 
     @property
     def n_channels(self) -> int:
-        """Feature channels: 2 with the derivative, else 1."""
-        return 2 if self.delta else 1
+        """Feature channels: the log-mel, its time difference (with ``delta``), the long-window
+        log-mel (with ``long_win_length``), in that order."""
+        return 1 + int(self.delta) + int(self.long_win_length > 0)
+
+    @property
+    def log_channels(self) -> tuple[int, ...]:
+        """Indices of the log-power channels (the log-mel, and the long-window log-mel when present):
+        the ones a gain adds to and two mixed signals log-add in."""
+        return (0, self.n_channels - 1) if self.long_win_length else (0,)
+
+    @property
+    def delta_channel(self) -> int | None:
+        """Index of the time-difference channel of channel 0, or ``None`` without ``delta``."""
+        return 1 if self.delta else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`_Config.to_dict`, without ``long_win_length`` when it is 0, so that configs (and
+        the feature-cache digests and model files) from before the field existed stay the same."""
+        d = super().to_dict()
+        if not d["long_win_length"]:
+            del d["long_win_length"]
+        return d
 
 
 #: Piano features: 384 mel bands up to ~7.3 kHz with a long FFT (the authors' code [5]), but a

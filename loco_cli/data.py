@@ -21,18 +21,19 @@ from loco_cli.prepare import Prepared
 __all__ = ["Sampler", "stretch_features", "scale_frequency", "collate"]
 
 
-def stretch_features(x: np.ndarray, rate: float, out_len: int) -> np.ndarray:
+def stretch_features(x: np.ndarray, rate: float, out_len: int, delta_channel: int | None = 1) -> np.ndarray:
     """Time-stretch features ``(T_in, channels, bands)`` by linear interpolation: output frame ``j``
-    reads input position ``j * rate``; the delta channel (1) is recomputed from the stretched log-mel.
+    reads input position ``j * rate``; the delta channel (``delta_channel``, the time difference of
+    channel 0; ``None``: there is none) is recomputed from the stretched log-mel.
     Returns ``(out_len, channels, bands)`` float32; needs ``T_in >= (out_len - 1) * rate + 1``."""
     pos = np.arange(out_len) * rate
     i0 = np.minimum(np.floor(pos).astype(np.int64), x.shape[0] - 1)
     i1 = np.minimum(i0 + 1, x.shape[0] - 1)
     w = (pos - i0)[:, None, None].astype(np.float32)
     y = (x[i0].astype(np.float32) * (1 - w) + x[i1].astype(np.float32) * w)
-    if x.shape[1] > 1:
-        y[1:, 1] = np.diff(y[:, 0], axis=0)
-        y[0, 1] = x[0, 1].astype(np.float32) * rate
+    if delta_channel is not None and x.shape[1] > delta_channel:
+        y[1:, delta_channel] = np.diff(y[:, 0], axis=0)
+        y[0, delta_channel] = x[0, delta_channel].astype(np.float32) * rate
     return y
 
 
@@ -53,13 +54,14 @@ def scale_frequency(x: np.ndarray, centers: np.ndarray, factor: float) -> np.nda
     return x[..., i0] * (1 - w) + x[..., i1] * w
 
 
-def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Two log-power feature windows ``(T, Ch, F)`` played together: powers add (log-add-exp on channel
-    0), the time difference (channel 1) is recomputed."""
+def _mix(x: np.ndarray, y: np.ndarray, log_channels: tuple[int, ...] = (0,), delta_channel: int | None = 1) -> np.ndarray:
+    """Two log-power feature windows ``(T, Ch, F)`` played together: powers add (log-add-exp on each of
+    ``log_channels``), the time difference of channel 0 (``delta_channel``) is recomputed."""
     x = x.copy()
-    x[:, 0] = np.logaddexp(x[:, 0], y[:, 0])
-    if x.shape[1] > 1:
-        x[1:, 1] = np.diff(x[:, 0], axis=0)
+    for c in log_channels:
+        x[:, c] = np.logaddexp(x[:, c], y[:, c])
+    if delta_channel is not None and x.shape[1] > delta_channel:
+        x[1:, delta_channel] = np.diff(x[:, 0], axis=0)
     return x
 
 
@@ -132,7 +134,7 @@ class Sampler:
         x = np.asarray(feats[start : start + need])
         if scale != 1.0:
             x = scale_frequency(x, self._centers, scale)
-        x = stretch_features(x, rate, out_len) if rate != 1.0 else x[:out_len].astype(np.float32)
+        x = stretch_features(x, rate, out_len, self.data.features.delta_channel) if rate != 1.0 else x[:out_len].astype(np.float32)
         frames = []
         for fr in self._frames[row["track"]]:
             inside = fr[(fr >= start) & (fr < start + need)]
@@ -144,22 +146,24 @@ class Sampler:
     def example(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``."""
         x, frames, counts = self._window()
-        cfg, rng = self.cfg, self.rng
+        cfg, rng, f = self.cfg, self.rng, self.data.features
         if cfg.stack_prob > 0 and rng.random() < cfg.stack_prob:
             if self.data.has_timestamps:
                 y, frames2, _ = self._window(out_len=x.shape[0])
                 n = min(x.shape[0], y.shape[0])
                 frames = [np.union1d(a[a < n], b[b < n]) for a, b in zip(frames, frames2, strict=True)]
                 counts = np.array([f.size for f in frames], dtype=np.int64)
-                x = _mix(x[:n], y[:n])
+                x = _mix(x[:n], y[:n], f.log_channels, f.delta_channel)
             else:  # counts only: two whole clips of the same length (to 2 frames), their counts added
                 y, _, counts2 = self._window()
                 n = min(x.shape[0], y.shape[0])
                 if max(x.shape[0], y.shape[0]) - n <= 2:
-                    x, counts = _mix(x[:n], y[:n]), counts + counts2
+                    x, counts = _mix(x[:n], y[:n], f.log_channels, f.delta_channel), counts + counts2
         if cfg.gain_db > 0:
             x = x.copy()
-            x[:, 0] += np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
+            gain = np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
+            for c in f.log_channels:
+                x[:, c] += gain
         if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
             moved = rng.random(counts.size) < cfg.count_noise
             counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)

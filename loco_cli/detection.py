@@ -17,7 +17,7 @@ latency) turns those into seconds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,21 +25,26 @@ import numpy as np
 import torch
 
 from loco_cli.annotations import Events, write_events_csv
-from loco_cli.audio import AUDIO_SUFFIXES, load_audio, rate_warning
+from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, rate_warning
 from loco_cli.checkpoint import LoadedModel
-from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig, FeatureConfig
+from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
 from loco_cli.errors import InvalidOption, LocoError
-from loco_cli.features import frames_to_seconds, log_mel, log_mel_blocks, seconds_to_frames
+from loco_cli.features import frames_to_seconds, log_mel, log_mel_stream, seconds_to_frames
 
 __all__ = [
     "STREAM_CHUNK_FRAMES",
     "activations",
     "pick_peaks",
+    "PeakPicker",
     "decode",
+    "OnsetDecoder",
     "calibrate",
     "detect_tracks",
     "DetectResult",
     "detect_file",
+    "detect_samples",
+    "detect_stream",
+    "stream_activations",
     "collect_inputs",
     "detect_paths",
     "write_midi",
@@ -83,49 +88,121 @@ def activations(model: torch.nn.Module, feats: np.ndarray, cfg: DecodeConfig, fp
     return (acc / cover.clamp_min(1)).cpu().numpy()
 
 
+class PeakPicker:
+    """Peaks of one class's activations, fed in chunks: the streaming form of :func:`pick_peaks`.
+
+    ``push(p_chunk)`` takes the next frames ``(T_i,)`` and returns the peaks that can no longer change,
+    ``finish()`` the rest; together they equal ``pick_peaks`` of the concatenated activations exactly
+    (same float64 sums, same order of comparisons). Memory: two frames of context and one pending peak.
+    Returns ``(positions (E,), confidences (E,))``: sub-frame positions in frames from the first frame
+    ever pushed, confidences ``min(s_t, 1)``.
+    """
+
+    def __init__(self, threshold: float, min_gap: int) -> None:
+        self.threshold, self.min_gap = float(threshold), int(min_gap)
+        self._next = 0  # absolute index of the next frame whose peak status is undecided
+        self._ctx = np.zeros(2)  # p of frames [next - 2, frames pushed) (frames -2 and -1 are zeros)
+        self._pending: tuple[int, float, float] | None = None  # (frame, s, offset) of the last kept peak
+
+    def _scan(self, ext: np.ndarray, last: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``ext``: p of frames ``[next - 2, n)``, plus one padding zero when ``last``; decides frames
+        ``next .. n - 3`` (``n - 1`` when ``last``)."""
+        s = ext[:-2] + ext[1:-1] + ext[2:]  # s of frames next - 1 .. (n - 2, or n - 1 when last)
+        if self._next == 0:
+            s[0] = -1.0  # nothing before frame 0 (pick_peaks' left border)
+        if last:
+            s = np.concatenate([s, [-1.0]])  # the right border
+        mid = s[1:-1]
+        cand = np.flatnonzero((mid >= self.threshold) & (mid >= s[:-2]) & (mid > s[2:]))
+        pos, conf = [], []
+        s_cand = mid[cand]
+        offsets = (ext[cand + 3] - ext[cand + 1]) / np.maximum(s_cand, 1e-12)  # centre of mass over t-1..t+1
+        for t, st, offset in zip((cand + self._next).tolist(), s_cand.tolist(), offsets.tolist(), strict=True):
+            if self._pending is not None and t - self._pending[0] < self.min_gap:
+                if st > self._pending[1]:
+                    self._pending = (t, st, offset)
+                continue
+            if self._pending is not None:
+                pos.append(self._pending[0] + self._pending[2])
+                conf.append(min(self._pending[1], 1.0))
+            self._pending = (t, st, offset)
+        self._next += mid.size
+        self._ctx = ext[-4:]  # frames [next - 2, n) for the next call
+        return np.asarray(pos, dtype=np.float64), np.asarray(conf, dtype=np.float64)
+
+    def push(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed the next frames ``(T_i,)``; returns the peaks decided so far (see the class docstring)."""
+        p = np.asarray(p, dtype=np.float64)
+        if p.size == 0:
+            return np.zeros(0), np.zeros(0)
+        ext = np.concatenate([self._ctx, p])
+        if ext.size < 5:  # no frame with two known frames after it yet
+            self._ctx = ext
+            return np.zeros(0), np.zeros(0)
+        return self._scan(ext, last=False)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """The remaining peaks, at the end of the activations."""
+        pos, conf = self._scan(np.concatenate([self._ctx, [0.0]]), last=True)
+        if self._pending is not None:
+            pos = np.append(pos, self._pending[0] + self._pending[2])
+            conf = np.append(conf, min(self._pending[1], 1.0))
+            self._pending = None
+        return pos, conf
+
+
 def pick_peaks(p: np.ndarray, threshold: float, min_gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of one class's activations ``p`` ``(T,)``.
 
     ``s_t = p_{t-1} + p_t + p_{t+1}`` is the expected number of events around ``t``; a peak is a
     local maximum of ``s`` with ``s_t >= threshold``; of two peaks closer than ``min_gap`` frames the
     stronger stays. Returns sub-frame positions ``(E,)`` (centre of mass of ``p`` over the three
-    frames, in frames) and confidences ``min(s_t, 1)``.
+    frames, in frames) and confidences ``min(s_t, 1)``. (:class:`PeakPicker` fed all of ``p`` at once.)
     """
-    p = np.asarray(p, dtype=np.float64)
-    if p.size == 0:
-        return np.zeros(0), np.zeros(0)
-    padded = np.concatenate([[0.0], p, [0.0]])
-    s = padded[:-2] + padded[1:-1] + padded[2:]
-    sp = np.concatenate([[-1.0], s, [-1.0]])
-    cand = np.flatnonzero((s >= threshold) & (s >= sp[:-2]) & (s > sp[2:]))
-    kept: list[int] = []
-    for t in cand:
-        if kept and t - kept[-1] < min_gap:
-            if s[t] > s[kept[-1]]:
-                kept[-1] = int(t)
-            continue
-        kept.append(int(t))
-    idx = np.asarray(kept, dtype=np.int64)
-    if idx.size == 0:
-        return np.zeros(0), np.zeros(0)
-    offsets = (padded[idx + 2] - padded[idx]) / np.maximum(s[idx], 1e-12)  # centre of mass relative to t
-    return idx + offsets, np.minimum(s[idx], 1.0)
+    picker = PeakPicker(threshold, min_gap)
+    a, ca = picker.push(p)
+    b, cb = picker.finish()
+    return np.concatenate([a, b]), np.concatenate([ca, cb])
+
+
+class OnsetDecoder:
+    """Activations to onsets, fed in chunks: ``push(probs (T_i, C))`` for consecutive frames, then
+    ``finish()`` -> ``(Events in seconds, confidences (E,))``, equal to :func:`decode` of the
+    concatenated activations. One :class:`PeakPicker` per class; memory holds the onsets only."""
+
+    def __init__(self, classes: list[str], fps: float, cfg: DecodeConfig) -> None:
+        self.classes, self.fps = list(classes), fps
+        thresholds, self.latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
+        min_gap = max(1, int(round(cfg.min_gap_s * fps)))
+        self.pickers = [PeakPicker(thresholds[c], min_gap) for c in range(len(classes))]
+        self.found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in classes]
+
+    def push(self, probs: np.ndarray) -> None:
+        """Feed the next frames' activations ``(T_i, C)``."""
+        for c, picker in enumerate(self.pickers):
+            self.found[c].append(picker.push(probs[:, c]))
+
+    def finish(self) -> tuple[Events, np.ndarray]:
+        """All onsets, sorted by time: ``(Events, confidences (E,))``."""
+        times, labels, conf = [], [], []
+        for c, name in enumerate(self.classes):
+            self.found[c].append(self.pickers[c].finish())
+            pos = np.concatenate([f[0] for f in self.found[c]])
+            times.append(np.maximum(frames_to_seconds(pos, self.fps, self.latency[c]), 0.0))
+            labels += [name] * pos.size
+            conf.append(np.concatenate([f[1] for f in self.found[c]]))
+        t = np.concatenate(times) if times else np.zeros(0)
+        cf = np.concatenate(conf) if conf else np.zeros(0)
+        order = np.argsort(t, kind="stable")
+        return Events(t[order], np.array(labels, dtype=object)[order]), cf[order]
 
 
 def decode(probs: np.ndarray, classes: list[str], fps: float, cfg: DecodeConfig) -> tuple[Events, np.ndarray]:
-    """Onsets of all classes: ``(Events in seconds, confidences (E,))``."""
-    thresholds, latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
-    min_gap = max(1, int(round(cfg.min_gap_s * fps)))
-    times, labels, conf = [], [], []
-    for c, name in enumerate(classes):
-        pos, cf = pick_peaks(probs[:, c], thresholds[c], min_gap)
-        times.append(np.maximum(frames_to_seconds(pos, fps, latency[c]), 0.0))
-        labels += [name] * pos.size
-        conf.append(cf)
-    t = np.concatenate(times) if times else np.zeros(0)
-    cf = np.concatenate(conf) if conf else np.zeros(0)
-    order = np.argsort(t, kind="stable")
-    return Events(t[order], np.array(labels, dtype=object)[order]), cf[order]
+    """Onsets of all classes from activations ``(T, C)``: ``(Events in seconds, confidences (E,))``
+    (:func:`pick_peaks` per class at its threshold, its latency subtracted, times clipped at 0)."""
+    decoder = OnsetDecoder(classes, fps, cfg)
+    decoder.push(np.asarray(probs))
+    return decoder.finish()
 
 
 #: A class with fewer validation onsets than this takes the pooled latency and threshold of all classes
@@ -220,12 +297,13 @@ def detect_tracks(
 @dataclass
 class DetectResult:
     """Detections of one file: events (s), confidences ``(E,)``, activations ``(T, C)`` and features
-    ``(T, channels, bands)``; ``fps`` frames per second of the activations (0 if unknown)."""
+    ``(T, channels, bands)`` (each ``None`` when not kept: see :func:`detect_stream`); ``seconds`` of
+    audio; ``fps`` frames per second of the activations (0 if unknown)."""
 
     events: Events
     confidence: np.ndarray
-    probs: np.ndarray
-    features: np.ndarray
+    probs: np.ndarray | None
+    features: np.ndarray | None
     seconds: float
     fps: float = 0.0
 
@@ -238,6 +316,8 @@ class DetectResult:
     def save_activations(self, path: str | os.PathLike) -> None:
         """Write the activations ``(T, C)`` float32 to ``path`` (``.npy``), atomically; frame ``t`` is at
         ``t / fps`` seconds."""
+        if self.probs is None:
+            raise InvalidOption("these detections did not keep their activations; detect with keep_activations=True")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -246,53 +326,100 @@ class DetectResult:
         os.replace(tmp, path)
 
 
-def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
-    """Load ``path``, compute features with the model's config, run the model and decode."""
-    return detect_samples(loaded, load_audio(path, loaded.features.sample_rate), cfg, device)
-
-
 @torch.no_grad()
-def pipelined_stream(model: torch.nn.Module, samples: np.ndarray, features: FeatureConfig, device="cpu",
-                     block_frames: int = PIPELINE_BLOCK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    """Features and streamed probabilities of ``samples`` with the two stages overlapped: a helper
-    thread computes block ``i + 1``'s log-mel features (one FFT thread) while torch runs the network on
-    block ``i`` (on the other threads; the caller's count is restored). Returns features
-    ``(T, channels, bands)`` and probabilities ``(T, C)``: the same features as :func:`log_mel`, and
-    the probabilities of ``activations(..., mode="stream")`` up to float rounding (other chunk sizes).
-    """
+def stream_activations(model: torch.nn.Module, blocks: Iterable[np.ndarray], device="cpu", *, overlap: bool = False):
+    """Run a streaming model over consecutive feature blocks ``(T_i, channels, bands)``: yields
+    ``(block, probabilities (T_i, C) float32)``, the recurrent and convolutional state carried across
+    blocks (equal to :func:`activations` in ``stream`` mode when the blocks have its chunk size).
+
+    ``overlap``: a helper thread produces block ``i + 1`` (reading the audio and computing its
+    features, whatever ``blocks`` does) while torch runs the network on block ``i`` with one thread
+    fewer (the caller's count is restored afterwards)."""
+    if not overlap:
+        state = None
+        for block in blocks:
+            logits, state = model.stream(torch.from_numpy(block).to(device)[None], state)
+            yield block, torch.sigmoid(logits[0].float()).cpu().numpy()
+        return
     from concurrent.futures import ThreadPoolExecutor
 
-    threads = torch.get_num_threads()
-    blocks = log_mel_blocks(samples, features, block_frames=block_frames, workers=1)
-    feats, outs, state = [], [], None
+    it = iter(blocks)
+    threads, state = torch.get_num_threads(), None
     with ThreadPoolExecutor(1) as helper:
-        pending = helper.submit(next, blocks, None)
+        pending = helper.submit(next, it, None)
         torch.set_num_threads(max(1, threads - 1))
         try:
             while (block := pending.result()) is not None:
-                pending = helper.submit(next, blocks, None)
+                pending = helper.submit(next, it, None)
                 logits, state = model.stream(torch.from_numpy(block).to(device)[None], state)
-                outs.append(torch.sigmoid(logits[0].float()).cpu().numpy())
-                feats.append(block)
+                yield block, torch.sigmoid(logits[0].float()).cpu().numpy()
         finally:
             torch.set_num_threads(threads)
-    return np.concatenate(feats), np.concatenate(outs)
 
 
-def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu") -> DetectResult:
-    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz).
+class _Counted:
+    """Iterate sample chunks, counting the samples (``n``)."""
 
-    Streaming on a CPU with two or more torch threads overlaps features and network
-    (:func:`pipelined_stream`); otherwise features first, then :func:`activations`."""
+    def __init__(self, chunks: Iterable[np.ndarray]) -> None:
+        self.chunks, self.n = chunks, 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.n += len(chunk)
+            yield chunk
+
+
+def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: DecodeConfig | None = None, device="cpu", *,
+                  keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
+    """Detect in audio that arrives in pieces: ``chunks`` of mono float32 samples ``(n_i,)`` at the
+    model's rate (``loaded.features.sample_rate`` Hz), e.g. an :class:`~loco_cli.audio.AudioStream`.
+
+    In ``stream`` mode (the default) every stage runs block by block (:func:`loco_cli.features.log_mel_stream`,
+    :func:`stream_activations`, :class:`OnsetDecoder`), so memory does not grow with the length of the
+    audio unless the activations (``keep_activations``, ``(T, C)`` float32) or the features
+    (``keep_features``, ``(T, channels, bands)``; needed for plots) are kept. On a CPU with two or more
+    torch threads the features of the next block are computed while the network runs. ``windows``
+    mode reads all the audio first (:func:`activations`)."""
     cfg = cfg or loaded.decode
-    if (cfg.mode == "stream" and hasattr(loaded.model, "stream") and torch.get_num_threads() >= 2
-            and torch.device(device).type == "cpu" and samples.size > 0):
-        feats, probs = pipelined_stream(loaded.model, samples, loaded.features, device)
+    f, fps = loaded.features, loaded.features.fps
+    counted = _Counted(chunks)
+    if cfg.mode == "stream" and hasattr(loaded.model, "stream"):
+        overlap = torch.get_num_threads() >= 2 and torch.device(device).type == "cpu"
+        blocks = log_mel_stream(counted, f, block_frames=PIPELINE_BLOCK_FRAMES,
+                                workers=1 if overlap else torch.get_num_threads())
+        decoder, feats, probs = OnsetDecoder(loaded.classes, fps, cfg), [], []
+        for block, p in stream_activations(loaded.model, blocks, device, overlap=overlap):
+            decoder.push(p)
+            if keep_activations:
+                probs.append(p)
+            if keep_features:
+                feats.append(block)
+        events, conf = decoder.finish()
+        all_probs = np.concatenate(probs) if keep_activations else None
+        all_feats = np.concatenate(feats) if keep_features else None
     else:
-        feats = log_mel(samples, loaded.features, workers=torch.get_num_threads())
-        probs = activations(loaded.model, feats, cfg, loaded.features.fps, device)
-    events, conf = decode(probs, loaded.classes, loaded.features.fps, cfg)
-    return DetectResult(events, conf, probs, feats, samples.size / loaded.features.sample_rate, loaded.features.fps)
+        samples = np.concatenate([np.asarray(c, dtype=np.float32) for c in counted] or [np.zeros(0, np.float32)])
+        all_feats = log_mel(samples, f, workers=torch.get_num_threads())
+        all_probs = activations(loaded.model, all_feats, cfg, fps, device)
+        events, conf = decode(all_probs, loaded.classes, fps, cfg)
+        all_feats = all_feats if keep_features else None
+        all_probs = all_probs if keep_activations else None
+    return DetectResult(events, conf, all_probs, all_feats, counted.n / f.sample_rate, fps)
+
+
+def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu", *,
+                keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
+    """Detect in an audio file, decoded block by block (:class:`~loco_cli.audio.AudioStream`, then
+    :func:`detect_stream`)."""
+    return detect_stream(loaded, AudioStream(path, loaded.features.sample_rate), cfg, device,
+                         keep_activations=keep_activations, keep_features=keep_features)
+
+
+def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu", *,
+                   keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
+    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz)."""
+    return detect_stream(loaded, [np.asarray(samples, dtype=np.float32)], cfg, device,
+                         keep_activations=keep_activations, keep_features=keep_features)
 
 
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
@@ -386,7 +513,7 @@ def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeCon
                      device) -> tuple[list[Path], int, float]:
     """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio)``.
     A failure to write is an :class:`InvalidOption` naming the file (the batch goes on)."""
-    res = detect_file(loaded, f, cfg, device)
+    res = detect_file(loaded, f, cfg, device, keep_activations=plot, keep_features=plot)  # memory: only plots keep them
     try:
         return _write_outputs(loaded, f, res, out_dir, midi, plot)
     except OSError as err:

@@ -296,6 +296,7 @@ def detect(
     model="drums",
     threshold: float | None = None,
     device: str = "cpu",
+    keep_features: bool = False,
 ):
     """Detect onsets in one recording: the Python face of ``loco detect``.
 
@@ -305,7 +306,9 @@ def detect(
     :class:`~loco_cli.checkpoint.LoadedModel`. ``threshold``: one peak threshold for every class
     instead of the model's calibrated ones. Returns a :class:`~loco_cli.detection.DetectResult`:
     ``.onsets`` ``[(time_s, label, confidence)]``, ``.events`` (times and labels), ``.probs``
-    activations ``(T, C)`` at ``.fps`` frames per second, ``.save_activations(path)``. Errors a user can
+    activations ``(T, C)`` at ``.fps`` frames per second, ``.save_activations(path)``, and ``.features``
+    ``(T, channels, bands)`` only with ``keep_features`` (``None`` otherwise: an hour of piano features
+    takes gigabytes; a file is otherwise read and processed block by block). Errors a user can
     cause raise :class:`~loco_cli.errors.LocoError` subclasses with a one-line message.
     """
     import os
@@ -317,7 +320,7 @@ def detect(
     if isinstance(audio, (str, os.PathLike)):
         if sr is not None:
             raise InvalidOption("sr is for arrays; a file carries its own sample rate")
-        return detect_file(loaded, audio, cfg, device)
+        return detect_file(loaded, audio, cfg, device, keep_features=keep_features)
     x = np.asarray(audio, dtype=np.float32)
     if sr is None or sr <= 0:
         raise InvalidOption("detect(samples) needs the sample rate: detect(y, sr=44100)")
@@ -329,4 +332,4 @@ def detect(
         import soxr
 
         x = soxr.resample(x, sr, loaded.features.sample_rate).astype(np.float32)
-    return detect_samples(loaded, x, cfg, device)
+    return detect_samples(loaded, x, cfg, device, keep_features=keep_features)

@@ -14,7 +14,7 @@ import numpy as np
 
 from loco_cli.config import FeatureConfig
 
-__all__ = ["log_mel", "n_frames", "frames_to_seconds", "seconds_to_frames", "mel_filterbank", "mel_centers"]
+__all__ = ["log_mel", "log_mel_blocks", "log_mel_stream", "n_frames", "frames_to_seconds", "seconds_to_frames", "mel_filterbank", "mel_centers"]
 
 
 def n_frames(n_samples: int, cfg: FeatureConfig) -> int:
@@ -89,11 +89,11 @@ def _mel_operator(cfg: FeatureConfig):
     return scipy.sparse.csr_matrix(fb[:, lo:hi]), lo, hi
 
 
-@functools.lru_cache(maxsize=8)
-def _window(cfg: FeatureConfig) -> np.ndarray:
-    """Periodic Hamming window of ``win_length`` samples, float32."""
-    n = np.arange(cfg.win_length)
-    return (0.54 - 0.46 * np.cos(2 * np.pi * n / cfg.win_length)).astype(np.float32)
+@functools.lru_cache(maxsize=16)
+def _window(length: int) -> np.ndarray:
+    """Periodic Hamming window of ``length`` samples, float32."""
+    n = np.arange(length)
+    return (0.54 - 0.46 * np.cos(2 * np.pi * n / length)).astype(np.float32)
 
 
 #: Frames transformed per block in :func:`log_mel`: bounds the working memory on long files
@@ -128,37 +128,85 @@ def log_mel_blocks(samples: np.ndarray, cfg: FeatureConfig, *, block_frames: int
     ``(frames_i, channels, n_mels)`` float32 arrays whose concatenation equals ``log_mel(samples, cfg)``
     (the delta channel carries over block boundaries). Lets detection run the network on one block
     while the next one's features are computed."""
-    import scipy.fft
-
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim != 1:
         raise ValueError(f"expected mono samples (n,), got shape {x.shape}")
+    return log_mel_stream((x,), cfg, block_frames=block_frames, workers=workers)
+
+
+def log_mel_stream(chunks, cfg: FeatureConfig, *, block_frames: int = FEATURE_BLOCK_FRAMES, workers: int = 1):
+    """:func:`log_mel` of audio that arrives in pieces: ``chunks`` is an iterable of mono float32 sample
+    arrays ``(n_i,)`` at ``cfg.sample_rate`` (e.g. :class:`loco_cli.audio.AudioStream`), read one at a
+    time; yields blocks ``(frames_i, channels, n_mels)`` float32 of at most ``block_frames`` frames as
+    soon as their samples have arrived. The concatenated blocks equal ``log_mel`` of the concatenated
+    chunks bit for bit (pre-emphasis, the delta and the long window carry across chunk boundaries), and
+    memory stays bounded by one chunk plus one block, whatever the length of the audio.
+    """
+    import scipy.fft
+
     if block_frames < 1:
         raise ValueError(f"block_frames must be positive, got {block_frames}")
-    if cfg.preemphasis and x.size > 1:
-        x = np.concatenate([x[:1], x[1:] - np.float32(cfg.preemphasis) * x[:-1]])
-    frames = n_frames(x.size, cfg)
-    total = (frames - 1) * cfg.hop_length + cfg.win_length
-    x = np.pad(x, (0, max(total - x.size, 0)))
+    hop, win, long = cfg.hop_length, cfg.win_length, cfg.long_win_length
+    before = (long - win) // 2 if long else 0  # zeros ahead of sample 0 (the long window is centred)
+    span = max(long, before + win)  # samples (from frame t's first) that frame t needs
     op, lo, hi = _mel_operator(cfg)
-    window = _window(cfg)
-    view = np.lib.stride_tricks.sliding_window_view(x, cfg.win_length)[:: cfg.hop_length][:frames]
-    previous = None  # the last log-mel frame of the block before (for the delta)
-    for a in range(0, frames, block_frames):
-        block = view[a : a + block_frames] * window
-        spec = scipy.fft.rfft(block, n=cfg.n_fft, axis=1, workers=workers)[:, lo:hi]
+    emph = np.float32(cfg.preemphasis)
+
+    def log_mel_of(windows: np.ndarray, length: int) -> np.ndarray:
+        spec = scipy.fft.rfft(windows * _window(length), n=cfg.n_fft, axis=1, workers=workers)[:, lo:hi]
         power = np.square(spec.real) + np.square(spec.imag)
         mel = np.ascontiguousarray((op @ power.T).T, dtype=np.float32)
-        np.log(mel + np.float32(cfg.log_floor), out=mel)
-        if not cfg.delta:
-            yield mel[:, None, :]
-            continue
-        out = np.empty((mel.shape[0], 2, cfg.n_mels), dtype=np.float32)
+        return np.log(mel + np.float32(cfg.log_floor), out=mel)
+
+    previous = None  # the last log-mel frame of the block before (for the delta)
+
+    def features(buf: np.ndarray, count: int) -> np.ndarray:
+        """The next ``count`` frames; ``buf`` starts at the first one's first sample."""
+        nonlocal previous
+        view = np.lib.stride_tricks.sliding_window_view(buf[: (count - 1) * hop + span], span)[::hop]
+        mel = log_mel_of(view[:, before : before + win], win)
+        out = np.empty((count, cfg.n_channels, cfg.n_mels), dtype=np.float32)
         out[:, 0] = mel
-        if previous is None:
-            out[0, 1] = 0.0
+        if cfg.delta:
+            if previous is None:
+                out[0, 1] = 0.0
+            else:
+                np.subtract(mel[0], previous, out=out[0, 1])
+            np.subtract(mel[1:], mel[:-1], out=out[1:, 1])
+            previous = mel[-1].copy()
+        if long:
+            out[:, -1] = log_mel_of(view[:, :long], long)
+        return out
+
+    buf = np.zeros(before, dtype=np.float32)  # pre-emphasised samples from the next frame's start on
+    n_seen = 0  # raw samples read so far
+    last = None  # the last raw sample (pre-emphasis across chunks)
+    for chunk in chunks:
+        x = np.asarray(chunk, dtype=np.float32)
+        if x.ndim != 1:
+            raise ValueError(f"expected mono samples (n,), got shape {x.shape}")
+        if x.size == 0:
+            continue
+        if cfg.preemphasis:
+            y = np.empty_like(x)
+            y[0] = x[0] if last is None else x[0] - emph * last
+            np.subtract(x[1:], emph * x[:-1], out=y[1:])
+            last = x[-1]
         else:
-            np.subtract(mel[0], previous, out=out[0, 1])
-        np.subtract(mel[1:], mel[:-1], out=out[1:, 1])
-        previous = mel[-1].copy()
-        yield out
+            y = x
+        n_seen += x.size
+        buf = np.concatenate([buf, y]) if buf.size else y
+        ready = (buf.size - span) // hop + 1 if buf.size >= span else 0
+        while ready >= block_frames:
+            yield features(buf, block_frames)
+            buf, ready = buf[block_frames * hop :], ready - block_frames
+    # the end: the frames left (n_frames of everything read), zero-padded
+    emitted = (before + n_seen - buf.size) // hop  # each frame yielded dropped hop samples from buf
+    left = n_frames(n_seen, cfg) - emitted
+    while left > 0:
+        count = min(left, block_frames)
+        need = (count - 1) * hop + span
+        if buf.size < need:
+            buf = np.concatenate([buf, np.zeros(need - buf.size, dtype=np.float32)])
+        yield features(buf, count)
+        buf, left = buf[count * hop :], left - count

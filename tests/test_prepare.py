@@ -192,3 +192,30 @@ def test_counts_only_stacking_adds_counts(corpus, tmp_path):
     sampler = Sampler(data, TrainConfig(stack_prob=1.0, gain_db=0.0), np.random.default_rng(0))
     seen = {tuple(sampler.example()[2].tolist()) for _ in range(40)}
     assert seen <= {(4, 2), (2, 5), (0, 8)} and len(seen) == 3  # every pair of clips, counts added
+
+
+def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_path):
+    """With a multi-resolution front-end (``long_win_length``) the gain moves both log-mel channels and
+    not the time difference; mixing two clips log-adds both log-mel channels."""
+    import numpy as np
+
+    from loco_cli.config import FeatureConfig, TrainConfig
+    from loco_cli.data import Sampler, _mix
+
+    cfg = FeatureConfig(long_win_length=2048)
+    wav = sorted(corpus.glob("*.wav"))[0]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"audio,start,end,KD,SD\n{wav},0,1.5,2,1\n")
+    data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", features=cfg, split="none").out)
+    row = data.snippets[0]
+    raw = np.asarray(data.feature_array(row["track"])[row["start_frame"] : row["start_frame"] + row["n_frames"]], np.float32)
+    assert raw.shape[1:] == (3, cfg.n_mels)
+    x = Sampler(data, TrainConfig(gain_db=6.0), np.random.default_rng(0)).example()[0]
+    gain = x[:, 0] - raw[:, 0]
+    assert abs(gain.mean()) > 0.01 and np.allclose(gain, gain.flat[0], atol=1e-5)
+    np.testing.assert_allclose(x[:, 2] - raw[:, 2], gain, atol=1e-5)
+    np.testing.assert_array_equal(x[:, 1], raw[:, 1])
+    mixed = _mix(raw, raw[::-1], cfg.log_channels, cfg.delta_channel)
+    for c in (0, 2):
+        np.testing.assert_allclose(mixed[:, c], np.logaddexp(raw[:, c], raw[::-1, c]), rtol=1e-6)
+    np.testing.assert_allclose(mixed[1:, 1], np.diff(mixed[:, 0], axis=0), atol=1e-5)

@@ -458,10 +458,10 @@ def test_shipped_models_resolve_from_a_source_tree_that_is_not_installed(monkeyp
 
 
 @pytest.mark.parametrize("name", ["drums", "piano"])
-def test_pipelined_stream_equals_features_then_network(name):
+def test_overlapped_stream_equals_features_then_network(name):
     # Two torch threads: detection overlaps features (a helper thread) and network (block by block).
-    from loco_cli.detection import detect_samples, pipelined_stream
-    from loco_cli.features import log_mel
+    from loco_cli.detection import detect_samples, stream_activations
+    from loco_cli.features import log_mel, log_mel_blocks
     from loco_cli.synth import render_drum_track, render_piano_track
 
     loaded = load_model(name)
@@ -469,9 +469,13 @@ def test_pipelined_stream_equals_features_then_network(name):
     samples = render(3, duration=4.0, sr=loaded.features.sample_rate).samples
     feats = log_mel(samples, loaded.features)
     probs = activations(loaded.model, feats, loaded.decode, loaded.features.fps)
-    f2, p2 = pipelined_stream(loaded.model, samples, loaded.features, block_frames=123)
-    assert np.array_equal(f2, feats)
-    np.testing.assert_allclose(p2, probs, atol=1e-5)
+    torch.set_num_threads(2)
+    try:
+        out = list(stream_activations(loaded.model, log_mel_blocks(samples, loaded.features, block_frames=123), overlap=True))
+    finally:
+        torch.set_num_threads(1)
+    assert np.array_equal(np.concatenate([b for b, _ in out]), feats)
+    np.testing.assert_allclose(np.concatenate([p for _, p in out]), probs, atol=1e-5)
     torch.set_num_threads(2)
     try:
         piped = detect_samples(loaded, samples)
@@ -495,3 +499,55 @@ def test_log_mel_blocks_concatenate_to_log_mel():
         assert np.array_equal(np.concatenate(parts), whole)
     with pytest.raises(ValueError, match="block_frames"):
         next(log_mel_blocks(x, DRUM_FEATURES, block_frames=0))
+
+
+def test_detect_file_streams_the_audio_and_keeps_only_what_is_asked(tmp_path):
+    """A file read in 0.37 s pieces at another sample rate gives the detections of the whole file
+    resampled at once; activations and features are kept only on request (bounded memory)."""
+    import soundfile as sf
+
+    from loco_cli.audio import AudioStream, load_audio
+    from loco_cli.detection import detect_file, detect_samples, detect_stream
+    from loco_cli.errors import InvalidOption
+    from loco_cli.synth import render_drum_track
+
+    loaded = load_model("drums")
+    x = render_drum_track(4, duration=5.0, sr=48000).samples
+    path = tmp_path / "take.wav"
+    sf.write(path, np.stack([x, 0.5 * x], 1), 48000, subtype="FLOAT")
+    whole = detect_samples(loaded, load_audio(path, 44100), keep_features=True)
+    pieces = detect_stream(loaded, AudioStream(path, 44100, block_seconds=0.37), keep_features=True)
+    assert whole.seconds == pieces.seconds == load_audio(path, 44100).size / 44100
+    np.testing.assert_array_equal(pieces.features, whole.features)
+    np.testing.assert_allclose(pieces.probs, whole.probs, atol=1e-5)
+    np.testing.assert_allclose(pieces.events.times, whole.events.times, atol=1e-6)
+    assert len(whole.events) > 10
+    lean = detect_file(loaded, path, keep_activations=False)
+    assert lean.probs is None and lean.features is None and len(lean.events) == len(whole.events)
+    with pytest.raises(InvalidOption, match="keep_activations"):
+        lean.save_activations(tmp_path / "a.npy")
+
+
+def test_onset_decoder_in_chunks_equals_decode():
+    from loco_cli.detection import OnsetDecoder, PeakPicker
+
+    rng = np.random.default_rng(3)
+    probs = rng.random((700, 4)) ** 6
+    cfg = DecodeConfig(thresholds=(0.2, 0.3, 0.5, 0.05), latency_s=(0.01, 0.0, -0.02, 0.005))
+    events, conf = decode(probs, list("abcd"), 200.0, cfg)
+    dec = OnsetDecoder(list("abcd"), 200.0, cfg)
+    for part in np.split(probs, [1, 2, 3, 50, 51, 400]):
+        dec.push(part)
+    ev2, conf2 = dec.finish()
+    assert np.array_equal(events.times, ev2.times) and list(events.labels) == list(ev2.labels)
+    assert np.array_equal(conf, conf2) and len(events) > 20
+    for trial in range(300):  # the peak picker alone, any chunking, against the whole-array call
+        p = np.round(rng.random(int(rng.integers(0, 40))) ** 3, int(rng.integers(1, 3)))
+        thr, gap = float(rng.choice([0.0, 0.2, 0.5])), int(rng.integers(1, 5))
+        picker, got = PeakPicker(thr, gap), []
+        for part in np.split(p, np.sort(rng.integers(0, p.size + 1, 4))):
+            got.append(picker.push(part))
+        got.append(picker.finish())
+        ref = pick_peaks(p, thr, gap)
+        assert np.array_equal(np.concatenate([g[0] for g in got]), ref[0]), trial
+        assert np.array_equal(np.concatenate([g[1] for g in got]), ref[1]), trial
