@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-FILES = ("accuracy", "count_loss", "train", "detect", "prepare", "features")
+FILES = ("accuracy", "count_loss", "train", "detect", "memory", "prepare", "features")
 
 
 def _load(results: Path) -> dict:
@@ -244,6 +244,7 @@ def speed_sections(r: dict) -> list[str]:
                        f" madmom piano: skipped ({pn.get('madmom_piano', {}).get('skipped', 'not run')})."), ""]
     else:
         out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
+    out += memory_rows(r.get("memory"))
     out += ["### Preparing data", ""]
     if "prepare" in r:
         p = r["prepare"]
@@ -259,6 +260,27 @@ def speed_sections(r: dict) -> list[str]:
                             for k, v in f.items()) + "."]
     out.append("")
     return out
+
+
+def memory_rows(m: dict | None) -> list[str]:
+    """Peak memory of `loco detect` on long files (bench_memory.py), now and before streaming."""
+    out = ["### Detection memory on long files", ""]
+    if not m:
+        return out + _missing("memory", "python benchmarks/bench_memory.py --json benchmarks/results/memory.json")
+    trees = sorted({row["tree"] for row in m["rows"]}, key=lambda t: t != "now")
+    out += [f"Peak resident memory of one `loco detect` process on a stereo 16-bit 44.1 kHz WAV (`{m['command']}`; "
+            "`before`: the same command from the commit before detection streamed its audio, features and peak "
+            "picking). Python, torch and the model included.", "",
+            "| model | audio | " + " | ".join(f"{t}: peak MB | {t}: x real time" for t in trees) + " |",
+            "|---|---|" + "---|---|" * len(trees)]
+    keys = sorted({(row["model"], row["minutes"]) for row in m["rows"]})
+    for model, minutes in keys:
+        cells = []
+        for t in trees:
+            row = next((x for x in m["rows"] if (x["model"], x["minutes"], x["tree"]) == (model, minutes, t)), None)
+            cells += [f"{row['peak_mb']:.0f}", f"{row['x_real_time']:.0f}x"] if row else ["", ""]
+        out.append(f"| {model} | {minutes:g} min | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def _stat_cell(st: dict) -> str:

@@ -31,6 +31,40 @@ def test_unreadable_audio_raises_a_clear_error(tmp_path, content):
         load_audio(path, SR)
 
 
+@pytest.mark.parametrize("rate", [SR, 48000, 8000])
+def test_audio_stream_in_blocks_equals_the_whole_file_resampled_at_once(tmp_path, rate):
+    """Decoded 0.3 s at a time, downmixed and resampled by soxr's streaming resampler: the samples of
+    librosa's one-shot soxr_hq resampling of the whole file, to the bit and to the length."""
+    import librosa
+
+    from loco_cli.audio import AudioStream
+
+    x = np.random.default_rng(4).normal(0, 0.1, (rate * 2 + 77, 2)).astype(np.float32)
+    path = tmp_path / "a.wav"
+    sf.write(path, x, rate, subtype="FLOAT")
+    stream = AudioStream(path, SR, block_seconds=0.3)
+    blocks = list(stream)
+    assert len(blocks) > 5 and all(b.dtype == np.float32 and b.ndim == 1 for b in blocks)
+    got = np.concatenate(blocks)
+    ref = x.mean(axis=1) if rate == SR else librosa.resample(x.mean(axis=1), orig_sr=rate, target_sr=SR, res_type="soxr_hq")
+    assert got.shape == ref.shape and stream.n_samples == got.size
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(load_audio(path, SR), got)
+
+
+def test_audio_stream_reports_bad_samples_late_in_the_file(tmp_path):
+    from loco_cli.audio import AudioStream
+
+    x = np.zeros(SR * 3, dtype=np.float32)
+    x[-10] = np.inf
+    path = tmp_path / "late.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    stream = iter(AudioStream(path, SR, block_seconds=1.0))
+    assert next(stream).size == SR  # the first blocks are fine
+    with pytest.raises(InvalidAudio, match="late.wav.*NaN or infinite"):
+        list(stream)
+
+
 def test_missing_and_nan_audio(tmp_path):
     with pytest.raises(InvalidAudio, match="not found"):
         load_audio(tmp_path / "none.wav", SR)
