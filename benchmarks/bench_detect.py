@@ -40,6 +40,15 @@ from loco_cli.synth import write_corpus
 MERGE_GAP_S = 0.025
 
 
+def _rel(path) -> str:
+    """``path`` relative to the repository when it lies inside it (result files do not name this machine)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def _score(pairs):
     tp = n_ref = n_est = 0
     for ref, est in pairs:
@@ -105,7 +114,7 @@ def _piano(tracks: int, duration: float, madmom_python: str | None, device: str 
     from loco_cli.engine import note_level_f1
 
     loaded = load_model("piano")
-    out: dict = {"model": str(loaded.path), "audio_s": tracks * duration}
+    out: dict = {"model": _rel(loaded.path), "audio_s": tracks * duration}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "piano"
         write_corpus("piano", corpus, n_tracks=tracks, duration=duration, seed=1)
@@ -153,7 +162,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="also time the network on this device (cuda)")
     args = parser.parse_args()
     loaded = load_model(args.model)
-    results: dict = {"model": str(loaded.path), "audio_s": args.tracks * args.duration,
+    results: dict = {"model": _rel(loaded.path), "audio_s": args.tracks * args.duration,
                      "command": "python " + " ".join(["benchmarks/bench_detect.py", *sys.argv[1:]]),
                      "machine": platform.platform(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     if args.device.startswith("cuda"):

@@ -63,9 +63,11 @@ def long_file(kind: str, minutes: float, folder: Path) -> Path:
 def run(src: Path, audio: Path, model: str, out: Path) -> dict:
     """Peak RSS (MB), wall time and onsets of one ``loco detect`` in a fresh process tree."""
     env = dict(os.environ, PYTHONPATH=str(src))
+    shipped = src / "models" / f"{model}.pt"  # the tree's own model file (an editable install maps another)
     cmd = [sys.executable, "-c", _CHILD, sys.executable, "-m", "loco_cli", "detect", str(audio), "--out", str(out),
-           "--model", model]
-    res = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+           "--model", str(shipped) if shipped.is_file() else model]
+    # cwd = the tree: ``python -m`` puts the working folder ahead of PYTHONPATH
+    res = json.loads(subprocess.run(cmd, env=env, cwd=src, capture_output=True, text=True, check=True).stdout)
     if res["rc"] != 0:
         raise SystemExit(f"loco detect failed ({src}): {res['stderr']}")
     csv = out / f"{audio.stem}.csv"
@@ -90,6 +92,9 @@ def main() -> None:
         for model in a.models.split(","):
             for minutes in (float(m) for m in a.minutes.split(",")):
                 audio = long_file(model, minutes, tmp)
+                with open(audio, "rb") as fh:  # into the page cache, so that no run pays for the disk
+                    while fh.read(1 << 24):
+                        pass
                 for tree, src in trees.items():
                     t0 = time.perf_counter()
                     r = run(src, audio, model, tmp / f"out-{tree}")

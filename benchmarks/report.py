@@ -328,8 +328,18 @@ def piano_section(results: Path) -> list[str]:
             out.append(f"| {name}: {m['about']} | {test} | {r['note_f1']:.3f} | {r['note_precision']:.3f} / "
                        f"{r['note_recall']:.3f} | {r['onset_global_f1']:.3f} | "
                        + " | ".join(f"{r['scales'][k]['note_f1']:.3f}" for k in scales) + " |")
-    return out + ["", f"Thresholds: each model's own, calibrated on its validation split; the last columns multiply "
-                  f"them all. Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    out += ["", f"Thresholds: each model's own, calibrated on its validation split; the last columns multiply "
+            f"them all. Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    regs = [(name, r["onset_f1_registers"]) for name, m in doc["models"].items() for r in m["tests"].values()
+            if "onset_f1_registers" in r]
+    if regs:
+        keys = list(regs[0][1])
+        out += ["Onset F1 (global) per register, MIDI pitches, at the calibrated thresholds:", "",
+                "| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        out += [f"| {name} | " + " | ".join("n/a" if v.get(k) is None else f"{v[k]:.3f}" for k in keys) + " |"
+                for name, v in regs]
+        out.append("")
+    return out
 
 
 def robustness_sections(results: Path) -> list[str]:

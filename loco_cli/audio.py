@@ -17,8 +17,8 @@ __all__ = ["load_audio", "AudioStream", "AUDIO_SUFFIXES", "AUDIO_BLOCK_SECONDS",
 #: Suffixes treated as audio when scanning folders.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 #: Seconds of audio decoded at a time by :class:`AudioStream` (memory per block: 4 bytes x channels x
-#: rate x this).
-AUDIO_BLOCK_SECONDS = 10.0
+#: rate x this; detection reads the next block while the network runs on the current one).
+AUDIO_BLOCK_SECONDS = 2.5
 
 
 class AudioStream:

@@ -33,6 +33,7 @@ from loco_cli.features import frames_to_seconds, log_mel, log_mel_stream, second
 
 __all__ = [
     "STREAM_CHUNK_FRAMES",
+    "STREAM_BLOCK_SECONDS",
     "activations",
     "pick_peaks",
     "PeakPicker",
@@ -53,8 +54,10 @@ __all__ = [
 #: Frames per chunk when streaming (2.5 s at 200 fps): bounds the network's memory on long files and
 #: keeps its activations in cache (the piano network ran 2.5x faster than on 4000-frame chunks).
 STREAM_CHUNK_FRAMES = 500
-#: Frames per block when features and network overlap (:func:`pipelined_stream`; 2.5 s at 200 fps).
-PIPELINE_BLOCK_FRAMES = 500
+#: Seconds of audio per block when a file streams through features, network and peak picking
+#: (:func:`detect_stream`): 501 frames for the drums (200 frames/s), 251 for the piano (100). Longer
+#: blocks cost memory, shorter ones speed (benchmarks/bench_memory.py and bench_detect.py measure both).
+STREAM_BLOCK_SECONDS = 2.5
 #: Threshold grid searched by :func:`calibrate`: down to 0.02 for models whose peaks are smeared
 #: (framewise or smoothed losses on misaligned labels put well under one unit of mass per event).
 THRESHOLD_GRID = (0.02, 0.03, 0.05, 0.07) + tuple(np.round(np.arange(0.1, 0.951, 0.05), 2))
@@ -127,7 +130,7 @@ class PeakPicker:
                 conf.append(min(self._pending[1], 1.0))
             self._pending = (t, st, offset)
         self._next += mid.size
-        self._ctx = ext[-4:]  # frames [next - 2, n) for the next call
+        self._ctx = ext[-4:].copy()  # frames [next - 2, n) for the next call (a copy: ext is freed)
         return np.asarray(pos, dtype=np.float64), np.asarray(conf, dtype=np.float64)
 
     def push(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,22 +178,31 @@ class OnsetDecoder:
         thresholds, self.latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
         min_gap = max(1, int(round(cfg.min_gap_s * fps)))
         self.pickers = [PeakPicker(thresholds[c], min_gap) for c in range(len(classes))]
-        self.found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in classes]
+        # peaks as Python floats: no array kept per chunk and class (thousands of small arrays pinned the
+        # heap: an hour of piano grew the process by 300 MB)
+        self.pos: list[list[float]] = [[] for _ in classes]
+        self.conf: list[list[float]] = [[] for _ in classes]
+
+    def _add(self, c: int, found: tuple[np.ndarray, np.ndarray]) -> None:
+        if found[0].size:
+            self.pos[c].extend(found[0].tolist())
+            self.conf[c].extend(found[1].tolist())
 
     def push(self, probs: np.ndarray) -> None:
         """Feed the next frames' activations ``(T_i, C)``."""
+        p = np.asarray(probs, dtype=np.float64)
         for c, picker in enumerate(self.pickers):
-            self.found[c].append(picker.push(probs[:, c]))
+            self._add(c, picker.push(p[:, c]))
 
     def finish(self) -> tuple[Events, np.ndarray]:
         """All onsets, sorted by time: ``(Events, confidences (E,))``."""
         times, labels, conf = [], [], []
         for c, name in enumerate(self.classes):
-            self.found[c].append(self.pickers[c].finish())
-            pos = np.concatenate([f[0] for f in self.found[c]])
+            self._add(c, self.pickers[c].finish())
+            pos = np.asarray(self.pos[c], dtype=np.float64)
             times.append(np.maximum(frames_to_seconds(pos, self.fps, self.latency[c]), 0.0))
             labels += [name] * pos.size
-            conf.append(np.concatenate([f[1] for f in self.found[c]]))
+            conf.append(np.asarray(self.conf[c], dtype=np.float64))
         t = np.concatenate(times) if times else np.zeros(0)
         cf = np.concatenate(conf) if conf else np.zeros(0)
         order = np.argsort(t, kind="stable")
@@ -385,7 +397,7 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
     counted = _Counted(chunks)
     if cfg.mode == "stream" and hasattr(loaded.model, "stream"):
         overlap = torch.get_num_threads() >= 2 and torch.device(device).type == "cpu"
-        blocks = log_mel_stream(counted, f, block_frames=PIPELINE_BLOCK_FRAMES,
+        blocks = log_mel_stream(counted, f, block_frames=max(1, round(STREAM_BLOCK_SECONDS * fps)),
                                 workers=1 if overlap else torch.get_num_threads())
         decoder, feats, probs = OnsetDecoder(loaded.classes, fps, cfg), [], []
         for block, p in stream_activations(loaded.model, blocks, device, overlap=overlap):

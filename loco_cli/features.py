@@ -96,6 +96,9 @@ def _window(length: int) -> np.ndarray:
     return (0.54 - 0.46 * np.cos(2 * np.pi * n / length)).astype(np.float32)
 
 
+#: Frames per FFT call inside a block: bounds the temporaries (spectra of ``n_fft`` points) whatever
+#: the block size.
+FFT_ROWS = 128
 #: Frames transformed per block in :func:`log_mel`: bounds the working memory on long files
 #: (~10 MB of frames for the drum preset) and keeps the block in cache.
 FEATURE_BLOCK_FRAMES = 2048
@@ -153,9 +156,12 @@ def log_mel_stream(chunks, cfg: FeatureConfig, *, block_frames: int = FEATURE_BL
     emph = np.float32(cfg.preemphasis)
 
     def log_mel_of(windows: np.ndarray, length: int) -> np.ndarray:
-        spec = scipy.fft.rfft(windows * _window(length), n=cfg.n_fft, axis=1, workers=workers)[:, lo:hi]
-        power = np.square(spec.real) + np.square(spec.imag)
-        mel = np.ascontiguousarray((op @ power.T).T, dtype=np.float32)
+        mel = np.empty((windows.shape[0], cfg.n_mels), dtype=np.float32)
+        for a in range(0, windows.shape[0], FFT_ROWS):  # bounded temporaries: 8 MB per 128 rows at n_fft 8192
+            spec = scipy.fft.rfft(windows[a : a + FFT_ROWS] * _window(length), n=cfg.n_fft, axis=1, workers=workers)
+            spec = spec[:, lo:hi]
+            power = np.square(spec.real) + np.square(spec.imag)
+            mel[a : a + FFT_ROWS] = (op @ power.T).T
         return np.log(mel + np.float32(cfg.log_floor), out=mel)
 
     previous = None  # the last log-mel frame of the block before (for the delta)

@@ -208,6 +208,18 @@ def _registers(rep: dict, classes: list[str]) -> list[str]:
             "| " + " | ".join(c[1] for c in cells) + " |", "| " + " | ".join(f"{c[2]} notes" for c in cells) + " |"]
 
 
+def _feature_text(f) -> str:
+    """One line on a model's front-end (FeatureConfig)."""
+    sr = f.sample_rate
+    text = (f"{f.n_mels} mel bands {f.fmin:g} Hz-{f.fmax:g} Hz, {1000 * f.win_length / sr:.0f} ms window every "
+            f"{1000 * f.hop_length / sr:.1f} ms ({f.fps:.1f} frames per second)")
+    if f.delta:
+        text += " with its time difference"
+    if f.long_win_length:
+        text += f", and the log-mel of a {1000 * f.long_win_length / sr:.0f} ms window centred on each frame"
+    return text
+
+
 def piano_card(r: dict) -> str:
     """The piano model's card: the held-out piano first, the data and their licences, what fails."""
     spec, rep, n = r["spec"], r["report"], r["notes"]
@@ -245,11 +257,14 @@ def piano_card(r: dict) -> str:
         "## Model",
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: MIDI pitches "
         f"{r['classes'][0]}-{r['classes'][-1]}.",
+        f"- Features: {_feature_text(load_model(HERE / (r['name'] + '.pt')).features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
         f"Content hash `{r['hash'][:16]}...` (checked at every load).", "",
         "## Known to fail",
-        "- The bass: below about MIDI 45 (A2) the 46 ms analysis window cannot separate neighbouring keys, so "
-        "low notes are missed or reported a semitone off (see the registers above); the top octave is weak too.",
+        "- The lowest octave (MIDI 21-32) and the top two (93-108) are the weak registers (see above): the "
+        "186 ms window separates the bass keys down to about MIDI 33, not below; in the treble the cause is not "
+        "known: features up to 16 kHz (more partials of the high keys) scored the same there (one run, "
+        "docs/method.md), and the treble scores move by 0.1 from one training run to another.",
         "- Repeated notes under the pedal and dense chords lose notes; soft notes under loud ones are missed.",
         "- Trained on sampled pianos: a real piano's sympathetic resonance, hammer noise and stretched tuning "
         "are only partly present in the training audio.", "",

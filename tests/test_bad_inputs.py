@@ -206,3 +206,47 @@ def test_temp_folders_of_dead_processes_are_removed_on_the_next_run(tmp_path):
     other.mkdir()
     fresh = sibling_temp_dir(tmp_path / "prep")
     assert not stale.exists() and mine.is_dir() and fresh.is_dir() and other.is_dir()
+
+
+# ------------------------------------------------- kill test: detect with --midi --plot, SIGKILL
+def test_killed_detect_leaves_each_output_complete_or_absent(base, tmp_path):
+    """``loco detect --midi --plot`` killed (SIGKILL) at seeded random moments, three times, then run to
+    the end: after every kill each visible output parses in full (CSV, MIDI, PNG), and after the last
+    run every output exists and no temp file is left."""
+    import subprocess
+    import sys
+    import time
+
+    import matplotlib.image
+
+    from loco_cli.annotations import read_events
+    from loco_cli.midi import read_smf_notes
+
+    out = tmp_path / "det"
+    cmd = [sys.executable, "-m", "loco_cli", "detect", str(base / "corpus"), "--out", str(out), "--model",
+           str(base / "run"), "--midi", "--plot"]
+    stems = sorted(p.stem for p in (base / "corpus").glob("*.wav"))
+
+    def check_visible() -> None:
+        for f in sorted(out.glob("[!.]*")):
+            if f.suffix == ".csv":
+                read_events(f)
+            elif f.suffix == ".mid":
+                read_smf_notes(f.read_bytes())
+            elif f.suffix == ".png":
+                assert matplotlib.image.imread(f).ndim == 3
+            else:
+                raise AssertionError(f"unexpected output {f.name}")
+
+    rng = np.random.default_rng(14)
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(1.0, 5.0)))  # start-up, mid-batch or done: each must be safe
+        proc.kill()
+        proc.wait()
+        if out.exists():
+            check_visible()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    check_visible()
+    assert sorted(f.name for f in out.iterdir()) == sorted(f"{s}{ext}" for s in stems for ext in (".csv", ".mid", ".png"))

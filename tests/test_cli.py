@@ -102,3 +102,31 @@ def test_count_nll_needs_three_axes():
 
     with pytest.raises(ValueError, match=r"\(N, T, C\)"):
         count_nll(torch.zeros(4, 10), torch.zeros(4, 1, dtype=torch.long), k_max=5)
+
+
+def test_prepare_features_option_changes_the_front_end(tmp_path):
+    """``--features field=value,...`` changes the preset's front-end (cast to each field's type); a bad
+    field or value is one line naming it, exit 2."""
+    from loco_cli.config import PIANO_FEATURES, FeatureConfig
+    from loco_cli.errors import ConfigError
+    from loco_cli.prepare import load_prepared
+    from loco_cli.synth import write_corpus
+
+    write_corpus("piano", tmp_path / "c", n_tracks=1, duration=2.0, seed=2)
+    result = runner.invoke(app, ["prepare", str(tmp_path / "c"), str(tmp_path / "p"), "--preset", "piano", "--split",
+                                 "none", "--jobs", "1", "--features", "long_win_length=0, hop_length=440"])
+    assert result.exit_code == 0, result.output
+    assert load_prepared(tmp_path / "p").features == PIANO_FEATURES.replace(long_win_length=0, hop_length=440)
+    for bad, needle in (("n_bands=3", "n_bands"), ("fmax=high", "'high' is not a float"), ("delta=maybe", "maybe"),
+                        ("long_win_length=100", "long_win_length")):
+        result = runner.invoke(app, ["prepare", str(tmp_path / "c"), str(tmp_path / "q"), "--preset", "piano",
+                                     "--features", bad])
+        assert result.exit_code == 2 and "Traceback" not in result.output and needle in result.output, result.output
+        assert not (tmp_path / "q").exists()
+    assert FeatureConfig().with_overrides("delta=false,n_mels=40") == FeatureConfig(delta=False, n_mels=40)
+    try:
+        FeatureConfig().with_overrides("n_mels")
+    except ConfigError as err:
+        assert "field=value" in str(err)
+    else:
+        raise AssertionError("no error")

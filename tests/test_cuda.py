@@ -93,7 +93,7 @@ def test_detection_on_cuda_matches_the_cpu(name, no_tf32):
     loaded = load_model(name)
     render = render_drum_track if name == "drums" else render_piano_track
     samples = render(4, duration=6.0, sr=loaded.features.sample_rate).samples
-    cpu = detect_samples(loaded, samples)
+    cpu = detect_samples(loaded, samples, keep_features=True)
     gpu_model = load_model(name, "cuda")
     gpu = detect_samples(gpu_model, samples, device="cuda")
     np.testing.assert_allclose(gpu.probs, cpu.probs, atol=2e-5)

@@ -150,8 +150,8 @@ def test_snippet_config_and_piano_preset(tmp_path):
     data = load_prepared(prepare_dataset(root, tmp_path / "pp", preset="piano", split="none",
                                          snippets=SnippetConfig(1.0, 0.5)).out)
     assert len(data.classes) == 88 and data.features == FeatureConfig(n_fft=8192, win_length=2048, n_mels=384, fmin=27.5,
-                                                                      fmax=7270.0, long_win_length=8192)
-    assert [r["start_frame"] for r in data.snippets][:3] == [0, 100, 200]
+                                                                      fmax=7270.0, long_win_length=8192, hop_length=440)
+    assert [r["start_frame"] for r in data.snippets][:3] == [0, 50, 100]  # 0.5 s hops at 100.2 frames per second
 
 
 def test_outputs_have_normal_permissions(corpus, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loco_cli.config import SnippetConfig
+from loco_cli.config import PRESETS, SnippetConfig
 from loco_cli.prepare import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
 
 _SNIPPET = SnippetConfig()
@@ -16,6 +16,8 @@ def prepare_command(
     source: Path = typer.Argument(..., help="Dataset folder (ENST, IDMT, MAPS, MDB, generic) or counts-manifest CSV."),
     out: Path = typer.Argument(..., help="Output folder of the prepared dataset."),
     preset: str = typer.Option("drums", help="drums (KD/SD/HH, 72 bands) or piano (88 keys, 384 bands)."),
+    features: str = typer.Option("", help="Changes to the preset's front-end, 'field=value,...' (e.g. "
+                                 "'long_win_length=0' or 'fmax=16000,n_mels=512'; an unknown field lists them)."),
     layout: str = typer.Option("auto", help="auto, generic, enst, idmt, maps, mdb or manifest."),
     channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder; MDB Drums: drum_only (default) or full_mix."),
     labels: str = typer.Option("", help="Label map: enst, mdb, or 'raw=class,...' (default: the preset's)."),
@@ -37,11 +39,17 @@ def prepare_command(
 
     from loco_cli.cli._common import default_jobs, fail_on_error, label_map_option, progress, split_list
     from loco_cli.datasets import detect_layout, discover
+    from loco_cli.errors import InvalidOption
     from loco_cli.prepare import prepare_dataset
 
     console = Console(stderr=True)
     with fail_on_error(console):
         snippets = SnippetConfig(snippet_length, snippet_hop)
+        feature_cfg = None
+        if features:
+            if preset not in PRESETS:
+                raise InvalidOption(f"unknown preset {preset!r}; use {', '.join(PRESETS)}")
+            feature_cfg = PRESETS[preset].features.with_overrides(features)
         jobs = jobs if jobs > 0 else default_jobs()
         label_map = label_map_option(labels)
         n_total = None
@@ -57,7 +65,7 @@ def prepare_command(
                     bar.console.print(Text.assemble(("skipped", "yellow"), " ", str(error)), highlight=False, soft_wrap=True)
 
             result = prepare_dataset(
-                source, out, preset=preset, classes=split_list(classes), label_map=label_map, layout=layout,
+                source, out, preset=preset, features=feature_cfg, classes=split_list(classes), label_map=label_map, layout=layout,
                 channel=channel, include_train=include_train, split=split, val_fraction=val_fraction,
                 snippets=snippets, label_noise_ms=label_noise_ms, seed=seed, jobs=jobs, force=force,
                 on_track=on_track,
