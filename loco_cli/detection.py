@@ -96,7 +96,7 @@ class PeakPicker:
 
     ``push(p_chunk)`` takes the next frames ``(T_i,)`` and returns the peaks that can no longer change,
     ``finish()`` the rest; together they equal ``pick_peaks`` of the concatenated activations exactly
-    (same float64 sums, same order of comparisons). Memory: two frames of context and one pending peak.
+    (same float64 sums, same order of comparisons). Memory: four frames of context and one pending peak.
     Returns ``(positions (E,), confidences (E,))``: sub-frame positions in frames from the first frame
     ever pushed, confidences ``min(s_t, 1)``.
     """
@@ -178,8 +178,8 @@ class OnsetDecoder:
         thresholds, self.latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
         min_gap = max(1, int(round(cfg.min_gap_s * fps)))
         self.pickers = [PeakPicker(thresholds[c], min_gap) for c in range(len(classes))]
-        # peaks as Python floats: no array kept per chunk and class (thousands of small arrays pinned the
-        # heap: an hour of piano grew the process by 300 MB)
+        # peaks as Python floats: no array kept per chunk and class (thousands of small arrays left between
+        # the freed temporaries fragmented the heap, and memory grew with the length of the file)
         self.pos: list[list[float]] = [[] for _ in classes]
         self.conf: list[list[float]] = [[] for _ in classes]
 

@@ -111,13 +111,16 @@ def log_mel(samples: np.ndarray, cfg: FeatureConfig, *, workers: int = 1) -> np.
     *start* of each ``n_fft`` frame, every ``hop_length`` samples (so frame ``t`` starts at
     ``t / fps`` s); power spectrum; HTK mel filterbank; natural log of ``mel + log_floor``. With
     ``cfg.delta`` the second channel is the first difference over time (frame 0 gets 0), kept as its
-    own channel rather than glued onto the frequency axis (the authors' code [5]).
+    own channel rather than glued onto the frequency axis (the authors' code [5]). With
+    ``cfg.long_win_length`` a last channel holds the log-mel of a Hamming window of that many samples
+    centred where frame ``t``'s window is centred (zero-padded before the start and after the end): a
+    multi-resolution front-end, fine frequency resolution for the bass beside the short window's timing.
 
-    Single-precision real FFTs (``scipy.fft``, ``workers`` threads) over blocks of
-    :data:`FEATURE_BLOCK_FRAMES` frames, so memory stays bounded on hour-long files; only the FFT
-    bins the filterbank uses are squared and summed. ``benchmarks/bench_features.py`` measures it:
-    about 2x the speed of the ``torch.stft`` version it replaced. :func:`log_mel_blocks` yields the
-    same numbers block by block.
+    Single-precision real FFTs (``scipy.fft``, ``workers`` threads) of :data:`FFT_ROWS` frames at a
+    time (the spectra stay in cache) within blocks of :data:`FEATURE_BLOCK_FRAMES` frames, so memory
+    stays bounded on hour-long files; only the FFT bins the filterbank uses are squared and summed
+    (``benchmarks/bench_features.py`` measures the speed). :func:`log_mel_blocks` and
+    :func:`log_mel_stream` yield the same numbers block by block.
     """
     blocks = list(log_mel_blocks(samples, cfg, workers=workers))
     if len(blocks) == 1:
