@@ -27,6 +27,8 @@ piano), and the onset F1 of each octave-wide register. Reproduce the file in the
     loco train runs/p2w16 --out runs/piano/two-windows-16k --loss loco --steps 3000
     loco prepare $P/train-corpus runs/p100 --preset piano --split none   # the preset: two windows, 100 frames/s
     loco train runs/p100 --out runs/piano/two-windows-100fps --loss loco --steps 3000
+    for s in 1 2; do                                    # two more seeds, one thread each, side by side
+        loco --threads 1 train runs/p100 --out runs/piano/two-windows-100fps-s$s --loss loco --steps 3000 --seed $s; done
     python benchmarks/bench_piano.py --test salamander=$P/prepared-test \
         --model "previous_synth=runs/piano-synth.pt:built-in synthesizer, counts, 46 ms window" \
         --model "previous=runs/piano-2048.pt:9 SoundFont pianos, counts, 46 ms window, 6000 steps" \
@@ -38,6 +40,8 @@ piano), and the onset F1 of each octave-wide register. Reproduce the file in the
         --model "two_windows_3000=runs/piano/two-windows/model.pt:two windows, counts, 3000 steps" \
         --model "two_windows_16k_3000=runs/piano/two-windows-16k/model.pt:two windows, 512 bands to 16 kHz, counts, 3000 steps" \
         --model "two_windows_100fps_3000=runs/piano/two-windows-100fps/model.pt:two windows, 100 frames/s, counts, 3000 steps" \
+        --model "two_windows_100fps_3000_s1=runs/piano/two-windows-100fps-s1/model.pt:the same, seed 1" \
+        --model "two_windows_100fps_3000_s2=runs/piano/two-windows-100fps-s2/model.pt:the same, seed 2" \
         --json benchmarks/results/piano_libraries.json
 
 A model whose front-end differs from the test set's gets its features computed from the test set's audio.
