@@ -347,26 +347,27 @@ def stream_activations(model: torch.nn.Module, blocks: Iterable[np.ndarray], dev
     ``overlap``: a helper thread produces block ``i + 1`` (reading the audio and computing its
     features, whatever ``blocks`` does) while torch runs the network on block ``i`` with one thread
     fewer (the caller's count is restored afterwards)."""
-    if not overlap:
-        state = None
-        for block in blocks:
+    threads, state = torch.get_num_threads(), None
+    if overlap:
+        torch.set_num_threads(max(1, threads - 1))
+    try:
+        for block in _prefetched(blocks) if overlap else blocks:
             logits, state = model.stream(torch.from_numpy(block).to(device)[None], state)
             yield block, torch.sigmoid(logits[0].float()).cpu().numpy()
-        return
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _prefetched(items: Iterable):
+    """The items of ``items``, each next one produced by a helper thread while the caller works."""
     from concurrent.futures import ThreadPoolExecutor
 
-    it = iter(blocks)
-    threads, state = torch.get_num_threads(), None
+    it = iter(items)
     with ThreadPoolExecutor(1) as helper:
         pending = helper.submit(next, it, None)
-        torch.set_num_threads(max(1, threads - 1))
-        try:
-            while (block := pending.result()) is not None:
-                pending = helper.submit(next, it, None)
-                logits, state = model.stream(torch.from_numpy(block).to(device)[None], state)
-                yield block, torch.sigmoid(logits[0].float()).cpu().numpy()
-        finally:
-            torch.set_num_threads(threads)
+        while (item := pending.result()) is not None:
+            pending = helper.submit(next, it, None)
+            yield item
 
 
 class _Counted:
