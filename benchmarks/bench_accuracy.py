@@ -259,7 +259,8 @@ def execute(spec: RunSpec, work: Path) -> dict:
     """Train (unless cached) and evaluate one run; returns its result dict (also saved)."""
     import torch
 
-    from loco_cli.annotations import atomic_write_text, json_text
+    from loco_cli.annotations import json_text
+    from loco_cli.atomic import atomic_write_text
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.train import train_run
 

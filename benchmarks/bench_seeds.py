@@ -81,7 +81,8 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from loco_cli.annotations import atomic_write_text, json_text
+    from loco_cli.annotations import json_text
+    from loco_cli.atomic import atomic_write_text
     from loco_cli.prepare import load_prepared
     from loco_cli.train import load_recipe, train_run
 
@@ -110,7 +111,8 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
 
 def write_json(doc: dict, path: str | None) -> None:
     """Write ``doc`` as strict JSON to ``path`` atomically, or print it when ``path`` is ``None``."""
-    from loco_cli.annotations import atomic_write_text, json_text
+    from loco_cli.annotations import json_text
+    from loco_cli.atomic import atomic_write_text
 
     if path:
         atomic_write_text(Path(path), json_text(doc))

@@ -27,7 +27,19 @@ def render() -> str:
             continue
         default = "" if p.default is None else repr(p.default)
         lines.append(f"| `{' / '.join(p.opts)}` | {default} | {(getattr(p, 'help', None) or '').replace('|', chr(92) + '|')} |")
-    lines.append("")
+    lines += ["", "## Exit codes", "",
+              "| code | meaning |", "|---|---|",
+              "| 0 | done |",
+              "| 1 | a batch command (`prepare`, `detect`, `eval`) skipped some inputs; each is named on its own "
+              "line and every other input was processed (`prepare --skip-bad` makes this 0) |",
+              "| 2 | a usage or fatal error: one line `error: <file or option>: <what is wrong>; <the fix>` on "
+              "stderr, no traceback (`loco --verbose` shows it), no output half-written |",
+              "",
+              "Every output is written to a hidden temporary file beside it and renamed when complete, so a "
+              "killed or failing command leaves each output whole or absent; a later command that writes into "
+              "the same folder removes the temporary files of the killed one. `--force` only ever replaces a "
+              "folder that loco made. The probes that check all of this are `tests/test_bad_inputs.py` "
+              "([figures](benchmarks.md#reliability)).", ""]
     for name, cmd in group.commands.items():
         lines += [f"## `loco {name}`", "", (cmd.help or "").strip().split("\n\n")[0], "", "```",
                   f"loco {name} " + " ".join(p.name.upper() for p in cmd.params if p.param_type_name == "argument")

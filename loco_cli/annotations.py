@@ -22,15 +22,13 @@ import csv
 import io
 import math
 import os
-import re
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
 
+from loco_cli.atomic import atomic_write_text
 from loco_cli.errors import InvalidAnnotation
 
 __all__ = [
@@ -249,41 +247,6 @@ def write_events_csv(path: str | os.PathLike, events: Events, confidence: np.nda
     atomic_write_text(path, buf.getvalue())
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def sibling_temp_dir(path: Path, tag: str = "") -> Path:
-    """A hidden temporary folder next to ``path`` (same file system, so it can be renamed onto ``path``),
-    with the permissions of a normal new folder (``mkdtemp`` alone would make it 0700). Its name holds
-    the process id (``.NAME.TAGtmp-PID-XXXX``); the temporary folders for ``path`` left by processes that
-    no longer run (killed mid-write) are removed first."""
-    import shutil
-
-    path = Path(path)
-    parent = path.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.glob(f".{glob_escape(path.name)}.*tmp-*-*"):
-        m = re.fullmatch(rf"\.{re.escape(path.name)}\..*tmp-(\d+)-[^/]*", stale.name)
-        if m and stale.is_dir() and not _alive(int(m.group(1))):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}tmp-{os.getpid()}-", dir=parent))
-    os.chmod(tmp, 0o777 & ~_umask())
-    return tmp
-
-
 def json_text(obj, indent: int = 1) -> str:
     """``obj`` as strict JSON text (newline-terminated): a NaN or infinite float, which JSON cannot hold,
     becomes ``null``. loco writes ``null`` where a score is undefined, e.g. the precision of a class
@@ -302,17 +265,3 @@ def json_text(obj, indent: int = 1) -> str:
 
     return json.dumps(clean(obj), indent=indent, allow_nan=False) + "\n"
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

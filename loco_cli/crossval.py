@@ -75,7 +75,8 @@ def crossval(
     info)`` receives ``fold`` (fold, stage), the training events of :func:`loco_cli.train.train_run`
     with ``fold`` added, and ``done``. Returns the pooled report, also written to ``out/crossval.json``.
     """
-    from loco_cli.annotations import atomic_write_text, json_text
+    from loco_cli.annotations import json_text
+    from loco_cli.atomic import atomic_write_text
     from loco_cli.engine import evaluate_model
     from loco_cli.prepare import load_prepared, prepare_dataset
     from loco_cli.scores import summarise

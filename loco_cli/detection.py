@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from loco_cli.annotations import Events, write_events_csv
+from loco_cli.atomic import atomic_path
 from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, rate_warning
 from loco_cli.checkpoint import LoadedModel
 from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
@@ -330,12 +331,8 @@ class DetectResult:
         ``t / fps`` seconds."""
         if self.probs is None:
             raise InvalidOption("these detections did not keep their activations; detect with keep_activations=True")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, np.asarray(self.probs, dtype=np.float32))
-        os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -471,8 +468,9 @@ def write_midi(path: str | os.PathLike, events: Events, confidence: np.ndarray, 
     write_smf(path, notes)
 
 
-def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: float, title: str) -> None:
-    """PNG: the input log-mel spectrogram, per-class activations, and detected onsets."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend; :class:`InvalidOption` with the install command
+    when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -480,6 +478,12 @@ def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: fl
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise InvalidOption("--plot needs matplotlib: pip install 'loco[plot]' (or matplotlib)") from err
+    return plt
+
+
+def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: float, title: str) -> None:
+    """PNG: the input log-mel spectrogram, per-class activations, and detected onsets."""
+    plt = _pyplot()
     n = len(classes)
     shown = classes if n <= 8 else None
     fig, axes = plt.subplots(2 if shown is None else 1 + n, 1, figsize=(12, 2.2 + 1.3 * min(n, 8)), sharex=True)
@@ -504,11 +508,11 @@ def plot_detection(path: Path, result: DetectResult, classes: list[str], fps: fl
             ax.set_ylabel(name)
     axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
+    finally:
+        plt.close(fig)
 
 
 @dataclass
@@ -580,6 +584,8 @@ def detect_paths(
     thread each: the throughput of a batch on several cores (a single file is not split).
     """
     out_dir = Path(out_dir)
+    if plot:
+        _pyplot()  # a missing matplotlib stops the batch before any work, not once per file
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidOption(f"{out_dir}: exists and is not a folder; choose another --out")
     try:

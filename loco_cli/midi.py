@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
+
+from loco_cli.atomic import atomic_write_bytes
 
 __all__ = ["TICKS_PER_S", "quantize", "smf_bytes", "write_smf", "read_smf_notes"]
 
@@ -58,11 +59,7 @@ def smf_bytes(
 
 def write_smf(path: str | os.PathLike, notes, programs: dict[int, int] | None = None, controls=None) -> None:
     """Write :func:`smf_bytes` atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(smf_bytes(notes, programs, controls))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, smf_bytes(notes, programs, controls))
 
 
 def _read_vlq(data: bytes, i: int) -> tuple[int, int]:

@@ -40,8 +40,8 @@ from loco_cli.annotations import (
     Events,
     map_labels,
     read_events,
-    sibling_temp_dir,
 )
+from loco_cli.atomic import atomic_path, sibling_temp_dir
 from loco_cli.audio import load_audio, rate_warning
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
@@ -252,11 +252,8 @@ def _process(job: _Job) -> dict:
                 raise InvalidAudio(f"{t.audio}: the audio is silent (peak below {SILENCE_PEAK:g})")
             seconds = samples.size / job.features.sample_rate
             feats = log_mel(samples, job.features).astype(np.float16)
-        job.dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = job.dest.with_name(f".{job.dest.name}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(job.dest) as tmp, open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(feats))
-        os.replace(tmp, job.dest)
         stat = t.audio.stat()
         ev = {}
         if events is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loco_cli.annotations import atomic_write_text
+from loco_cli.atomic import atomic_write_text
 from loco_cli.errors import InvalidOption
 
 __all__ = [

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from loco_cli.annotations import atomic_write_text
+from loco_cli.atomic import atomic_write_text
 from loco_cli.checkpoint import atomic_save, load_model, make_payload
 from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_log_distribution

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from loco_cli import __version__
-from loco_cli.annotations import atomic_write_text, json_text
+from loco_cli.annotations import json_text
+from loco_cli.atomic import atomic_write_text
 from loco_cli.checkpoint import load_model
 from loco_cli.engine import evaluate_model
 from loco_cli.prepare import prepare_dataset

@@ -190,22 +190,234 @@ def test_detect_warns_about_a_low_sample_rate(base, tmp_path):
     assert "recorded at 8000 Hz" in " ".join(out.split())
 
 
-# --------------------------------------------------------- row 9: temp folders of killed writers
-def test_temp_folders_of_dead_processes_are_removed_on_the_next_run(tmp_path):
+# ------------------------------------------------------ row 2: --force only replaces loco's folders
+def test_force_never_deletes_a_folder_loco_did_not_make(base, tmp_path):
+    for cmd in (["prepare", base / "corpus", tmp_path / "mine", "--force"],
+                ["train", base / "prep", "--out", tmp_path / "mine", "--recipe", base / "tiny.toml", "--force"],
+                ["synth", "drums", tmp_path / "mine", "--force"]):
+        (tmp_path / "mine").mkdir(exist_ok=True)
+        (tmp_path / "mine" / "notes.txt").write_text("keep me")
+        (tmp_path / "mine" / "photos").mkdir(exist_ok=True)
+        before = _snapshot(tmp_path / "mine")
+        code, out = _run(cmd)
+        assert code == 2, out
+        _one_line_error(out, "mine")
+        assert _snapshot(tmp_path / "mine") == before and (tmp_path / "mine" / "photos").is_dir()
+    # loco's own folders are still replaced
+    for cmd in (["prepare", base / "corpus", tmp_path / "prep2", "--jobs", 1],
+                ["train", base / "prep", "--out", tmp_path / "run2", "--recipe", base / "tiny.toml"]):
+        assert _run(cmd)[0] == 0
+        code, out = _run([*cmd, "--force"])
+        assert code == 0, out
+
+
+# ----------------------------------------------- row 5: non-finite options; row 12: markup in messages
+@pytest.mark.parametrize("bad", ["nan", "inf", "-1"])
+def test_eval_refuses_a_window_that_is_not_a_positive_number(tmp_path, bad):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("0.5 bd\n")
+    code, out = _run(["eval", ref, ref, "--labels", "enst", "--window", bad])
+    assert code == 2
+    _one_line_error(out, "--window must be a positive number")
+
+
+def test_messages_print_brackets_and_paths_as_they_are(base, tmp_path, monkeypatch):
+    odd = tmp_path / "[plot] take"
+    odd.mkdir()
+    code, out = _run(["detect", odd / "missing.wav", "--out", tmp_path / "o", "--model", base / "run"])
+    assert code == 1 and "[plot] take" in out and "Traceback" not in out
+    # the advice for a missing optional dependency keeps its extra's brackets
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    wav = next((base / "corpus").glob("*.wav"))
+    code, out = _run(["detect", wav, "--out", tmp_path / "p", "--model", base / "run", "--plot"])
+    assert code == 2
+    _one_line_error(out, "--plot needs matplotlib", "pip install 'loco[plot]'")
+    assert not (tmp_path / "p").exists()  # refused before any work
+
+
+# ---------------------------------------------------------------- row 8: resume advice does not loop
+def test_resume_advice_does_not_loop(base, tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # killed before its first checkpoint
+    code, out = _run(["train", "--resume", run])
+    assert code == 2
+    _one_line_error(out, "config.json", "--force")
+    shutil.copy(base / "run" / "config.json", run / "config.json")  # a whole config, no checkpoint yet
+    code, out = _run(["train", "--resume", run])
+    assert code == 2
+    _one_line_error(out, "--force")
+    code, out = _run(["train", base / "prep", "--out", run, "--recipe", base / "tiny.toml"])
+    assert code == 2
+    _one_line_error(out, "--force")
+    code, out = _run(["train", base / "prep", "--out", run, "--recipe", base / "tiny.toml", "--force"])
+    assert code == 0, out
+
+
+# ----------------------------------- row 10 and probes: tampered weights, malicious pickles, junk files
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {_Evil.marker}",))
+
+
+@pytest.mark.parametrize("kind", ["tampered", "pickle", "junk", "empty"])
+def test_unsafe_or_damaged_model_files_are_refused(base, tmp_path, kind):
+    import torch
+
+    model = tmp_path / "m.pt"
+    if kind == "tampered":
+        payload = torch.load(base / "run" / "model.pt", weights_only=True)
+        payload["state_dict"]["out.bias"] += 1.0  # a deliberate edit that does not update the hash
+        torch.save(payload, model)
+    elif kind == "pickle":
+        _Evil.marker = tmp_path / "pwned"
+        torch.save({"state_dict": _Evil()}, model)
+    else:
+        model.write_bytes(b"" if kind == "empty" else b"not a model at all")
+    wav = next((base / "corpus").glob("*.wav"))
+    code, out = _run(["detect", wav, "--out", tmp_path / "det", "--model", model])
+    assert code == 2
+    _one_line_error(out, "m.pt")
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "det").exists()
+
+
+# ---------------------------------------------------------------- row 13: count_nll with a bad shape
+def test_count_nll_needs_three_axes():
+    import torch
+
+    from loco_cli.counting import count_nll
+
+    with pytest.raises(ValueError, match=r"\(N, T, C\)"):
+        count_nll(torch.zeros(4, 10), torch.zeros(4, 1, dtype=torch.long), k_max=5)
+
+
+# ----------------------------------------- probes: bad audio in a batch, the good files still written
+def test_a_batch_of_bad_audio_reports_each_file_and_goes_on(base, tmp_path):
+    rng = np.random.default_rng(3)
+    src = tmp_path / "in"
+    src.mkdir()
+    good = next((base / "corpus").glob("*.wav"))
+    shutil.copy(good, src / "good.wav")
+    (src / "empty.wav").write_bytes(b"")
+    (src / "text.wav").write_text("these are not samples\n")
+    (src / "truncated.wav").write_bytes(good.read_bytes()[:30])
+    nan = rng.standard_normal(44100) * 0.1
+    nan[100:200] = np.nan
+    sf.write(src / "nan.wav", nan, 44100, subtype="FLOAT")
+    sf.write(src / "six.wav", rng.standard_normal((44100 * 2, 6)) * 0.1, 44100)  # 5.1: downmixed
+    sf.write(src / "odd.flac", rng.standard_normal(11025 * 2) * 0.1, 11025)  # resampled, warned
+    code, out = _run(["detect", *sorted(src.iterdir()), "--out", tmp_path / "det", "--model", base / "run"])
+    text = " ".join(out.split())
+    assert code == 1 and "Traceback" not in out
+    for name in ("empty.wav", "text.wav", "truncated.wav", "nan.wav"):
+        assert sum(name in line for line in out.splitlines()) >= 1, (name, out)
+    written = sorted(f.name for f in (tmp_path / "det").iterdir())
+    assert written == ["good.csv", "odd.csv", "six.csv"], written
+    assert "recorded at 11025 Hz" in text
+
+
+# ------------------------------------------------- probe: two processes writing the same outputs
+def test_concurrent_writers_never_leave_a_partial_file(tmp_path):
+    import threading
+
+    from loco_cli.atomic import atomic_write_text
+
+    path = tmp_path / "out.csv"
+    texts = [f"{k}\n" * (20000 + k) for k in range(4)]  # distinct sizes, each written whole
+    seen, stop = set(), threading.Event()
+
+    def write(k):
+        for _ in range(25):
+            atomic_write_text(path, texts[k])
+
+    def read():
+        while not stop.is_set():
+            if path.exists():
+                seen.add(path.read_text())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    stop.set()
+    reader.join()
+    assert seen and seen <= set(texts) and path.read_text() in texts
+    assert [f.name for f in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_two_detect_processes_into_one_folder(base, tmp_path):
     import subprocess
     import sys
 
-    from loco_cli.annotations import sibling_temp_dir
+    wavs = [str(p) for p in sorted((base / "corpus").glob("*.wav"))]
+    cmd = [sys.executable, "-m", "loco_cli", "detect", *wavs, "--out", str(tmp_path / "det"), "--model",
+           str(base / "run"), "--midi"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    outs = [p.communicate()[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    from loco_cli.annotations import read_events
+    from loco_cli.midi import read_smf_notes
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(dead.stdout)
-    stale = tmp_path / f".prep.tmp-{pid}-abc"
+    names = sorted(f.name for f in (tmp_path / "det").iterdir())
+    assert names == sorted(f"{Path(w).stem}{ext}" for w in wavs for ext in (".csv", ".mid"))
+    for f in (tmp_path / "det").iterdir():
+        read_events(f) if f.suffix == ".csv" else read_smf_notes(f.read_bytes())
+
+
+# --------------------------------------------------------- row 9: temp folders of killed writers
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+
+
+def test_temp_folders_of_dead_processes_are_removed_on_the_next_run(tmp_path):
+    from loco_cli.atomic import _host, sibling_temp_dir
+
+    pid, host = _dead_pid(), _host()
+    stale = tmp_path / f".prep.tmp-{pid}-{host}-abc"
     (stale / "features").mkdir(parents=True)
+    stale_file = tmp_path / f".model.pt.tmp-{pid}-{host}-x1y2.pt"
+    stale_file.write_bytes(b"half a checkpoint")
     mine = sibling_temp_dir(tmp_path / "prep")  # this process: alive
-    other = tmp_path / f".other.tmp-{pid}-abc"
-    other.mkdir()
+    users = [tmp_path / ".notes.txt", tmp_path / "prep.tmp-1-a", tmp_path / f".x.tmp-{pid}",
+             tmp_path / f".y.csv.tmp-{pid}-othermachine-ab12.csv"]  # another machine's writer: unknown
+    for f in users:
+        f.write_text("keep")
     fresh = sibling_temp_dir(tmp_path / "prep")
-    assert not stale.exists() and mine.is_dir() and fresh.is_dir() and other.is_dir()
+    assert not stale.exists() and not stale_file.exists() and mine.is_dir() and fresh.is_dir()
+    assert all(f.read_text() == "keep" for f in users)  # not loco's temp pattern: never touched
+
+
+def test_writers_remove_the_temp_files_of_killed_writers(base, tmp_path):
+    from loco_cli.atomic import _host
+
+    pid, host = _dead_pid(), _host()
+    out = tmp_path / "det"
+    out.mkdir()
+    stale = [out / f".a.csv.tmp-{pid}-{host}-q8.csv", out / f".a.png.tmp-{pid}-{host}-zz.png"]
+    for f in stale:
+        f.write_bytes(b"half")
+    wav = next((base / "corpus").glob("*.wav"))
+    code, text = _run(["detect", wav, "--out", out, "--model", base / "run"])
+    assert code == 0, text
+    assert sorted(f.name for f in out.iterdir()) == [f"{wav.stem}.csv"]
 
 
 # ------------------------------------------------- kill test: detect with --midi --plot, SIGKILL
@@ -250,3 +462,120 @@ def test_killed_detect_leaves_each_output_complete_or_absent(base, tmp_path):
     assert done.returncode == 0, done.stderr
     check_visible()
     assert sorted(f.name for f in out.iterdir()) == sorted(f"{s}{ext}" for s in stems for ext in (".csv", ".mid", ".png"))
+
+
+# ------------------------------------------------------------ kill tests: prepare and train, SIGKILL
+def _kill_when(cmd, ready, delay: float, env=None, timeout: float = 120.0) -> bool:
+    """Run ``cmd`` and SIGKILL it ``delay`` seconds after ``ready()`` first holds (polled every 10 ms).
+    Returns whether it was killed (False: it finished first). Waiting on progress rather than on the
+    clock makes the kill land mid-work on fast and slow machines alike."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not ready():
+        assert time.monotonic() < deadline, f"{cmd} made no progress in {timeout} s"
+        time.sleep(0.01)
+    time.sleep(delay)
+    killed = proc.poll() is None
+    proc.kill()
+    proc.wait()
+    return killed
+
+
+def test_killed_prepare_leaves_a_complete_dataset_or_none(base, tmp_path):
+    """``loco prepare`` SIGKILLed three times while it writes (after a seeded random number of feature
+    files): after each kill the output folder is absent or a complete prepared set equal to an unkilled
+    run's; the run after the kills finishes, and no temp folder of the killed runs is left beside it."""
+    import subprocess
+    import sys
+
+    from loco_cli.prepare import load_prepared
+
+    reference = _snapshot(base / "prep")
+    out = tmp_path / "prep"
+    cmd = [sys.executable, "-m", "loco_cli", "prepare", str(base / "corpus"), str(out), "--jobs", "1", "--force"]
+
+    def written() -> int:
+        return sum(1 for _ in tmp_path.glob(".prep.tmp-*/features/*/*.npy"))  # in its temporary folder
+
+    def check() -> None:
+        if out.exists():
+            load_prepared(out)
+            got = _snapshot(out)
+            assert got.keys() == reference.keys()
+            assert all(got[k] == reference[k] for k in got if k.endswith(".npy"))
+
+    rng = np.random.default_rng(9)
+    kills = 0
+    for _ in range(3):
+        target = int(rng.integers(1, 3))  # of 3 tracks
+        kills += _kill_when(cmd, lambda target=target: written() >= target, float(rng.uniform(0.0, 0.01)))
+        check()
+    assert kills >= 1  # seen mid-work; killed before it finished (a last track takes ~10 ms: not always)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    check()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prep"]  # the killed runs' temp folders are gone
+
+
+def test_killed_training_resumes_to_the_same_model(base, tmp_path):
+    """``loco train`` SIGKILLed three times mid-run (after a seeded random checkpoint, a seeded random
+    moment later) and resumed each time: every file of the run folder parses after each kill (config,
+    metrics, checkpoints), and the model at the end is bit for bit the one an uninterrupted run makes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from loco_cli.checkpoint import load_model
+
+    recipe = tmp_path / "longer.toml"
+    recipe.write_text((base / "tiny.toml").read_text().replace("steps = 4", "steps = 300")
+                      .replace("val_every = 2", "val_every = 10"))
+    run = tmp_path / "run"
+    env = {**os.environ, "LOCO_NUM_THREADS": "1"}
+
+    def cmd(out: Path) -> list[str]:
+        if (out / "last.pt").exists():
+            return [sys.executable, "-m", "loco_cli", "train", "--resume", str(out)]
+        return [sys.executable, "-m", "loco_cli", "train", str(base / "prep"), "--out", str(out),
+                "--recipe", str(recipe), "--force"]
+
+    def step() -> int:
+        try:
+            return int(torch.load(run / "last.pt", weights_only=True)["step"])
+        except (FileNotFoundError, RuntimeError, EOFError):
+            return 0
+
+    def check() -> None:
+        for f in sorted(run.iterdir()) if run.exists() else []:
+            if f.name == "config.json":
+                json.loads(f.read_text())
+            elif f.name == "metrics.csv":
+                lines = f.read_text().splitlines()
+                assert lines and all(len(x.split(",")) == len(lines[0].split(",")) for x in lines)
+            elif f.name == "last.pt":
+                assert torch.load(f, weights_only=True)["step"] > 0
+            elif f.name in ("best.pt", "model.pt"):
+                load_model(f)
+            else:
+                raise AssertionError(f"unexpected {f.name}")
+
+    rng = np.random.default_rng(21)
+    kills = 0
+    for target in sorted(rng.choice(np.arange(10, 160, 10), size=3, replace=False)):  # of 300 steps
+        kills += _kill_when(cmd(run), lambda target=target: step() >= target, float(rng.uniform(0.0, 0.1)), env=env)
+        check()
+    assert kills == 3 and not (run / "model.pt").exists()
+    done = subprocess.run(cmd(run), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    check()
+    whole = subprocess.run(cmd(tmp_path / "whole"), capture_output=True, text=True, env=env)
+    assert whole.returncode == 0, whole.stderr
+    a = torch.load(run / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

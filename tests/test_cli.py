@@ -76,34 +76,6 @@ def test_eval_user_errors_are_one_line(tmp_path):
     assert neg.exit_code == 2 and "--window" in neg.output
 
 
-def test_messages_keep_brackets_and_bad_windows_are_refused(tmp_path):
-    from typer.testing import CliRunner
-
-    from loco_cli.cli import app
-
-    runner = CliRunner()
-    ref = tmp_path / "ref.txt"
-    ref.write_text("0.5 bd\n")
-    for bad in ("nan", "inf", "-1"):
-        result = runner.invoke(app, ["eval", str(ref), str(ref), "--labels", "enst", "--window", bad])
-        assert result.exit_code == 2 and "--window must be a positive number" in result.output, bad
-    # a user path with rich markup in it is printed as it is
-    odd = tmp_path / "[plot] take"
-    odd.mkdir()
-    result = runner.invoke(app, ["detect", str(odd / "missing.wav"), "--out", str(tmp_path / "o")])
-    assert "[plot] take" in result.output
-
-
-def test_count_nll_needs_three_axes():
-    import pytest
-    import torch
-
-    from loco_cli.counting import count_nll
-
-    with pytest.raises(ValueError, match=r"\(N, T, C\)"):
-        count_nll(torch.zeros(4, 10), torch.zeros(4, 1, dtype=torch.long), k_max=5)
-
-
 def test_prepare_features_option_changes_the_front_end(tmp_path):
     """``--features field=value,...`` changes the preset's front-end (cast to each field's type); a bad
     field or value is one line naming it, exit 2."""

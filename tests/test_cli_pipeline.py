@@ -175,21 +175,6 @@ def test_train_init_from_a_run(pipeline):
     assert result.exit_code == 2 and "features differ" in result.output and "Traceback" not in result.output
 
 
-def test_force_never_deletes_a_folder_loco_did_not_make(pipeline, tmp_path):
-    for cmd in (["prepare", pipeline / "corpus", tmp_path / "mine", "--force"],
-                ["train", pipeline / "prep", "--out", tmp_path / "mine", "--recipe", pipeline / "tiny.toml", "--force"]):
-        (tmp_path / "mine").mkdir(exist_ok=True)
-        (tmp_path / "mine" / "notes.txt").write_text("keep me")
-        result = runner.invoke(app, [str(a) for a in cmd])
-        assert result.exit_code == 2 and "only replaces" in result.output, result.output
-        assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
-    # loco's own folders are still replaced
-    _ok(["prepare", pipeline / "corpus", pipeline / "prep2", "--jobs", 1])
-    _ok(["prepare", pipeline / "corpus", pipeline / "prep2", "--jobs", 1, "--force"])
-    _ok(["train", pipeline / "prep", "--out", pipeline / "run-f", "--recipe", pipeline / "tiny.toml"])
-    _ok(["train", pipeline / "prep", "--out", pipeline / "run-f", "--recipe", pipeline / "tiny.toml", "--force"])
-
-
 def test_train_warns_about_classes_with_few_validation_onsets(pipeline):
     result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-warn", "--recipe", pipeline / "tiny.toml"])
     line = next((x for x in result.output.splitlines() if x.startswith("warning: few validation onsets")), None)

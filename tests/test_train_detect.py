@@ -418,17 +418,6 @@ def test_drums_recipe_is_the_robust_one():
     assert TrainConfig().ema_decay == 0.0 and TrainConfig().stack_prob == 0.0  # the dataclass keeps the authors'
 
 
-def test_resume_advice_does_not_loop(prepared, tmp_path):
-    run = tmp_path / "r"
-    run.mkdir()
-    (run / "config.json").write_text("{}")  # killed before its first checkpoint
-    with pytest.raises(InvalidOption, match="again with --force"):
-        _train(prepared, run, resume=True)
-    with pytest.raises(InvalidOption, match="--force"):
-        _train(prepared, run)
-    assert _train(prepared, run, force=True).step == QUICK.steps
-
-
 def test_validation_gaps_name_classes_with_few_onsets(prepared):
     from loco_cli.train import validation_gaps
 

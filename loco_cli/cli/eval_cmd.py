@@ -29,7 +29,8 @@ def eval_command(
     from rich.table import Table
     from rich.text import Text
 
-    from loco_cli.annotations import atomic_write_text, json_text
+    from loco_cli.annotations import json_text
+    from loco_cli.atomic import atomic_write_text
     from loco_cli.cli._common import fail_on_error, label_map_option, split_list, use_thread_policy
     from loco_cli.errors import InvalidOption
 

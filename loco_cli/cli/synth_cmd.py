@@ -31,7 +31,7 @@ def synth_command(
 
     from rich.console import Console
 
-    from loco_cli.annotations import sibling_temp_dir
+    from loco_cli.atomic import sibling_temp_dir
     from loco_cli.cli._common import fail_on_error, progress
     from loco_cli.errors import DatasetError
     from loco_cli.synth import write_corpus

@@ -55,11 +55,16 @@ def train_command(
             cfg_path = Path(resume) / "config.json"
             if not cfg_path.is_file():
                 raise InvalidOption(f"{resume}: not a run folder (no config.json); give the --out folder of a run")
-            cfg = json.loads(cfg_path.read_text())
-            run, data_dir = Path(resume), Path(cfg["dataset"]["path"])
-            configs = {"loss": LossConfig.from_dict(cfg["loss"]), "train": TrainConfig.from_dict(cfg["train"]),
-                       "model": ModelConfig.from_dict(cfg["model"]), "decode": DecodeConfig.from_dict(cfg["decode"])}
-            teacher_path = cfg.get("teacher")
+            try:
+                cfg = json.loads(cfg_path.read_text())
+                run, data_dir = Path(resume), Path(cfg["dataset"]["path"])
+                configs = {"loss": LossConfig.from_dict(cfg["loss"]), "train": TrainConfig.from_dict(cfg["train"]),
+                           "model": ModelConfig.from_dict(cfg["model"]),
+                           "decode": DecodeConfig.from_dict(cfg["decode"])}
+                teacher_path = cfg.get("teacher")
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                raise InvalidOption(f"{cfg_path}: not a readable run configuration ({type(err).__name__}: {err}); "
+                                    "start the run again: loco train PREPARED --out RUN --force") from None
         else:
             if prepared is None or out is None:
                 raise InvalidOption("give the prepared dataset and --out RUN (or --resume RUN)")
