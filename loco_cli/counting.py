@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -233,11 +234,12 @@ class _KernelCount(torch.autograd.Function):
     """CPU path: ``(R, T)`` float64 logits and validity -> ``(R, K)`` probabilities via numba kernels.
 
     The backward pass receives ``dL/dP`` and returns ``dL/dz`` from one forward-backward sweep per
-    row (:func:`loco_cli._count_kernels.logit_gradient`).
+    row (:func:`loco_cli._count_kernels.logit_gradient`). ``top`` (``(R,)`` int64 or ``None``): the
+    highest bin each row needs; bins above it are not computed (left at 0) and cost nothing.
     """
 
     @staticmethod
-    def forward(ctx, z, valid, k_max):  # noqa: D102 - documented on the class
+    def forward(ctx, z, valid, k_max, top=None):  # noqa: D102 - documented on the class
         from loco_cli import _count_kernels
 
         p = torch.sigmoid(z)
@@ -248,7 +250,11 @@ class _KernelCount(torch.autograd.Function):
         q_np, p_np = q.contiguous().numpy(), p.contiguous().numpy()
         ctx.arrays = (q_np, p_np)
         _count_kernels.follow_torch_threads()
-        return torch.from_numpy(_count_kernels.count_distribution(q_np, p_np, k_max))
+        if top is None:
+            top_np = np.full(q_np.shape[0], k_max - 1, dtype=np.int64)
+        else:
+            top_np = top.to(torch.int64).contiguous().numpy()
+        return torch.from_numpy(_count_kernels.count_distribution(q_np, p_np, k_max, top_np))
 
     @staticmethod
     def backward(ctx, grad_p):  # noqa: D102
@@ -257,7 +263,7 @@ class _KernelCount(torch.autograd.Function):
         q_np, p_np = ctx.arrays
         weights = grad_p.detach().double().contiguous().numpy()
         _count_kernels.follow_torch_threads()
-        return torch.from_numpy(_count_kernels.logit_gradient(q_np, p_np, weights)), None, None
+        return torch.from_numpy(_count_kernels.logit_gradient(q_np, p_np, weights)), None, None, None
 
 
 def _use_kernels(device: torch.device) -> bool:
@@ -386,12 +392,13 @@ def count_log_distribution(
         ``K``, the number of bins (at least 2); bin ``K - 1`` holds the mass of counts ``>= K - 1``.
     needed:
         Optional ``(N, C, K)`` boolean mask of the bins whose log-probability (and gradient) the caller
-        uses; bins outside it may be clamped at ``log(1e-250)`` when tiny. Default: all bins.
+        uses; bins outside it are undefined (on the CPU the bins above a row's highest needed bin are
+        not computed at all: a count ``y`` costs ``y + 1`` bins of ``K``). Default: all bins.
 
     Returns
     -------
     torch.Tensor
-        ``(N, C, K)`` log-probabilities; ``exp().sum(-1) == 1``.
+        ``(N, C, K)`` log-probabilities; ``exp().sum(-1) == 1`` when ``needed`` is ``None``.
     """
     if k_max < 2:
         raise ValueError(f"k_max must be at least 2, got {k_max}")
@@ -405,7 +412,11 @@ def count_log_distribution(
         valid = valid_frames(lengths, n, t)
         if valid is not None:
             valid = valid.unsqueeze(1).expand(n, c, t).reshape(n * c, t)
-        dist = _KernelCount.apply(z, valid, k_max)
+        top = None
+        if needed is not None:  # the highest needed bin of each row: the kernels skip the bins above it
+            ranks = torch.arange(1, k_max + 1, device=needed.device)
+            top = ((needed.reshape(n * c, k_max).long() * ranks).amax(-1) - 1).clamp_min(0).cpu()
+        dist = _KernelCount.apply(z, valid, k_max, top)
     else:
         dist = _pad_bins(_tree_product(_leaves(logits, lengths, False), k_max, False), k_max, 0.0)
     log_fast = torch.log(dist.clamp_min(FAST_PATH_MIN_PROB))

@@ -62,10 +62,17 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     corners = _mel_points(cfg)
     bins = np.linspace(0.0, cfg.sample_rate / 2, 1 + cfg.n_fft // 2)
     width = np.diff(corners)
-    ramps = corners[:, None] - bins[None, :]
-    lower = -ramps[:-2] / width[:-1, None]
-    upper = ramps[2:] / width[1:, None]
-    return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    fb = np.zeros((cfg.n_mels, bins.size), dtype=np.float32)
+    # Row by row over the bins each triangle covers: the whole-matrix float64 version held five
+    # (n_mels, bins) temporaries, ~60 MB for the piano preset, the largest allocation of a detection.
+    starts = np.searchsorted(bins, corners[:-2], side="left")
+    stops = np.searchsorted(bins, corners[2:], side="right")
+    for i, (a, b) in enumerate(zip(starts, stops, strict=True)):
+        f = bins[a:b]
+        lower = (f - corners[i]) / width[i]
+        upper = (corners[i + 2] - f) / width[i + 1]
+        fb[i, a:b] = np.maximum(0.0, np.minimum(lower, upper))
+    return fb
 
 
 @functools.lru_cache(maxsize=8)

@@ -186,3 +186,39 @@ def test_rejects_bad_arguments():
         count_nll(torch.zeros(2, 3, 1), torch.tensor([[-1], [0]]), k_max=4)
     with pytest.raises(ValueError):
         count_nll(torch.zeros(2, 3, 1), torch.tensor([0, 0]), k_max=4)
+
+
+@pytest.mark.parametrize("k_max", [2, 5, 12])
+def test_count_nll_on_the_truncated_kernels_equals_the_whole_distribution(gen, k_max):
+    # The CPU kernels compute only the bins up to the count asked for (and the absorbing bin only when
+    # a count reaches it): the loss and its gradient equal those through every bin, computed by the
+    # torch tree, for counts of 0, middling and at or above the absorbing bin K - 1.
+    logits = torch.randn(3, 30, 4, generator=gen, dtype=torch.float64) * 2 - 1
+    counts = torch.tensor([[0, 1, k_max - 1, k_max + 3], [2, 0, 1, k_max - 2], [k_max, 3, 0, 1]]).clamp(max=29)
+    lengths = torch.tensor([30, 17, 25])
+    grads = []
+    for name in ("auto", "torch"):
+        counting.set_backend(name)
+        try:
+            z = logits.clone().requires_grad_(True)
+            nll = count_nll(z, counts, lengths=lengths, k_max=k_max)
+            nll.sum().backward()
+            grads.append((nll.detach(), z.grad))
+        finally:
+            counting.set_backend("auto")
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_truncated_kernels_leave_the_needed_bins_bit_identical(gen):
+    import numpy as np
+
+    from loco_cli import _count_kernels
+
+    p = torch.sigmoid(torch.randn(6, 40, generator=gen, dtype=torch.float64)).numpy()
+    q = 1.0 - p
+    whole = _count_kernels.count_distribution(q, p, 9, np.full(6, 8, dtype=np.int64))
+    top = np.array([0, 1, 3, 7, 8, 20], dtype=np.int64)
+    part = _count_kernels.count_distribution(q, p, 9, top)
+    for r, m in enumerate(np.minimum(top, 8)):
+        assert np.array_equal(part[r, : m + 1], whole[r, : m + 1]) and not part[r, m + 1 :].any()
