@@ -392,8 +392,10 @@ def count_log_distribution(
         ``K``, the number of bins (at least 2); bin ``K - 1`` holds the mass of counts ``>= K - 1``.
     needed:
         Optional ``(N, C, K)`` boolean mask of the bins whose log-probability (and gradient) the caller
-        uses; bins outside it are undefined (on the CPU the bins above a row's highest needed bin are
-        not computed at all: a count ``y`` costs ``y + 1`` bins of ``K``). Default: all bins.
+        uses; bins outside it are undefined: the bins above the highest needed one are not computed
+        at all (on the CPU kernels per row, a count ``y`` costs ``y + 1`` bins of ``K``; in the torch
+        tree for the whole batch, which then carries ``highest + 2`` bins, the last one absorbing).
+        Default: all bins.
 
     Returns
     -------
@@ -407,6 +409,11 @@ def count_log_distribution(
     n, t, c = logits.shape
     if t == 0:
         raise ValueError("logits have no frames")
+    k_eff = k_max  # bins the torch tree carries: the highest needed bin + 1 (a bin above it absorbs)
+    if needed is not None and not _use_kernels(logits.device):
+        highest = int((needed.reshape(n * c, k_max).long() * torch.arange(1, k_max + 1, device=needed.device))
+                      .amax()) - 1
+        k_eff = min(k_max, max(highest, 0) + 2)
     if _use_kernels(logits.device):
         z = logits.double().permute(0, 2, 1).reshape(n * c, t)
         valid = valid_frames(lengths, n, t)
@@ -418,14 +425,14 @@ def count_log_distribution(
             top = ((needed.reshape(n * c, k_max).long() * ranks).amax(-1) - 1).clamp_min(0).cpu()
         dist = _KernelCount.apply(z, valid, k_max, top)
     else:
-        dist = _pad_bins(_tree_product(_leaves(logits, lengths, False), k_max, False), k_max, 0.0)
+        dist = _pad_bins(_tree_product(_leaves(logits, lengths, False), k_eff, False), k_max, 0.0)
     log_fast = torch.log(dist.clamp_min(FAST_PATH_MIN_PROB))
     small = dist < FAST_PATH_MIN_PROB
     if needed is not None:
         small = small & needed.reshape(n * c, k_max).to(small.device)
     rows = small.any(dim=-1).nonzero().squeeze(-1)
     if rows.numel():
-        exact = _tree_product(_leaves(logits, lengths, True)[rows], k_max, True)
+        exact = _tree_product(_leaves(logits, lengths, True)[rows], k_eff, True)
         exact = _pad_bins(exact, k_max, LOG_ZERO)
         log_fast = log_fast.index_put((rows,), exact)
     # LOG_ZERO marks bins that are impossible (count > frames): report them as -inf.

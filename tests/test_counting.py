@@ -189,25 +189,38 @@ def test_rejects_bad_arguments():
 
 
 @pytest.mark.parametrize("k_max", [2, 5, 12])
-def test_count_nll_on_the_truncated_kernels_equals_the_whole_distribution(gen, k_max):
-    # The CPU kernels compute only the bins up to the count asked for (and the absorbing bin only when
-    # a count reaches it): the loss and its gradient equal those through every bin, computed by the
-    # torch tree, for counts of 0, middling and at or above the absorbing bin K - 1.
+def test_count_nll_on_truncated_bins_equals_the_whole_distribution(gen, k_max):
+    # count_nll asks only for the bins of the observed counts: the CPU kernels then compute each row's
+    # bins up to its count, the torch tree the batch's highest count + 1. The loss and its gradient
+    # equal those read from the whole distribution (every bin, absorbing bin K - 1 included), for
+    # counts of 0, middling, and at or above K - 1.
     logits = torch.randn(3, 30, 4, generator=gen, dtype=torch.float64) * 2 - 1
     counts = torch.tensor([[0, 1, k_max - 1, k_max + 3], [2, 0, 1, k_max - 2], [k_max, 3, 0, 1]]).clamp(max=29)
     lengths = torch.tensor([30, 17, 25])
-    grads = []
+    z = logits.clone().requires_grad_(True)
+    whole = count_log_distribution(z, lengths=lengths, k_max=k_max)
+    ref = -whole.gather(-1, counts.clamp(max=k_max - 1).unsqueeze(-1)).squeeze(-1)
+    ref.sum().backward()
     for name in ("auto", "torch"):
-        counting.set_backend(name)
-        try:
-            z = logits.clone().requires_grad_(True)
-            nll = count_nll(z, counts, lengths=lengths, k_max=k_max)
-            nll.sum().backward()
-            grads.append((nll.detach(), z.grad))
-        finally:
-            counting.set_backend("auto")
-    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+        for batch in (counts, counts.clamp(max=1)):  # the second: the torch tree carries 3 bins of K
+            counting.set_backend(name)
+            try:
+                expected = ref if batch is counts else None
+                zz = logits.clone().requires_grad_(True)
+                nll = count_nll(zz, batch, lengths=lengths, k_max=k_max)
+                nll.sum().backward()
+            finally:
+                counting.set_backend("auto")
+            if expected is None:
+                z2 = logits.clone().requires_grad_(True)
+                full = count_log_distribution(z2, lengths=lengths, k_max=k_max)
+                expected = -full.gather(-1, batch.clamp(max=k_max - 1).unsqueeze(-1)).squeeze(-1)
+                expected.sum().backward()
+                grad = z2.grad
+            else:
+                grad = z.grad
+            torch.testing.assert_close(nll, expected.detach(), rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(zz.grad, grad, rtol=1e-10, atol=1e-12)
 
 
 def test_truncated_kernels_leave_the_needed_bins_bit_identical(gen):
