@@ -12,7 +12,7 @@ import numpy as np
 
 from loco_cli.errors import InvalidAudio
 
-__all__ = ["load_audio", "AudioStream", "AUDIO_SUFFIXES", "AUDIO_BLOCK_SECONDS", "rate_warning"]
+__all__ = ["load_audio", "AudioStream", "AUDIO_SUFFIXES", "AUDIO_BLOCK_SECONDS", "audio_warnings"]
 
 #: Suffixes treated as audio when scanning folders.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
@@ -97,15 +97,30 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
-def rate_warning(path: str | os.PathLike, fmax: float) -> str | None:
-    """A warning when ``path`` was recorded at a rate whose Nyquist frequency lies below ``fmax`` (Hz, the
-    top of the model's bands): resampling cannot bring those bands back, so they read silence."""
+def audio_warnings(path: str | os.PathLike, fmax: float) -> list[str]:
+    """What is suspicious about an audio file that can be read: a sample rate whose Nyquist frequency
+    lies below ``fmax`` (Hz, the top of the model's bands: resampling cannot bring those bands back,
+    so they read silence), and a WAV / AIFF whose header announces more samples than the file holds
+    (cut off by a failed copy or download; libsndfile reads what is there without an error)."""
+    import re
+
     import soundfile as sf
 
+    out = []
     try:
-        rate = sf.info(path).samplerate
+        with sf.SoundFile(path) as fh:
+            rate, frames, log = fh.samplerate, fh.frames, fh.extra_info
     except Exception:  # unreadable files are reported by load_audio
-        return None
+        return out
+    if rate / 2 < 0.95 * fmax:
+        out.append(f"{path}: recorded at {rate} Hz, so nothing above {rate / 2:.0f} Hz; the model reads up to "
+                   f"{fmax:.0f} Hz (hi-hats and cymbals live there): expect missed or weaker detections")
+    cut = re.search(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", log, re.MULTILINE)
+    announced, held = (int(cut.group(1)), int(cut.group(2))) if cut else (0, 0)
+    if 0 < held < announced < 0xFFFFFFF0:  # 0 / 0xFFFFFFFF: a streamed WAV that never set its size
+        out.append(f"{path}: truncated: its header announces {announced} bytes of samples, the file holds "
+                   f"{held} ({frames / rate:.2f} s were read); re-export or copy it again")
+    return out
     if rate / 2 < 0.95 * fmax:
         return (f"{path}: recorded at {rate} Hz, so nothing above {rate / 2:.0f} Hz; the model reads up to "
                 f"{fmax:.0f} Hz (hi-hats and cymbals live there): expect missed or weaker detections")

@@ -26,7 +26,7 @@ import torch
 
 from loco_cli.annotations import Events, write_events_csv
 from loco_cli.atomic import atomic_path
-from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, rate_warning
+from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, audio_warnings
 from loco_cli.checkpoint import LoadedModel
 from loco_cli.config import DRUM_GM_NOTES, EVAL_WINDOW_S, DecodeConfig
 from loco_cli.errors import InvalidOption, LocoError
@@ -613,9 +613,7 @@ def detect_paths(
             summary.outputs[str(f)] = written
             summary.events[str(f)] = n_events
             summary.audio_seconds += seconds
-            warning = rate_warning(f, loaded.features.fmax)
-            if warning:
-                summary.warnings.append(warning)
+            summary.warnings.extend(audio_warnings(f, loaded.features.fmax))
         else:
             summary.problems.append(error)
         if on_file:

@@ -42,7 +42,7 @@ from loco_cli.annotations import (
     read_events,
 )
 from loco_cli.atomic import atomic_path, sibling_temp_dir
-from loco_cli.audio import load_audio, rate_warning
+from loco_cli.audio import audio_warnings, load_audio
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
 from loco_cli.errors import DatasetError, InvalidAnnotation, InvalidAudio, InvalidOption, LocoError
@@ -242,7 +242,7 @@ def _process(job: _Job) -> dict:
         else:
             dropped = {}
         _check_channels(t.audio)
-        warnings = [w for w in [rate_warning(t.audio, job.features.fmax)] if w]
+        warnings = audio_warnings(t.audio, job.features.fmax)
         if job.reuse is not None:
             feats = np.load(job.reuse, mmap_mode="r")
             seconds = job.reuse_seconds

@@ -182,6 +182,21 @@ def test_prepare_warns_about_onsets_outside_the_audio_empty_annotations_and_low_
     assert "-0.5" not in events and "7.0" not in events
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".aiff"])
+def test_a_file_cut_off_mid_data_is_read_with_a_warning(base, tmp_path, suffix):
+    x = np.random.default_rng(0).standard_normal(44100 * 4) * 0.1
+    whole = tmp_path / f"whole{suffix}"
+    sf.write(whole, x, 44100, subtype="PCM_16")
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # a copy that stopped half-way
+    code, out = _run(["detect", cut, whole, "--out", tmp_path / "det", "--model", base / "run"])
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert f"cut{suffix}: truncated: its header announces" in text
+    assert not any(f"whole{suffix}" in line for line in out.splitlines() if line.startswith("warning"))
+    assert (tmp_path / "det" / "cut.csv").is_file()
+
+
 def test_detect_warns_about_a_low_sample_rate(base, tmp_path):
     x = np.random.default_rng(0).standard_normal(8000 * 2) * 0.1
     sf.write(tmp_path / "phone.wav", x, 8000)
