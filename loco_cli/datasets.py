@@ -226,8 +226,9 @@ MAX_ONSETS_PER_S = 1000
 def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
     """Read a counts manifest: CSV with header ``audio,start,end,<class>,...`` (seconds; integer counts).
 
-    Audio paths are relative to the manifest's folder. Returns ``(clips, class names)``; a malformed
-    row raises :class:`DatasetError` naming the file and line.
+    Audio paths are relative to the manifest's folder. Columns whose names start with ``_`` are notes
+    (``loco count`` writes ``_by`` and ``_model``) and are ignored. Returns ``(clips, class names)``; a
+    malformed row raises :class:`DatasetError` naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
@@ -235,9 +236,10 @@ def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
-        if header[:3] != ["audio", "start", "end"] or len(header) < 4:
+        if header[:3] != ["audio", "start", "end"] or not any(not h.startswith("_") for h in header[3:]):
             raise DatasetError(f"{path}: the header must be audio,start,end,<class>,... (one column per class)")
-        classes = header[3:]
+        columns = [i for i, h in enumerate(header) if i >= 3 and not h.startswith("_")]
+        classes = [header[i] for i in columns]
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice or not all(classes):
             raise DatasetError(f"{path}: class column {twice[0]!r} appears twice; give each class one column"
@@ -250,7 +252,7 @@ def read_count_manifest(path: str | Path) -> tuple[list[Clip], list[str]]:
                 raise DatasetError(f"{path}:{number}: expected {len(header)} columns, got {len(row)}")
             try:
                 start, end = float(row[1]), float(row[2])
-                counts = {c: int(v) for c, v in zip(classes, row[3:], strict=True)}
+                counts = {c: int(row[i]) for c, i in zip(classes, columns, strict=True)}
             except ValueError as err:
                 raise DatasetError(f"{path}:{number}: {err}; start/end are seconds, counts integers") from err
             if not 0 <= start < end < float("inf") or min(counts.values()) < 0:

@@ -48,6 +48,7 @@ def _root(
 
 
 # commands register after the app exists; each imports its heavy libraries inside its body
+from loco_cli.cli.count_cmd import count_command  # noqa: E402
 from loco_cli.cli.crossval_cmd import crossval_command  # noqa: E402
 from loco_cli.cli.detect_cmd import detect_command  # noqa: E402
 from loco_cli.cli.eval_cmd import eval_command  # noqa: E402
@@ -61,6 +62,7 @@ app.command("train")(train_command)
 app.command("detect")(detect_command)
 app.command("eval")(eval_command)
 app.command("crossval")(crossval_command)
+app.command("count")(count_command)
 
 
 def main() -> None:
