@@ -41,6 +41,8 @@ MAX_COUNT = 99
 MIN_TAIL_FRACTION = 0.5
 #: Display front-end of the page: log-mel bands and frames per second of :func:`snippet_view`.
 VIEW_BANDS, VIEW_FPS = 64, 100
+#: The darkest level of the page's picture, in dB below the snippet's loudest band.
+VIEW_RANGE_DB = 70.0
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,9 @@ def snippet_wav(snippet: Snippet) -> bytes:
 
 def snippet_view(snippet: Snippet, columns: int = 600) -> dict:
     """What the page draws: a log-mel image (``VIEW_BANDS`` bands at ``VIEW_FPS`` frames per second,
-    scaled to 0-255 over the snippet's own 60 dB range, base64 of ``uint8`` rows, frame-major) and a
-    waveform envelope (``columns`` min/max pairs in [-1, 1])."""
+    scaled to 0-255 from the snippet's 20th percentile (at most ``VIEW_RANGE_DB`` below its peak) to its
+    peak, base64 of ``uint8`` rows, frame-major) and a waveform envelope (``columns`` min/max pairs in
+    [-1, 1])."""
     import soxr
 
     from loco_cli.config import FeatureConfig
@@ -138,8 +141,9 @@ def snippet_view(snippet: Snippet, columns: int = 600) -> dict:
     y = soxr.resample(x, rate, cfg.sample_rate) if rate != cfg.sample_rate else x
     y = np.concatenate([y, np.zeros(cfg.n_fft, dtype=np.float32)])  # the last frames see the end
     mel = log_mel(y.astype(np.float32), cfg)[: max(1, int(len(x) / rate * VIEW_FPS)), 0]  # (frames, bands)
-    top = float(mel.max())
-    img = np.clip((mel - (top - 60 * np.log(10) / 10)) / (60 * np.log(10) / 10), 0, 1)  # 60 dB below the peak
+    top, floor = float(mel.max()), float(np.percentile(mel, 20))
+    floor = max(floor, top - VIEW_RANGE_DB * np.log(10) / 10)  # natural-log power: dB * ln(10) / 10
+    img = np.clip((mel - floor) / max(top - floor, 1e-6), 0, 1)
     edges = np.linspace(0, len(x), columns + 1).astype(int)
     env = [(float(x[a:b].min()), float(x[a:b].max())) if b > a else (0.0, 0.0) for a, b in zip(edges[:-1], edges[1:],
                                                                                                strict=True)]
