@@ -9,7 +9,7 @@ DEMO := demo-out
 # The demo's training length: see README (measured time and F1 on a 2-core CPU).
 DEMO_STEPS ?= 3500
 
-.PHONY: demo test bench peers lint clean models samples gpu-wheels
+.PHONY: demo test test-slow bench peers lint clean models samples gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check loco_cli tests benchmarks examples
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The tests marked slow (kill tests, DDP, the quickstart, benchmarks end to end); CI runs both.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 # All benchmarks (quick mode: about 1.5 hours on 2 CPU cores), then docs/benchmarks.md from their JSON.
 # The madmom peer runs when `make peers` has installed it; the accuracy runs are cached under runs/bench.

@@ -374,6 +374,7 @@ def test_concurrent_writers_never_leave_a_partial_file(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["out.csv"]
 
 
+@pytest.mark.slow
 def test_two_detect_processes_into_one_folder(base, tmp_path):
     import subprocess
     import sys
@@ -436,6 +437,7 @@ def test_writers_remove_the_temp_files_of_killed_writers(base, tmp_path):
 
 
 # ------------------------------------------------- kill test: detect with --midi --plot, SIGKILL
+@pytest.mark.slow
 def test_killed_detect_leaves_each_output_complete_or_absent(base, tmp_path):
     """``loco detect --midi --plot`` killed (SIGKILL) at seeded random moments, three times, then run to
     the end: after every kill each visible output parses in full (CSV, MIDI, PNG), and after the last
@@ -499,6 +501,7 @@ def _kill_when(cmd, ready, delay: float, env=None, timeout: float = 120.0) -> bo
     return killed
 
 
+@pytest.mark.slow
 def test_killed_prepare_leaves_a_complete_dataset_or_none(base, tmp_path):
     """``loco prepare`` SIGKILLed three times while it writes (after a seeded random number of feature
     files): after each kill the output folder is absent or a complete prepared set equal to an unkilled
@@ -535,6 +538,7 @@ def test_killed_prepare_leaves_a_complete_dataset_or_none(base, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prep"]  # the killed runs' temp folders are gone
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_model(base, tmp_path):
     """``loco train`` SIGKILLed three times mid-run (after a seeded random checkpoint, a seeded random
     moment later) and resumed each time: every file of the run folder parses after each kill (config,

@@ -113,6 +113,7 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
     assert half["overall"]["f1"] == pytest.approx(2 * n_lo / (n_lo + n_all))  # precision 1, recall n_lo / n_all
 
 
+@pytest.mark.slow
 def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
     """bench_seeds.py trains every seed of every variant and scores each test set; bench_libraries.py scores
     model files and merges those rows (a few steps of a tiny model: the bookkeeping, not the accuracy)."""

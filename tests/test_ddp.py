@@ -6,6 +6,7 @@ import json
 import os
 import socket
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -33,6 +34,7 @@ def _worker(rank: int, world: int, prep: str, run: str, port: int) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_training(tmp_path):
     from loco_cli.prepare import prepare_dataset
     from loco_cli.synth import write_corpus

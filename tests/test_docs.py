@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -48,6 +50,7 @@ def _tiny(args: list[str]) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_every_quickstart_command_runs(tmp_path, monkeypatch, tiny_recipe):
     import shutil
 
