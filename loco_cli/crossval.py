@@ -77,10 +77,11 @@ def crossval(
     """
     from loco_cli.annotations import json_text
     from loco_cli.atomic import atomic_write_text
+    from loco_cli.devices import resolve_device
     from loco_cli.engine import evaluate_model
     from loco_cli.prepare import load_prepared, prepare_dataset
     from loco_cli.scores import summarise
-    from loco_cli.train import load_recipe, resolve_device, train_run
+    from loco_cli.train import load_recipe, train_run
 
     if not 2 <= folds <= 20:
         raise InvalidOption(f"--folds {folds}: use 2 to 20 folds")

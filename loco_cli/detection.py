@@ -620,15 +620,13 @@ def detect_paths(
             on_file(f, error)
 
     if jobs > 1 and len(todo) > 1 and torch.device(device).type == "cpu":
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
+        from loco_cli.devices import process_pool
         from loco_cli.features import _mel_operator
 
         _mel_operator(loaded.features)  # build the filterbank once, before the workers fork
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context(method),
-                                 initializer=_worker_init, initargs=(loaded,)) as pool:
+        with process_pool(min(jobs, len(todo)), _worker_init, (loaded,)) as pool:
             futures = {pool.submit(_worker_detect, f, out_dir, cfg, midi, plot): f for f in todo}
             for fut in as_completed(futures):
                 record(futures[fut], *fut.result())

@@ -27,7 +27,6 @@ import re
 import shutil
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -523,15 +522,13 @@ def _run_jobs(jobs_list: list[_Job], jobs: int, on_track) -> list[dict]:
             if on_track:
                 on_track(job.track.name, rec.get("error"))
         return records
-    import multiprocessing as mp
+    from concurrent.futures import as_completed
+
+    from loco_cli.devices import process_pool
 
     records: list[dict] = [{}] * len(jobs_list)
-    # fork (as torch's DataLoader does on Linux): no re-import of the caller's main module
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method), initializer=_one_thread) as pool:
+    with process_pool(jobs, _one_thread) as pool:
         futures = {pool.submit(_process, job): i for i, job in enumerate(jobs_list)}
-        from concurrent.futures import as_completed
-
         for fut in as_completed(futures):
             i = futures[fut]
             records[i] = fut.result()

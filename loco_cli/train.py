@@ -44,6 +44,7 @@ from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, 
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
 from loco_cli.detection import calibrate, detect_tracks
+from loco_cli.devices import resolve_device
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss
@@ -78,18 +79,6 @@ class TrainResult:
     model_path: Path
     stopped_early: bool
     calibration: dict
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidOption("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise InvalidOption(f"--device {name}: {err}") from err
 
 
 def class_pitches(classes: list[str], where: str | Path) -> list[int]:

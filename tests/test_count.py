@@ -311,3 +311,34 @@ def test_the_page_end_to_end_with_the_keyboard(audio, tmp_path, tiny_recipe):
         result = runner.invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_the_command_serves_until_interrupted(audio, tmp_path, tiny_model):
+    """``loco count --model M --port 0 --no-open`` in its own process: it prints the page's address,
+    serves the state with the model's order, and Ctrl+C (SIGINT) ends it with a summary line."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "loco_cli", "count", str(audio), "--classes", "KD,SD,HH", "--out",
+                             str(tmp_path / "counts.csv"), "--port", "0", "--no-open", "--model", str(tiny_model)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, url, seen = time.monotonic() + 60, None, ""
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen += line
+            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            url = m.group(1) if m else None
+        assert url, seen
+        with urllib.request.urlopen(url + "api/state") as r:
+            state = json.loads(r.read())
+        assert state["total"] == 6 and state["model"] == tiny_model.name and sorted(state["order"]) == list(range(6))
+        assert "skipped" in seen and "junk.wav" in seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "0 of 6 snippets counted" in rest and "Traceback" not in rest

@@ -59,21 +59,18 @@ def count_command(
             app.order = sorted(app.review)
             app.review_label = f"{Path(parts[0]).name} vs {Path(parts[1]).name}, {len(app.order)} disagreements"
         if model:
-            from rich.progress import Progress
-
             from loco_cli.checkpoint import load_model
-            from loco_cli.cli._common import use_thread_policy
-            from loco_cli.train import resolve_device
-
-            use_thread_policy()
-            loaded = load_model(model, resolve_device(device))
+            from loco_cli.cli._common import progress, use_thread_policy
+            from loco_cli.devices import resolve_device
             from loco_cli.labelling import model_suggestions
 
-            n_files = len({s.audio for s in snippets})
-            with Progress(console=console, disable=not console.is_terminal) as bar:
-                task = bar.add_task("model", total=n_files)
-                app.suggestions = model_suggestions(loaded, snippets, names, device=resolve_device(device),
-                                                    on_file=lambda _f: bar.advance(task))
+            use_thread_policy()
+            dev = resolve_device(device)
+            loaded = load_model(model, dev)
+            with progress(console) as bar:
+                task = bar.add_task("model", total=len({s.audio for s in snippets}), info="")
+                app.suggestions = model_suggestions(loaded, snippets, names, device=dev,
+                                                    on_file=lambda f: bar.update(task, advance=1, info=f.name))
             if not review:  # the snippets the model is least sure about first (active learning)
                 app.order = sorted(app.order, key=lambda i: (-app.suggestions[i]["uncertainty"], i))
             app.model_label = Path(model).name

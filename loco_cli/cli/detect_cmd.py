@@ -33,8 +33,8 @@ def detect_command(
         use_thread_policy()
         from loco_cli.checkpoint import load_model
         from loco_cli.detection import collect_inputs, detect_paths
+        from loco_cli.devices import resolve_device
         from loco_cli.errors import InvalidOption
-        from loco_cli.train import resolve_device
 
         dev = resolve_device(device)
         loaded = load_model(model, dev)

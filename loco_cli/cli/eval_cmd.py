@@ -41,8 +41,8 @@ def eval_command(
         if model is not None or data is not None:
             if model is None or data is None or pred is not None:
                 raise InvalidOption("give PRED REF, or --model M --data PREPARED (not both)")
+            from loco_cli.devices import resolve_device
             from loco_cli.engine import evaluate_model
-            from loco_cli.train import resolve_device
 
             result, info = evaluate_model(model, data, split=split, window=window, tune=tune, tuned_out=out,
                                           device=resolve_device(device))
