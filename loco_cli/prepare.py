@@ -95,7 +95,8 @@ def _piece_id(name: str) -> str:
 
 
 def assign_splits(
-    tracks: list[TrackRef], spec: str, *, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION
+    tracks: list[TrackRef], spec: str, *, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION,
+    presence: dict[str, set[str]] | None = None,
 ) -> dict[str, str]:
     """Map track name -> ``train`` / ``val`` / ``test`` / ``unused`` according to ``spec``.
 
@@ -109,7 +110,11 @@ def assign_splits(
       ``unused`` (Magenta / LoCo protocol);
     * ``none``: no test set.
 
-    The validation part is always drawn (seeded) from the non-test tracks.
+    The validation part is always drawn (seeded) from the non-test tracks. With ``presence`` (track
+    name -> the classes it has onsets of, :func:`class_presence`) it is stratified: a class that the
+    drawn validation tracks lack gets the next training track that has it, as long as another training
+    track keeps it, so checkpoint selection and calibration see every class they can (LoCo [1] §6.1
+    validates per class).
     """
     names = sorted(t.name for t in tracks)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
@@ -151,11 +156,62 @@ def assign_splits(
         raise InvalidOption(f"--split {spec}: use random, kfold:K:I, holdout:GROUP, maps or none")
     pool = [n for n in order if split[n] == "train"]
     if len(pool) >= 2 and val_fraction > 0:
-        for name in pool[: max(1, round(val_fraction * len(pool)))]:
+        val = pool[: max(1, round(val_fraction * len(pool)))]
+        if presence:
+            val = _cover_classes(val, pool, presence)
+        for name in val:
             split[name] = "val"
     if not any(v == "train" for v in split.values()):
         raise InvalidOption(f"--split {spec}: leaves no training tracks")
     return split
+
+
+def _cover_classes(val: list[str], pool: list[str], presence: dict[str, set[str]]) -> list[str]:
+    """``val`` adjusted so that training keeps every class of ``pool`` (a validation track that holds the
+    only onsets of a class goes back to training) and, for each class (rarest first) no validation
+    track has, the first training track that has it joins, if another training track keeps the class;
+    training keeps at least half the pool, validation at least one track."""
+    val = list(val)
+    classes = sorted({c for n in pool for c in presence.get(n, ())},
+                     key=lambda c: (sum(c in presence.get(n, ()) for n in pool), c))
+    for c in classes:
+        if not any(c in presence.get(n, ()) for n in pool if n not in val):
+            val = [n for n in val if c not in presence.get(n, ())]
+    if not val:
+        exclusive = {n for c in classes for n in pool if [m for m in pool if c in presence.get(m, ())] == [n]}
+        val = [next((n for n in pool if n not in exclusive), pool[-1])]
+    for c in classes:
+        if any(c in presence.get(n, ()) for n in val):
+            continue
+        train = [n for n in pool if n not in val]
+        having = [n for n in train if c in presence.get(n, ())]
+        if len(having) >= 2 and len(train) - 1 >= (len(pool) + 1) // 2:
+            val.append(having[0])
+    return val
+
+
+def class_presence(tracks: list[TrackRef], label_map: dict[str, str] | None, classes: list[str],
+                   clips=None) -> dict[str, set[str]]:
+    """The classes each track has at least one onset of: from its annotation files (a file that cannot
+    be read counts as none: the track's own job reports it), or from the counts of a manifest's
+    ``clips`` (tracks named as in :func:`prepare_dataset`)."""
+    out: dict[str, set[str]] = {}
+    if clips is not None:
+        for clip in clips:
+            name = "__".join(clip.audio.with_suffix("").parts[-2:])
+            out.setdefault(name, set()).update(c for c in classes if clip.counts.get(c, 0) > 0)
+        return out
+    for t in tracks:
+        found: set[str] = set()
+        try:
+            for path in (t.annotation, *t.more_annotations):
+                if path is not None:
+                    events, _ = map_labels(read_events(path), label_map)
+                    found.update(c for c in classes if events.of(c).size)
+        except (LocoError, OSError, ValueError):
+            found = set()
+        out[t.name] = found
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- snippets
@@ -356,7 +412,16 @@ def prepare_dataset(
         classes = classes or default_classes(preset)
         if label_map is None:
             label_map = default_label_map(preset, layout)
-    splits = assign_splits(tracks, split, seed=seed, val_fraction=val_fraction)
+    presence = class_presence(tracks, label_map, classes, clips)
+    splits = assign_splits(tracks, split, seed=seed, val_fraction=val_fraction, presence=presence)
+    val_classes = {c for n, s in splits.items() if s == "val" for c in presence.get(n, ())}
+    split_warnings = []
+    if any(s == "val" for s in splits.values()):
+        for c in classes:
+            if c not in val_classes:
+                n_train = sum(c in presence.get(n, ()) for n, s in splits.items() if s == "train")
+                split_warnings.append(f"validation: no {c} onsets in the validation tracks ({c} occurs in {n_train} "
+                                "training track(s)); checkpoint selection and calibration will not see it")
 
     digest = features.digest()
     parent = out.resolve().parent
@@ -478,7 +543,7 @@ def prepare_dataset(
             "n_snippets": len(snippet_rows),
             "events": {c: int(sum(len(r["events"].get(c, [])) for r in good)) for c in classes},
             "skipped": len(problems),
-            "warnings": [w for r in good for w in r.get("warnings", [])],
+            "warnings": split_warnings + [w for r in good for w in r.get("warnings", [])],
             "tracks": [{k: r[k] for k in ("name", "group", "split", "frames", "seconds", "source_size",
                                           "source_mtime_ns")} for r in good],
         }

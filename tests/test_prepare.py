@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,3 +221,36 @@ def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_pat
     for c in (0, 2):
         np.testing.assert_allclose(mixed[:, c], np.logaddexp(raw[:, c], raw[::-1, c]), rtol=1e-6)
     np.testing.assert_allclose(mixed[1:, 1], np.diff(mixed[:, 0], axis=0), atol=1e-5)
+
+
+def test_validation_is_stratified_so_every_class_is_seen():
+    from loco_cli.datasets import TrackRef
+    from loco_cli.prepare import assign_splits
+
+    tracks = [TrackRef(f"t{i}", Path(f"t{i}.wav"), Path(f"t{i}.txt"), "g") for i in range(10)]
+    rare = {"SD": ["t3", "t8"], "HH": ["t5"]}  # SD in two tracks, HH in one
+    presence = {t.name: {"KD"} | {c for c, names in rare.items() if t.name in names} for t in tracks}
+    for seed in range(20):
+        plain = assign_splits(tracks, "none", seed=seed)
+        split = assign_splits(tracks, "none", seed=seed, presence=presence)
+        val = [n for n, s in split.items() if s == "val"]
+        train = [n for n, s in split.items() if s == "train"]
+        drawn = {n for n, s in plain.items() if s == "val"}
+        assert drawn - {"t5"} <= set(val) and val  # the seeded draw, less the only HH track
+        assert any("SD" in presence[n] for n in val) and any("SD" in presence[n] for n in train)
+        assert "t5" in train  # a class in one track stays in training
+        assert len(val) <= len(drawn) + 1
+
+
+def test_prepare_warns_when_a_class_cannot_be_validated(tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(6):
+        sf.write(src / f"t{k}.wav", rng.standard_normal(44100 * 3) * 0.1, 44100)
+        (src / f"t{k}.txt").write_text("0.5 bd\n1.0 chh\n" + ("1.5 sd\n" if k == 4 else ""))
+    result = prepare_dataset(src, tmp_path / "prep", split="none", seed=0)
+    splits = {t["name"]: t["split"] for t in result.summary["tracks"]}
+    assert splits["t4"] == "train"  # the only snare track trains
+    assert any(w.startswith("validation: no SD onsets in the validation tracks (SD occurs in 1 training track")
+               for w in result.summary["warnings"])
