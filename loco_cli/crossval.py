@@ -1,7 +1,8 @@
 """K-fold cross-validation in one call: prepare each fold, train it, score its test tracks, pool.
 
     OUT/
-      fold0/prepared/   loco prepare SOURCE --split kfold:K:0 (every track is tested in exactly one fold)
+      fold0/prepared/   loco prepare SOURCE --split kfold:K:0 (every track is tested in exactly one fold;
+                        --protocol groups: holdout:<group>, one fold per group; maps: --split maps)
       fold0/run/        loco train (resumed if it stopped; skipped when its model.pt exists)
       fold0/eval.json   loco eval --model fold0/run --data fold0/prepared --split test
       ...
@@ -25,9 +26,18 @@ import numpy as np
 from loco_cli.config import EVAL_WINDOW_S
 from loco_cli.errors import DatasetError, InvalidOption
 
-__all__ = ["CROSSVAL_FORMAT", "CrossvalResult", "crossval"]
+__all__ = ["CROSSVAL_FORMAT", "PROTOCOLS", "CrossvalResult", "crossval", "protocol_splits"]
 
 CROSSVAL_FORMAT = "loco-crossval-1"
+
+#: The fold layouts of ``loco crossval --protocol``:
+PROTOCOLS = {
+    "kfold": "K seeded folds of tracks (--folds K; Eval Random of Wu et al. 2018 with K = 3)",
+    "groups": "one fold per group: each group is the test set once (IDMT-SMT-Drums' subsets: Eval Subset "
+              "of Wu et al. 2018; ENST-Drums' drummers; MDB's genres)",
+    "maps": "one fold: train on MAPS' synthesized pianos, test on the Disklavier recordings (ENSTDkCl, "
+            "ENSTDkAm), test pieces left out of training (the LoCo paper's MAPS protocol)",
+}
 
 
 @dataclass
@@ -53,11 +63,37 @@ def _timing(errors: np.ndarray) -> dict:
             "median_abs_ms": float(1000 * np.median(np.abs(errors)))}
 
 
+def protocol_splits(protocol: str, folds: int, source: str | Path, prepare_options: dict | None = None) -> list[str]:
+    """The ``--split`` of each fold of ``protocol`` (:data:`PROTOCOLS`), e.g. ``kfold:3:0 .. kfold:3:2``
+    or ``holdout:RealDrum``, ``holdout:TechnoDrum``, ``holdout:WaveDrum``."""
+    if protocol == "kfold":
+        if not 2 <= folds <= 20:
+            raise InvalidOption(f"--folds {folds}: use 2 to 20 folds")
+        return [f"kfold:{folds}:{i}" for i in range(folds)]
+    if protocol == "maps":
+        return ["maps"]
+    if protocol == "groups":
+        from loco_cli.datasets import detect_layout, discover
+
+        opts = prepare_options or {}
+        layout = opts.get("layout", "auto")
+        layout = detect_layout(Path(source)) if layout == "auto" else layout
+        tracks, _ = discover(Path(source), layout, channel=opts.get("channel", "wet_mix"),
+                             include_train=opts.get("include_train", False))
+        groups = sorted({t.group for t in tracks})
+        if len(groups) < 2:
+            raise InvalidOption(f"--protocol groups: {source} has {len(groups)} group(s) ({', '.join(groups)}); "
+                                "it needs two or more (use --protocol kfold)")
+        return [f"holdout:{g}" for g in groups]
+    raise InvalidOption(f"--protocol {protocol}: use one of {', '.join(PROTOCOLS)}")
+
+
 def crossval(
     source: str | Path,
     out: str | Path,
     *,
     folds: int = 3,
+    protocol: str = "kfold",
     loss: str = "loco",
     recipe: str | None = None,
     steps: int | None = None,
@@ -67,7 +103,8 @@ def crossval(
     device: str = "auto",
     on_event: Callable[[str, dict], None] | None = None,
 ) -> CrossvalResult:
-    """Cross-validate ``loss`` on ``source`` over ``folds`` folds into ``out`` (see the module docstring).
+    """Cross-validate ``loss`` on ``source`` over the folds of ``protocol`` (:data:`PROTOCOLS`; ``folds``
+    folds for ``kfold``) into ``out`` (see the module docstring).
 
     ``prepare_options``: keyword arguments of :func:`loco_cli.prepare.prepare_dataset` (layout, channel,
     classes, label_map, val_fraction, seed, jobs ...); the split is set per fold. ``recipe``: drums,
@@ -83,18 +120,19 @@ def crossval(
     from loco_cli.scores import summarise
     from loco_cli.train import load_recipe, train_run
 
-    if not 2 <= folds <= 20:
-        raise InvalidOption(f"--folds {folds}: use 2 to 20 folds")
     out = Path(out)
     emit = on_event or (lambda kind, info: None)
     options = dict(prepare_options or {})
     if "split" in options:
         raise InvalidOption("crossval sets each fold's split itself; leave --split out")
+    splits = protocol_splits(protocol, folds, source, options)
     dev = resolve_device(device)
     out.mkdir(parents=True, exist_ok=True)
     marker = out / "crossval-config.json"
-    config = {"source": str(Path(source).resolve()), "folds": folds, "loss": loss, "recipe": recipe, "steps": steps,
-              "preset": preset, "prepare": {k: v for k, v in options.items() if k != "jobs"}}
+    config = {"source": str(Path(source).resolve()), "folds": len(splits), "loss": loss, "recipe": recipe,
+              "steps": steps, "preset": preset, "prepare": {k: v for k, v in options.items() if k != "jobs"}}
+    if protocol != "kfold":  # kfold runs keep the marker they had before protocols existed
+        config["protocol"], config["splits"] = protocol, splits
     if marker.is_file():
         old = json.loads(marker.read_text())
         if old != json.loads(json.dumps(config)):
@@ -103,19 +141,19 @@ def crossval(
     atomic_write_text(marker, json.dumps(config, indent=1) + "\n")
 
     fold_rows, pooled, timing, classes = [], {}, {}, None
-    for i in range(folds):
+    for i, split in enumerate(splits):
         fold = out / f"fold{i}"
         prepared, run = fold / "prepared", fold / "run"
         if not (prepared / "dataset.json").is_file():
-            emit("fold", {"fold": i, "stage": "prepare"})
-            prepare_dataset(source, prepared, preset=preset, split=f"kfold:{folds}:{i}", **options)
+            emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "prepare"})
+            prepare_dataset(source, prepared, preset=preset, split=split, **options)
         data = load_prepared(prepared)
         if classes is None:
             classes = data.classes
         if data.classes != classes:
             raise DatasetError(f"{prepared}: classes differ from fold 0's; prepare the folds again")
         if not (run / "model.pt").is_file():
-            emit("fold", {"fold": i, "stage": "train"})
+            emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "train"})
             configs = load_recipe(recipe or data.meta["preset"])
             train = configs["train"].replace(**({"steps": steps} if steps else {}))
             resume = (run / "last.pt").is_file()
@@ -124,14 +162,14 @@ def crossval(
                       train=train, model=configs["model"], decode_cfg=configs["decode"], resume=resume,
                       force=not resume, device=str(dev), tensorboard=False,
                       on_event=lambda kind, info, i=i: emit(kind, {**info, "fold": i}))
-        emit("fold", {"fold": i, "stage": "evaluate"})
+        emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "evaluate"})
         result, info = evaluate_model(run / "model.pt", prepared, split="test", window=window, device=dev)
         atomic_write_text(fold / "eval.json", json_text(result.payload(info), indent=1))
         pooled.update(result.counts)
         for c, errs in result.timing.items():
             timing.setdefault(c, []).append(errs)
         rep = result.report
-        fold_rows.append({"fold": i, "test_tracks": sorted(result.counts), "global_f1": rep["overall"]["global"]["f1"],
+        fold_rows.append({"fold": i, "split": split, "test_tracks": sorted(result.counts), "global_f1": rep["overall"]["global"]["f1"],
                           "mean_f1": rep["overall"]["mean"]["f1"],
                           "classes": {c: rep["classes"][c]["global"]["f1"] for c in classes}})
     report = summarise(pooled, classes)

@@ -52,3 +52,36 @@ def test_running_again_continues_without_retraining(cv):
     result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(root / "cv"), "--folds", "3",
                                  "--recipe", str(root / "tiny.toml")])
     assert result.exit_code == 2 and "other settings" in result.output and "Traceback" not in result.output
+
+
+def test_groups_protocol_holds_out_each_subset_once(tmp_path, tiny_recipe):
+    """``--protocol groups`` on an IDMT-SMT-Drums layout: one fold per subset (Eval Subset), each fold's
+    test tracks are exactly that subset's."""
+    result = runner.invoke(app, ["synth", "drums", str(tmp_path / "idmt"), "--tracks", "6", "--duration", "4",
+                                 "--layout", "idmt"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["crossval", str(tmp_path / "idmt"), "--out", str(tmp_path / "cv"), "--protocol",
+                                 "groups", "--recipe", str(tiny_recipe), "--jobs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert [f["split"] for f in report["folds"]] == ["holdout:RealDrum", "holdout:TechnoDrum", "holdout:WaveDrum"]
+    for fold in report["folds"]:
+        group = fold["split"].split(":")[1]
+        assert fold["test_tracks"] and all(t.startswith(group) for t in fold["test_tracks"])
+    assert report["config"]["protocol"] == "groups" and "--protocol groups (3 fold(s))" in result.output
+
+
+def test_protocol_errors_are_one_line(tmp_path):
+    from loco_cli.crossval import protocol_splits
+    from loco_cli.errors import InvalidOption
+
+    assert protocol_splits("kfold", 3, tmp_path) == ["kfold:3:0", "kfold:3:1", "kfold:3:2"]
+    assert protocol_splits("maps", 3, tmp_path) == ["maps"]
+    with pytest.raises(InvalidOption, match="use one of kfold, groups, maps"):
+        protocol_splits("eval-everything", 3, tmp_path)
+    with pytest.raises(InvalidOption, match="2 to 20 folds"):
+        protocol_splits("kfold", 1, tmp_path)
+    result = runner.invoke(app, ["synth", "drums", str(tmp_path / "one"), "--tracks", "3", "--duration", "2"])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(InvalidOption, match="needs two or more"):
+        protocol_splits("groups", 3, tmp_path / "one")

@@ -13,7 +13,10 @@ from loco_cli.prepare import DEFAULT_VAL_FRACTION
 def crossval_command(
     source: Path = typer.Argument(..., help="Dataset folder (ENST, IDMT, MAPS, MDB, generic)."),
     out: Path = typer.Option(..., "--out", help="Folder for the folds and crossval.json (run again to continue)."),
-    folds: int = typer.Option(3, help="Number of folds: every track is tested in exactly one."),
+    folds: int = typer.Option(3, help="Number of folds of --protocol kfold: every track is tested in exactly one."),
+    protocol: str = typer.Option("kfold", help="kfold (K seeded folds; Eval Random of Wu et al. 2018 with 3), groups "
+                                               "(one fold per group: IDMT's subsets = Eval Subset, ENST's drummers) or "
+                                               "maps (MAPS synthetic pianos -> Disklavier)."),
     loss: str = typer.Option("loco", help=f"Training objective: {', '.join(LOSS_NAMES)}."),
     recipe: str = typer.Option("", help="drums, piano or a TOML file (default: the preset's)."),
     steps: int = typer.Option(None, help="Training steps per fold (default: the recipe's)."),
@@ -28,7 +31,7 @@ def crossval_command(
     device: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N."),
     jobs: int = typer.Option(0, help="Processes for computing features; 0 = one per CPU core (at most 4)."),
 ) -> None:
-    """Prepare K folds, train each, score each fold's test tracks and pool them into one report."""
+    """Prepare the folds, train each, score each fold's test tracks and pool them into one report."""
     from rich.console import Console
     from rich.table import Table
 
@@ -45,7 +48,8 @@ def crossval_command(
 
     def on_event(kind: str, info: dict) -> None:
         if kind == "fold":
-            console.print(f"fold {info['fold'] + 1}/{folds}: {info['stage']}", highlight=False, markup=False)
+            console.print(f"fold {info['fold'] + 1}/{info['folds']} ({info['split']}): {info['stage']}", highlight=False,
+                          markup=False)
         elif kind == "val":
             console.print(f"  fold {info['fold'] + 1} step {info['step']}: val {info['name']} {info['metric']:.3f}",
                           highlight=False, markup=False)
@@ -55,10 +59,12 @@ def crossval_command(
         options = {"layout": layout, "channel": channel, "classes": split_list(classes),
                    "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
                    "jobs": jobs if jobs > 0 else default_jobs()}
-        result = crossval(source, out, folds=folds, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
+        result = crossval(source, out, folds=folds, protocol=protocol, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
                           prepare_options=options, window=window, device=device, on_event=on_event)
     r = result.report
-    table = Table(title=f"{folds}-fold cross-validation, --loss {loss}: onset F1 at {1000 * window:.0f} ms, "
+    n_folds = len(r["folds"])
+    what = f"{n_folds}-fold cross-validation" if protocol == "kfold" else f"--protocol {protocol} ({n_folds} fold(s))"
+    table = Table(title=f"{what}, --loss {loss}: onset F1 at {1000 * window:.0f} ms, "
                         f"{len(r['tracks'])} test tracks")
     for col in ("class", "F1 pooled (global)", "F1 per fold: mean ± std", "min-max", "timing (ms, mean ± std)"):
         table.add_column(col, justify="left" if col == "class" else "right")
