@@ -63,6 +63,44 @@ def _timing(errors: np.ndarray) -> dict:
             "median_abs_ms": float(1000 * np.median(np.abs(errors)))}
 
 
+def _train_side_by_side(out: Path, folds: list[int], jobs: int, *, loss: str, recipe: str | None,
+                        steps: int | None) -> None:
+    """Train ``folds`` as ``loco train`` processes, ``jobs`` at a time, the cores shared out among them;
+    a fold that stopped resumes. Raises :class:`DatasetError` naming the fold's log when one fails."""
+    import os
+    import subprocess
+    import sys
+
+    from loco_cli.threads import available_cores
+
+    env = {**os.environ, "LOCO_NUM_THREADS": str(max(1, available_cores() // jobs))}
+    waiting, running = list(folds), []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            i = waiting.pop(0)
+            fold = out / f"fold{i}"
+            run = fold / "run"
+            if (run / "last.pt").is_file():
+                args = ["--resume", str(run)]
+            else:
+                args = [str(fold / "prepared"), "--out", str(run), "--loss", loss, "--force", "--device", "cpu",
+                        "--no-tensorboard", *(["--recipe", str(recipe)] if recipe else []),
+                        *(["--steps", str(steps)] if steps else [])]
+            log = open(fold / "train.log", "w")  # noqa: SIM115 - closed when the process ends
+            running.append((i, subprocess.Popen([sys.executable, "-m", "loco_cli", "train", *args], stdout=log,
+                                                stderr=subprocess.STDOUT, env=env), log))
+        i, proc, log = running.pop(0)
+        code = proc.wait()
+        log.close()
+        if code != 0:
+            for _, other, other_log in running:
+                other.wait()
+                other_log.close()
+            tail = (out / f"fold{i}" / "train.log").read_text().strip().splitlines()[-1:]
+            raise DatasetError(f"{out / f'fold{i}' / 'train.log'}: training fold {i} failed "
+                               f"({tail[0] if tail else f'exit {code}'}); fix it and run crossval again")
+
+
 def protocol_splits(protocol: str, folds: int, source: str | Path, prepare_options: dict | None = None) -> list[str]:
     """The ``--split`` of each fold of ``protocol`` (:data:`PROTOCOLS`), e.g. ``kfold:3:0 .. kfold:3:2``
     or ``holdout:RealDrum``, ``holdout:TechnoDrum``, ``holdout:WaveDrum``."""
@@ -101,6 +139,7 @@ def crossval(
     prepare_options: dict | None = None,
     window: float = EVAL_WINDOW_S,
     device: str = "auto",
+    train_jobs: int = 1,
     on_event: Callable[[str, dict], None] | None = None,
 ) -> CrossvalResult:
     """Cross-validate ``loss`` on ``source`` over the folds of ``protocol`` (:data:`PROTOCOLS`; ``folds``
@@ -111,6 +150,10 @@ def crossval(
     piano or a TOML file (default: the preset's); ``steps`` overrides its step count. ``on_event(kind,
     info)`` receives ``fold`` (fold, stage), the training events of :func:`loco_cli.train.train_run`
     with ``fold`` added, and ``done``. Returns the pooled report, also written to ``out/crossval.json``.
+
+    ``train_jobs > 1`` (CPU): the folds still to train run as that many ``loco train`` processes side
+    by side, sharing the available cores (their output in ``foldI/train.log``), after every fold is
+    prepared.
     """
     from loco_cli.annotations import json_text
     from loco_cli.atomic import atomic_write_text
@@ -140,6 +183,16 @@ def crossval(
                                 "choose another --out")
     atomic_write_text(marker, json.dumps(config, indent=1) + "\n")
 
+    if train_jobs > 1 and dev.type == "cpu":
+        for i, split in enumerate(splits):
+            prepared = out / f"fold{i}" / "prepared"
+            if not (prepared / "dataset.json").is_file():
+                emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "prepare"})
+                prepare_dataset(source, prepared, preset=preset, split=split, **options)
+        todo = [i for i in range(len(splits)) if not (out / f"fold{i}" / "run" / "model.pt").is_file()]
+        for i in todo:
+            emit("fold", {"fold": i, "folds": len(splits), "split": splits[i], "stage": f"train ({train_jobs} side by side)"})
+        _train_side_by_side(out, todo, train_jobs, loss=loss, recipe=recipe, steps=steps)
     fold_rows, pooled, timing, classes = [], {}, {}, None
     for i, split in enumerate(splits):
         fold = out / f"fold{i}"

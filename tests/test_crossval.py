@@ -85,3 +85,18 @@ def test_protocol_errors_are_one_line(tmp_path):
     assert result.exit_code == 0, result.output
     with pytest.raises(InvalidOption, match="needs two or more"):
         protocol_splits("groups", 3, tmp_path / "one")
+
+
+@pytest.mark.slow
+def test_folds_train_side_by_side(tmp_path, tiny_recipe):
+    result = runner.invoke(app, ["synth", "drums", str(tmp_path / "corpus"), "--tracks", "4", "--duration", "4"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["crossval", str(tmp_path / "corpus"), "--out", str(tmp_path / "cv"), "--folds", "2",
+                                 "--recipe", str(tiny_recipe), "--jobs", "1", "--device", "cpu", "--train-jobs", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("side by side") == 2
+    for i in range(2):
+        assert (tmp_path / "cv" / f"fold{i}" / "run" / "model.pt").is_file()
+        assert "model ->" in (tmp_path / "cv" / f"fold{i}" / "train.log").read_text()
+    report = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert len(report["folds"]) == 2 and report["over_folds"]["global_f1"]["n"] == 2

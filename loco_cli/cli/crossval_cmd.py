@@ -30,6 +30,9 @@ def crossval_command(
     window: float = typer.Option(EVAL_WINDOW_S, help="Matching tolerance in seconds."),
     device: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N."),
     jobs: int = typer.Option(0, help="Processes for computing features; 0 = one per CPU core (at most 4)."),
+    train_jobs: int = typer.Option(1, min=1, help="Folds trained side by side (CPU), as processes that share the "
+                                   "cores; on 2 cores two trainings side by side made 1.07x the steps of one "
+                                   "(benchmarks/results/train.json): worth it on more cores."),
 ) -> None:
     """Prepare the folds, train each, score each fold's test tracks and pool them into one report."""
     from rich.console import Console
@@ -60,7 +63,8 @@ def crossval_command(
                    "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
                    "jobs": jobs if jobs > 0 else default_jobs()}
         result = crossval(source, out, folds=folds, protocol=protocol, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
-                          prepare_options=options, window=window, device=device, on_event=on_event)
+                          prepare_options=options, window=window, device=device, train_jobs=train_jobs,
+                          on_event=on_event)
     r = result.report
     n_folds = len(r["folds"])
     what = f"{n_folds}-fold cross-validation" if protocol == "kfold" else f"--protocol {protocol} ({n_folds} fold(s))"
