@@ -158,7 +158,8 @@ def main() -> None:
             results = list(pool.map(run_one, *zip(*jobs, strict=True), [args] * len(jobs)))
     else:
         results = [run_one(name, recipe, seed, args) for name, recipe, seed in jobs]
-    summary = {"benchmark": "seeds", "loss": a.loss, "data": a.data, "tests": tests, "device": a.device,
+    summary = {"benchmark": "seeds", "command": " ".join(sys.argv), "work": a.work, "loss": a.loss, "data": a.data,
+               "tests": tests, "device": a.device,
                "environment": environment(a.device), "wall_seconds": round(time.perf_counter() - t0, 1),
                "variants": {}}
     for name, recipe in variants.items():
