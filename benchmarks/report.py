@@ -366,6 +366,32 @@ def piano_section(results: Path) -> list[str]:
     return out
 
 
+def model_size_section(results: Path) -> list[str]:
+    """The drum model-size study (bench_model_size.py): held-out-library F1 and speed per size."""
+    out = ["## Model size (drums, held-out sample libraries)", ""]
+    path = results / "model_size.json"
+    if not path.is_file():
+        return out + _missing("model_size", "python benchmarks/bench_model_size.py ... (its docstring)")
+    doc = json.loads(path.read_text())
+    tests = list(doc["rows"][0]["tests"])
+    out += ["The same schedule, supervision (onset times) and renders as the shipped drum model, three widths of "
+            "the CRNN, one seed each; global F1 at 50 ms on the four held-out kits, and `loco detect`'s speed on "
+            f"the synthetic drum corpus (`{doc['command']}`; trained by `{doc['seeds_command']}`).", "",
+            "| model | parameters | steps | " + " | ".join(f"{t}: global F1 (KD / SD / HH)" for t in tests)
+            + " | x real time, 1 / 2 threads | training (1 thread) |",
+            "|---|---|---|" + "---|" * len(tests) + "---|---|"]
+    for r in doc["rows"]:
+        cells = []
+        for t in tests:
+            v = r["tests"][t]
+            per_class = " / ".join("{:.3f}".format(x["global_f1"]) for x in v["per_class"].values())
+            cells.append(f"{v['global_f1']:.3f} ({per_class})")
+        out.append(f"| {r['variant']} | {r['parameters']:,} | {r['steps']} | " + " | ".join(cells)
+                   + f" | {r['x_real_time_1thread']:.0f}x / {r['x_real_time_2thread']:.0f}x | "
+                   f"{r['train_seconds'] / 60:.0f} min |")
+    return out + ["", f"Measured on: {_env_line(doc)}.", ""]
+
+
 def robustness_sections(results: Path) -> list[str]:
     """Held-out sample libraries and the seed spread of recipes (bench_seeds.py results)."""
     out = []
@@ -378,6 +404,7 @@ def robustness_sections(results: Path) -> list[str]:
         out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
+    out += model_size_section(results)
     out += piano_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
