@@ -325,7 +325,9 @@ def test_the_command_serves_until_interrupted(audio, tmp_path, tiny_model):
 
     proc = subprocess.Popen([sys.executable, "-m", "loco_cli", "count", str(audio), "--classes", "KD,SD,HH", "--out",
                              str(tmp_path / "counts.csv"), "--port", "0", "--no-open", "--model", str(tiny_model)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # a shell's background job ignores SIGINT, and children inherit that: undo it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline, url, seen = time.monotonic() + 60, None, ""
         while url is None and time.monotonic() < deadline:
