@@ -58,7 +58,8 @@ def speed(model: Path, wavs: list[Path], audio_s: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds-json", required=True, help="bench_seeds.py results of the size variants")
+    parser.add_argument("--seeds-json", action="append", required=True,
+                        help="bench_seeds.py results of the size variants (repeatable: one file per sweep)")
     parser.add_argument("--work", default=None, help="bench_seeds.py's --work (default: the one in the JSON)")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
@@ -66,14 +67,15 @@ def main() -> None:
     from loco_cli.checkpoint import load_model
     from loco_cli.synth import write_corpus
 
-    seeds = json.loads(Path(a.seeds_json).read_text())
-    doc = {"benchmark": "model_size", "command": " ".join(sys.argv), "seeds_command": seeds.get("command"),
-           "seeds_wall_seconds": seeds.get("wall_seconds"),
-           "environment": environment("cpu"), "tests": seeds.get("tests"), "rows": []}
+    sweeps = [json.loads(Path(f).read_text()) for f in a.seeds_json]
+    doc = {"benchmark": "model_size", "command": " ".join(sys.argv),
+           "seeds_commands": [s.get("command") for s in sweeps], "environment": environment("cpu"),
+           "tests": sweeps[0].get("tests"), "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         write_corpus("drums", Path(tmp) / "drums", n_tracks=6, duration=30.0, seed=1)
         wavs = sorted((Path(tmp) / "drums").glob("*.wav"))
-        for name, variant in seeds["variants"].items():
+        for seeds, name, variant in sorted(((s, n, v) for s in sweeps for n, v in s["variants"].items()),
+                                           key=lambda x: (x[1], x[2]["runs"][0]["seed"])):
             for run in variant["runs"]:
                 model = Path(a.work or seeds.get("work", "runs/size")) / f"{name}-s{run['seed']}" / "train" / "model.pt"
                 loaded = load_model(model)
