@@ -68,8 +68,9 @@ def _alive(pid: int) -> bool:
 
 def remove_stale_temps(folder: str | os.PathLike, *, once: bool = True) -> list[Path]:
     """Remove the temporary files and folders (:data:`TEMP_NAME`) in ``folder`` that this machine wrote
-    and whose writing process no longer runs; returns what was removed. With ``once`` (the default) a process scans each folder only
-    the first time, so a batch writing thousands of files lists the folder once, not once per file."""
+    and whose writing process no longer runs; returns what was removed. With ``once`` (the default) a
+    process scans each folder only the first time, so a batch writing thousands of files lists the
+    folder once, not once per file."""
     folder = Path(folder)
     key = str(folder.resolve())
     with _lock:

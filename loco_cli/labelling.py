@@ -58,8 +58,8 @@ class Snippet:
 
     @property
     def key(self) -> tuple[str, float, float]:
-        """What identifies the snippet in a manifest: the resolved audio path and the times (ms)."""
-        return (str(self.audio), round(self.start, 3), round(self.end, 3))
+        """What identifies the snippet in a manifest: the resolved audio path and the times (s, to 1 µs)."""
+        return (str(self.audio), round(self.start, 6), round(self.end, 6))
 
 
 def _relative(audio: Path, base: Path) -> str:
@@ -67,6 +67,11 @@ def _relative(audio: Path, base: Path) -> str:
         return os.path.relpath(audio, base)
     except ValueError:  # another drive (Windows)
         return str(audio)
+
+
+def _seconds(t: float) -> str:
+    """Seconds as the manifest writes them: up to 6 decimals, no trailing zeros (``1.5``, ``29.999977``)."""
+    return f"{t:.6f}".rstrip("0").rstrip(".")
 
 
 def list_snippets(audio_dir: str | os.PathLike, manifest: str | os.PathLike,
@@ -209,7 +214,7 @@ class CountStore:
                 continue
             try:
                 audio = (base / row[0]).resolve()
-                key = (str(audio), round(float(row[1]), 3), round(float(row[2]), 3))
+                key = (str(audio), round(float(row[1]), 6), round(float(row[2]), 6))
                 counts = {c: int(row[col[c]]) for c in self.classes}
             except (ValueError, IndexError) as err:
                 raise DatasetError(f"{self.path}:{number}: not a counts row ({err}); fix or remove the line") from err
@@ -236,7 +241,7 @@ class CountStore:
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(self.header)
             for (audio, start, end), a in sorted(rows.items()):
-                w.writerow([_relative(Path(audio), base), f"{start:g}", f"{end:g}",
+                w.writerow([_relative(Path(audio), base), _seconds(start), _seconds(end),
                             *[a.counts[c] for c in self.classes], a.by, a.model])
             atomic_write_text(self.path, buf.getvalue())
         return len(rows)
