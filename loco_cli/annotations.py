@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli.atomic import atomic_write_text
+from loco_cli.config import GM_NOTE_CLASSES
 from loco_cli.errors import InvalidAnnotation
 
 __all__ = [
@@ -47,8 +48,8 @@ ANNOTATION_SUFFIXES = (".txt", ".csv", ".tsv", ".onsets", ".lab", ".xml", ".svl"
 
 #: ENST-Drums raw labels -> KD / SD / HH (Wu et al. 2018; ``sd-`` is a snare, other drums ignored).
 ENST_LABELS = {"bd": "KD", "sd": "SD", "sd-": "SD", "chh": "HH", "ohh": "HH"}
-#: General MIDI drum notes (as labels of MIDI annotations) -> KD / SD / HH.
-GM_DRUM_LABELS = {"35": "KD", "36": "KD", "38": "SD", "40": "SD", "42": "HH", "44": "HH", "46": "HH"}
+#: General MIDI drum notes (as labels of MIDI annotations) -> KD / SD / HH (:data:`loco_cli.config.GM_NOTE_CLASSES`).
+GM_DRUM_LABELS = {str(note): cls for note, cls in GM_NOTE_CLASSES.items()}
 #: MDB Drums class-file labels kept by default.
 MDB_LABELS = {"KD": "KD", "SD": "SD", "HH": "HH"}
 

@@ -22,9 +22,16 @@ from loco_cli.errors import ConfigError
 INIT_MASS_AT_ZERO = 0.8
 #: Onset-matching tolerance of the evaluation, seconds (mir_eval / Wu et al. 2018).
 EVAL_WINDOW_S = 0.05
-#: Drum classes and their General MIDI notes (kick 36, snare 38, closed hi-hat 42).
+#: Drum classes.
 DRUM_CLASSES = ("KD", "SD", "HH")
-DRUM_GM_NOTES = {"KD": 36, "SD": 38, "HH": 42}
+#: The General MIDI drum map (channel 10), the one source of loco's drum notes: the synthesized
+#: instruments' notes (kick, snare, closed / open hi-hat, toms, crash, ride, cowbell) ...
+GM_DRUM_NOTES = {"KD": 36, "SD": 38, "CHH": 42, "OHH": 46, "LT": 45, "MT": 47, "CR": 49, "RC": 51, "CB": 56}
+#: ... the note each class is written as (kick 36, snare 38, closed hi-hat 42) ...
+DRUM_GM_NOTES = {"KD": GM_DRUM_NOTES["KD"], "SD": GM_DRUM_NOTES["SD"], "HH": GM_DRUM_NOTES["CHH"]}
+#: ... and the notes read as each class (acoustic / bass drum 1, acoustic / electric snare, closed /
+#: pedal / open hi-hat).
+GM_NOTE_CLASSES = {35: "KD", 36: "KD", 38: "SD", 40: "SD", 42: "HH", 44: "HH", 46: "HH"}
 #: ``loco train`` writes TensorBoard events into the run folder when the package is installed.
 TENSORBOARD = True
 #: Piano MIDI range (A0..C8).

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli.atomic import atomic_write_text
+from loco_cli.config import GM_DRUM_NOTES
 from loco_cli.errors import InvalidOption
 
 __all__ = [
@@ -70,8 +71,6 @@ class SynthTrack:
     offsets: list[float] | None = None
 
 
-#: General MIDI notes of the synthesized drum instruments (channel 10) for the FluidSynth renderer.
-GM_DRUM_NOTES = {"KD": 36, "SD": 38, "CHH": 42, "OHH": 46, "LT": 45, "MT": 47, "CR": 49, "RC": 51, "CB": 56}
 #: GM drum kits (bank 128 programs) per family, and piano programs per synthetic instrument.
 _GM_KITS = {"Real": 8, "Wave": 0, "Techno": 25}
 _GM_PIANOS = {"ENSTDkCl": 0, "AkPnBcht": 1, "AkPnStgb": 0, "SptkBGCl": 2}
