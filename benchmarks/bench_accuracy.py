@@ -207,7 +207,7 @@ def evaluate_run(model_path: Path, test_dir: Path, split: str, members: list[tup
     from loco_cli.checkpoint import load_model
     from loco_cli.detection import detect_tracks
     from loco_cli.engine import _is_piano, note_level_f1
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.scores import Counts, match_count, prf, timing_errors
 
     data = load_prepared(test_dir)

@@ -82,7 +82,7 @@ def score(model: str, prepared: str, scales: list[float]) -> dict:
     from loco_cli.checkpoint import load_model
     from loco_cli.detection import detect_tracks
     from loco_cli.engine import _note_summary, note_level_f1
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.scores import score_track, summarise
 
     loaded = load_model(model)

@@ -83,7 +83,7 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
     torch.set_num_threads(1)
     from loco_cli.annotations import json_text
     from loco_cli.atomic import atomic_write_text
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.train import load_recipe, train_run
 
     run = Path(args["work"]) / f"{variant}-s{seed}"

@@ -55,7 +55,7 @@ def _setup(prep: Path, device: str):
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.data import Sampler
     from loco_cli.networks import build_model
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.train import model_config_for
 
     data = load_prepared(prep)

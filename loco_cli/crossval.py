@@ -159,7 +159,8 @@ def crossval(
     from loco_cli.atomic import atomic_write_text
     from loco_cli.devices import resolve_device
     from loco_cli.engine import evaluate_model
-    from loco_cli.prepare import load_prepared, prepare_dataset
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.prepared import load_prepared
     from loco_cli.scores import summarise
     from loco_cli.train import load_recipe, train_run
 

@@ -16,7 +16,7 @@ import torch
 from loco_cli.config import TrainConfig
 from loco_cli.errors import DatasetError
 from loco_cli.features import mel_centers, seconds_to_frames
-from loco_cli.prepare import Prepared
+from loco_cli.prepared import Prepared
 
 __all__ = ["Sampler", "stretch_features", "scale_frequency", "collate"]
 

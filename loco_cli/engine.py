@@ -215,7 +215,7 @@ def evaluate_model(
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
     from loco_cli.detection import calibrate, detect_tracks
     from loco_cli.errors import ModelError
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
 
     if not 0 < window < float("inf"):  # also refuses NaN
         raise InvalidOption(f"--window must be a positive number of seconds (e.g. 0.05), got {window}")

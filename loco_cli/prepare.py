@@ -1,6 +1,7 @@
 """``loco prepare``: audio + annotations -> cached features, count-labelled snippets and splits.
 
-A prepared dataset is a folder::
+The pipeline lives here; the splits in :mod:`loco_cli.splits`, the reader of the folder it writes in
+:mod:`loco_cli.prepared`. A prepared dataset is a folder::
 
     dataset.json               configs, classes, label map, splits, k_max report, per-track summary
     tracks.csv                 name, group, split, seconds, frames, events per class, source files
@@ -23,9 +24,7 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,31 +45,13 @@ from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, Featur
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
 from loco_cli.errors import DatasetError, InvalidAnnotation, InvalidAudio, InvalidOption, LocoError
 from loco_cli.features import log_mel, seconds_to_frames
+from loco_cli.prepared import DATASET_FORMAT, feature_problem
+from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION, assign_splits, class_presence
 
-__all__ = [
-    "DATASET_FORMAT",
-    "DEFAULT_SPLIT",
-    "DEFAULT_VAL_FRACTION",
-    "SILENCE_PEAK",
-    "PrepareResult",
-    "Prepared",
-    "default_classes",
-    "default_label_map",
-    "assign_splits",
-    "snippet_counts",
-    "prepare_dataset",
-    "load_prepared",
-]
+__all__ = ["SILENCE_PEAK", "PrepareResult", "default_classes", "default_label_map", "snippet_counts", "prepare_dataset"]
 
-DATASET_FORMAT = "loco-prepared-1"
-DEFAULT_SPLIT = "random"
-DEFAULT_VAL_FRACTION = 0.15
-DEFAULT_TEST_FRACTION = 0.15
 #: A track whose peak is below this (full scale = 1) is reported as silent.
 SILENCE_PEAK = 1e-4
-#: MAPS test instruments (the Disklavier recordings) of the standard split.
-MAPS_TEST_GROUPS = ("ENSTDkCl", "ENSTDkAm")
-_MAPS_PIECE = re.compile(r"MAPS_MUS-(.*)_[^_]+$")
 
 
 def default_classes(preset: str) -> list[str]:
@@ -86,132 +67,6 @@ def default_label_map(preset: str, layout: str) -> dict[str, str] | None:
     if preset == "piano":
         return None
     return {**ENST_LABELS, **GM_DRUM_LABELS, **{c: c for c in DRUM_CLASSES}}
-
-
-# ----------------------------------------------------------------------------------------------- splits
-def _piece_id(name: str) -> str:
-    m = _MAPS_PIECE.match(name)
-    return m.group(1) if m else name
-
-
-def assign_splits(
-    tracks: list[TrackRef], spec: str, *, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION,
-    presence: dict[str, set[str]] | None = None,
-) -> dict[str, str]:
-    """Map track name -> ``train`` / ``val`` / ``test`` / ``unused`` according to ``spec``.
-
-    * ``random``: seeded shuffle, 15 % test, ``val_fraction`` validation (at least one track each when
-      there are three or more);
-    * ``kfold:K:I``: tracks in K seeded folds, fold I (0-based) is the test set (Eval Random of Wu et
-      al. 2018 is ``kfold:3:0..2``);
-    * ``holdout:G1[,G2]``: tracks of these groups are the test set (IDMT Eval Subset
-      ``holdout:RealDrum``, ENST leave-one-drummer-out ``holdout:drummer_1``);
-    * ``maps``: test = ENSTDkCl + ENSTDkAm; training pieces that also occur in the test set are
-      ``unused`` (Magenta / LoCo protocol);
-    * ``none``: no test set.
-
-    The validation part is always drawn (seeded) from the non-test tracks. With ``presence`` (track
-    name -> the classes it has onsets of, :func:`class_presence`) it is stratified: a class that the
-    drawn validation tracks lack gets the next training track that has it, as long as another training
-    track keeps it, so checkpoint selection and calibration see every class they can (LoCo [1] §6.1
-    validates per class).
-    """
-    names = sorted(t.name for t in tracks)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    order = [names[i] for i in rng.permutation(len(names))]
-    split = dict.fromkeys(names, "train")
-    kind, _, arg = spec.partition(":")
-    if kind == "random":
-        n_test = max(1, round(DEFAULT_TEST_FRACTION * len(names))) if len(names) >= 3 else 0
-        for name in order[:n_test]:
-            split[name] = "test"
-    elif kind == "kfold":
-        try:
-            k, i = (int(x) for x in arg.split(":"))
-        except ValueError as err:
-            raise InvalidOption(f"--split {spec}: write kfold:K:I, e.g. kfold:3:0") from err
-        if not 0 <= i < k or k < 2 or k > len(names):
-            raise InvalidOption(f"--split {spec}: need 2 <= K <= {len(names)} tracks and 0 <= I < K")
-        for j, name in enumerate(order):
-            if j % k == i:
-                split[name] = "test"
-    elif kind == "holdout":
-        groups = set(arg.split(","))
-        known = {t.group for t in tracks}
-        if not groups or not groups <= known:
-            raise InvalidOption(f"--split {spec}: groups must be among {', '.join(sorted(known))}")
-        for t in tracks:
-            if t.group in groups:
-                split[t.name] = "test"
-    elif kind == "maps":
-        test_pieces = {_piece_id(t.name) for t in tracks if t.group in MAPS_TEST_GROUPS}
-        if not test_pieces:
-            raise InvalidOption(f"--split maps: no {' or '.join(MAPS_TEST_GROUPS)} tracks found")
-        for t in tracks:
-            if t.group in MAPS_TEST_GROUPS:
-                split[t.name] = "test"
-            elif _piece_id(t.name) in test_pieces:
-                split[t.name] = "unused"
-    elif kind != "none":
-        raise InvalidOption(f"--split {spec}: use random, kfold:K:I, holdout:GROUP, maps or none")
-    pool = [n for n in order if split[n] == "train"]
-    if len(pool) >= 2 and val_fraction > 0:
-        val = pool[: max(1, round(val_fraction * len(pool)))]
-        if presence:
-            val = _cover_classes(val, pool, presence)
-        for name in val:
-            split[name] = "val"
-    if not any(v == "train" for v in split.values()):
-        raise InvalidOption(f"--split {spec}: leaves no training tracks")
-    return split
-
-
-def _cover_classes(val: list[str], pool: list[str], presence: dict[str, set[str]]) -> list[str]:
-    """``val`` adjusted so that training keeps every class of ``pool`` (a validation track that holds the
-    only onsets of a class goes back to training) and, for each class (rarest first) no validation
-    track has, the first training track that has it joins, if another training track keeps the class;
-    training keeps at least half the pool, validation at least one track."""
-    val = list(val)
-    classes = sorted({c for n in pool for c in presence.get(n, ())},
-                     key=lambda c: (sum(c in presence.get(n, ()) for n in pool), c))
-    for c in classes:
-        if not any(c in presence.get(n, ()) for n in pool if n not in val):
-            val = [n for n in val if c not in presence.get(n, ())]
-    if not val:
-        exclusive = {n for c in classes for n in pool if [m for m in pool if c in presence.get(m, ())] == [n]}
-        val = [next((n for n in pool if n not in exclusive), pool[-1])]
-    for c in classes:
-        if any(c in presence.get(n, ()) for n in val):
-            continue
-        train = [n for n in pool if n not in val]
-        having = [n for n in train if c in presence.get(n, ())]
-        if len(having) >= 2 and len(train) - 1 >= (len(pool) + 1) // 2:
-            val.append(having[0])
-    return val
-
-
-def class_presence(tracks: list[TrackRef], label_map: dict[str, str] | None, classes: list[str],
-                   clips=None) -> dict[str, set[str]]:
-    """The classes each track has at least one onset of: from its annotation files (a file that cannot
-    be read counts as none: the track's own job reports it), or from the counts of a manifest's
-    ``clips`` (tracks named as in :func:`prepare_dataset`)."""
-    out: dict[str, set[str]] = {}
-    if clips is not None:
-        for clip in clips:
-            name = "__".join(clip.audio.with_suffix("").parts[-2:])
-            out.setdefault(name, set()).update(c for c in classes if clip.counts.get(c, 0) > 0)
-        return out
-    for t in tracks:
-        found: set[str] = set()
-        try:
-            for path in (t.annotation, *t.more_annotations):
-                if path is not None:
-                    events, _ = map_labels(read_events(path), label_map)
-                    found.update(c for c in classes if events.of(c).size)
-        except (LocoError, OSError, ValueError):
-            found = set()
-        out[t.name] = found
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- snippets
@@ -616,159 +471,3 @@ def _norm_stats(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     mean = total / n
     std = np.sqrt(np.maximum(sq / n - mean**2, 0.0))
     return mean.astype(np.float32), np.maximum(std, 1e-5).astype(np.float32)
-
-
-# ---------------------------------------------------------------------------------------------- reading
-@dataclass
-class Prepared:
-    """A prepared dataset opened for training and evaluation.
-
-    ``tracks``: ``{name: {"split", "frames", "group", "seconds", "audio"}}``; ``events[name][c]``:
-    reference onset times (s) of class index ``c``; ``train_events`` the same with label noise;
-    ``snippets``: rows of ``snippets.csv`` as dicts with int ``counts`` ``(C,)``.
-    """
-
-    root: Path
-    meta: dict
-    classes: list[str]
-    features: FeatureConfig
-    tracks: dict[str, dict]
-    events: dict[str, list[np.ndarray]]
-    train_events: dict[str, list[np.ndarray]]
-    snippets: list[dict]
-    mean: np.ndarray
-    std: np.ndarray
-
-    @property
-    def has_timestamps(self) -> bool:
-        """False for a counts-manifest dataset (counts only)."""
-        return bool(self.meta["has_timestamps"])
-
-    def split_tracks(self, split: str) -> list[str]:
-        """Names of the tracks of one split, sorted."""
-        return sorted(n for n, t in self.tracks.items() if t["split"] == split)
-
-    def reference(self, name: str) -> Events:
-        """Reference onsets of a track (clean times, before any label noise) as :class:`Events`."""
-        per = self.events[name]
-        return Events(np.concatenate(per), np.concatenate([[c] * len(t) for c, t in zip(self.classes, per, strict=True)]))
-
-    def feature_path(self, name: str) -> Path:
-        """The cached feature file of a track."""
-        return self.root / "features" / self.meta["feature_digest"] / f"{name}.npy"
-
-    def feature_array(self, name: str) -> np.ndarray:
-        """Memory-mapped float16 features ``(frames, channels, bands)`` of a track; a missing, truncated
-        or misshapen file is a :class:`DatasetError` naming it."""
-        path = self.feature_path(name)
-        x, problem = _open_features(path, self.tracks[name]["frames"], self.features)
-        if problem:
-            raise DatasetError(f"{path}: {problem}; run `loco prepare SOURCE {self.root} --force` to recompute it")
-        return x
-
-    def check_features(self, names: list[str]) -> None:
-        """Read every feature file of ``names`` once: :class:`DatasetError` naming the first one that is
-        truncated, misshapen or holds NaN / Inf values (a corrupt cache), with the fix."""
-        for name in names:
-            x = self.feature_array(name)
-            if not np.isfinite(x).all():
-                raise DatasetError(f"{self.feature_path(name)}: corrupt feature cache (NaN or Inf values); run "
-                                   f"`loco prepare SOURCE {self.root} --force` to recompute it")
-
-
-def _open_features(path: Path, frames: int | None, features: FeatureConfig) -> tuple[np.ndarray | None, str | None]:
-    """A cached feature file memory-mapped, and why it is unusable (``None`` if it is fine): missing,
-    truncated, not float16 ``(frames, channels, bands)``."""
-    try:
-        x = np.load(path, mmap_mode="r")
-    except FileNotFoundError:
-        return None, "feature cache missing"
-    except (OSError, ValueError, EOFError) as err:
-        return None, f"corrupt feature cache ({err})"
-    if x.dtype != np.float16 or x.ndim != 3 or x.shape[2] != features.n_mels or (frames is not None and x.shape[0] != frames):
-        return None, f"corrupt feature cache (shape {x.shape} {x.dtype})"
-    return x, None
-
-
-def feature_problem(path: Path, frames: int | None, features: FeatureConfig, *, values: bool = False) -> str | None:
-    """Why a cached feature file is unusable (``None`` if it is fine): as :func:`_open_features`; with
-    ``values``, also NaN / Inf values (reads the whole file)."""
-    x, problem = _open_features(path, frames, features)
-    if problem is None and values and not np.isfinite(x).all():
-        return "corrupt feature cache (NaN or Inf values)"
-    return problem
-
-
-def load_prepared(path: str | Path) -> Prepared:
-    """Open a folder written by :func:`prepare_dataset`; errors name the folder and the fix."""
-    root = Path(path)
-    meta_path = root / "dataset.json"
-    if not meta_path.is_file():
-        raise DatasetError(f"{root}: not a prepared dataset (no dataset.json); run `loco prepare` first")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except ValueError as err:
-        raise DatasetError(f"{meta_path}: corrupt ({err}); run `loco prepare --force` again") from err
-    if meta.get("format") != DATASET_FORMAT:
-        raise DatasetError(f"{root}: dataset format {meta.get('format')!r}, expected {DATASET_FORMAT}; re-run prepare")
-    classes = list(meta["classes"])
-    index = {c: i for i, c in enumerate(classes)}
-    fix = f"run `loco prepare SOURCE {root} --force` again"
-
-    def parse(name: str, convert) -> None:
-        """Feed the rows of one CSV table to ``convert``; a missing file or a bad row is a DatasetError
-        naming the file and the line."""
-        path = root / name
-        reader = None
-        try:
-            with path.open(newline="") as fh:
-                reader = csv.DictReader(fh)
-                for row in reader:
-                    convert(row)
-        except OSError as err:
-            raise DatasetError(f"{path}: cannot read it ({err.strerror or err}); {fix}") from err
-        except (KeyError, ValueError, TypeError, OverflowError, csv.Error) as err:
-            line = reader.line_num if reader is not None else 1
-            raise DatasetError(f"{path}: corrupt at line {line} ({type(err).__name__}: {err}); {fix}") from err
-
-    tracks = {}
-
-    def track_row(row: dict) -> None:
-        tracks[row["name"]] = {"split": row["split"], "frames": int(row["frames"]), "group": row["group"],
-                               "seconds": float(row["seconds"]), "audio": row["audio"]}
-
-    parse("tracks.csv", track_row)
-    raw: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
-    noisy: dict[str, list[list[float]]] = {n: [[] for _ in classes] for n in tracks}
-
-    def event_row(row: dict) -> None:
-        c = index[row["label"]]
-        raw[row["track"]][c].append(float(row["time"]))
-        noisy[row["track"]][c].append(float(row["train_time"]))
-
-    parse("events.csv", event_row)
-    snippets = []
-
-    def snippet_row(row: dict) -> None:
-        if row["track"] not in tracks:
-            raise KeyError(row["track"])
-        snippets.append({
-            "track": row["track"], "split": row["split"], "start_frame": int(row["start_frame"]),
-            "n_frames": int(row["n_frames"]), "counts": np.array([int(row[c]) for c in classes], dtype=np.int64),
-        })
-
-    parse("snippets.csv", snippet_row)
-    try:
-        with np.load(root / "norm.npz") as norm:
-            mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise DatasetError(f"{root / 'norm.npz'}: corrupt normalisation statistics ({err}); {fix}") from err
-    if mean.shape != std.shape or not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-        raise DatasetError(f"{root / 'norm.npz'}: corrupt normalisation statistics (shape {mean.shape} / {std.shape}, "
-                           f"non-finite or zero values); {fix}")
-
-    def arrays(d):
-        return {n: [np.sort(np.asarray(v, dtype=np.float64)) for v in per] for n, per in d.items()}
-
-    return Prepared(root, meta, classes, FeatureConfig.from_dict(meta["features"]), tracks, arrays(raw),
-                    arrays(noisy), snippets, mean, std)

@@ -49,7 +49,7 @@ from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss
 from loco_cli.networks import build_model
-from loco_cli.prepare import Prepared, load_prepared
+from loco_cli.prepared import Prepared, load_prepared
 from loco_cli.threads import LoadMonitor, pinned_threads, set_threads
 
 __all__ = ["TrainResult", "resolve_device", "model_config_for", "validate", "train_run", "tensorboard_writer",

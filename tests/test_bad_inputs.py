@@ -509,7 +509,7 @@ def test_killed_prepare_leaves_a_complete_dataset_or_none(base, tmp_path):
     import subprocess
     import sys
 
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
 
     reference = _snapshot(base / "prep")
     out = tmp_path / "prep"

@@ -87,7 +87,8 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
 
     import loco_cli.checkpoint
     import loco_cli.detection
-    from loco_cli.prepare import load_prepared, prepare_dataset
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.prepared import load_prepared
     from loco_cli.synth import write_corpus
 
     acc = _module("bench_accuracy")

@@ -81,7 +81,7 @@ def test_prepare_features_option_changes_the_front_end(tmp_path):
     field or value is one line naming it, exit 2."""
     from loco_cli.config import PIANO_FEATURES, FeatureConfig
     from loco_cli.errors import ConfigError
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.synth import write_corpus
 
     write_corpus("piano", tmp_path / "c", n_tracks=1, duration=2.0, seed=2)

@@ -178,7 +178,7 @@ def test_train_init_from_a_run(pipeline):
 def test_train_warns_about_classes_with_few_validation_onsets(pipeline):
     result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-warn", "--recipe", pipeline / "tiny.toml"])
     line = next((x for x in result.output.splitlines() if x.startswith("warning: few validation onsets")), None)
-    from loco_cli.prepare import load_prepared
+    from loco_cli.prepared import load_prepared
     from loco_cli.train import validation_gaps
 
     gaps = validation_gaps(load_prepared(pipeline / "prep"), "val")

@@ -14,7 +14,9 @@ from loco_cli.config import FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef
 from loco_cli.errors import DatasetError, InvalidOption
 from loco_cli.features import seconds_to_frames
-from loco_cli.prepare import assign_splits, load_prepared, prepare_dataset, snippet_counts
+from loco_cli.prepare import prepare_dataset, snippet_counts
+from loco_cli.prepared import load_prepared
+from loco_cli.splits import assign_splits
 from loco_cli.synth import write_corpus
 
 
@@ -225,7 +227,7 @@ def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_pat
 
 def test_validation_is_stratified_so_every_class_is_seen():
     from loco_cli.datasets import TrackRef
-    from loco_cli.prepare import assign_splits
+    from loco_cli.splits import assign_splits
 
     tracks = [TrackRef(f"t{i}", Path(f"t{i}.wav"), Path(f"t{i}.txt"), "g") for i in range(10)]
     rare = {"SD": ["t3", "t8"], "HH": ["t5"]}  # SD in two tracks, HH in one

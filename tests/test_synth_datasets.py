@@ -183,7 +183,8 @@ def test_fluidsynth_renderer_or_a_clear_message(tmp_path, monkeypatch):
 def test_idmt_per_instrument_svl_layers_are_merged(tmp_path):
     import soundfile as sf
 
-    from loco_cli.prepare import load_prepared, prepare_dataset
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.prepared import load_prepared
 
     root = tmp_path / "IDMT-SMT-DRUMS-V2"
     (root / "audio").mkdir(parents=True)

@@ -12,7 +12,7 @@ from loco_cli.data import Sampler, scale_frequency, stretch_features
 from loco_cli.detection import activations, calibrate, decode, pick_peaks, write_midi
 from loco_cli.errors import InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
-from loco_cli.prepare import load_prepared
+from loco_cli.prepared import load_prepared
 from loco_cli.train import load_recipe, train_run
 
 TINY = ModelConfig(conv_filters=(4, 4), freq_pools=(4, 4), rnn_hidden=8, fc_hidden=8)

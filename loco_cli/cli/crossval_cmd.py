@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loco_cli.config import EVAL_WINDOW_S, LOSS_NAMES
-from loco_cli.prepare import DEFAULT_VAL_FRACTION
+from loco_cli.splits import DEFAULT_VAL_FRACTION
 
 
 def crossval_command(

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loco_cli.config import PRESETS, SnippetConfig
-from loco_cli.prepare import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
+from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
 
 _SNIPPET = SnippetConfig()
 

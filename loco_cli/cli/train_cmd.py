@@ -48,7 +48,7 @@ def train_command(
     console = Console(stderr=True)
     with fail_on_error(console):
         use_thread_policy()
-        from loco_cli.prepare import load_prepared
+        from loco_cli.prepared import load_prepared
         from loco_cli.train import load_recipe, train_run
 
         if resume is not None:
