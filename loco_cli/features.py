@@ -64,7 +64,7 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     width = np.diff(corners)
     fb = np.zeros((cfg.n_mels, bins.size), dtype=np.float32)
     # Row by row over the bins each triangle covers: the whole-matrix float64 version held five
-    # (n_mels, bins) temporaries, ~60 MB for the piano preset, the largest allocation of a detection.
+    # (n_mels, bins) temporaries at once, the largest allocation of a piano detection.
     starts = np.searchsorted(bins, corners[:-2], side="left")
     stops = np.searchsorted(bins, corners[2:], side="right")
     for i, (a, b) in enumerate(zip(starts, stops, strict=True)):

@@ -79,7 +79,7 @@ def default_threads() -> int:
 
 def set_threads(n: int) -> None:
     """Run torch's intra-op pool (and with it numba's kernels) on ``n`` threads. numba is not imported
-    here (55 MB and 0.13 s that detection does not need): the count kernels follow torch's count at
+    here (its import costs memory and start-up time that detection does not need): the count kernels follow torch's count at
     each call (:func:`loco_cli._count_kernels.follow_torch_threads`), and here only once loaded."""
     import sys
 
