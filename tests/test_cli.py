@@ -17,6 +17,21 @@ def test_help_lists_commands_and_is_fast():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_option_help_names_values_as_a_person_reads_them():
+    import re
+
+    from typer.main import get_command
+
+    for name in get_command(app).commands:
+        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, name
+        options = [line for line in result.output.splitlines() if re.match(r"^\W*(\*\s+)?--[a-z]", line)
+                   and "--help " not in line]
+        assert options and not any(re.search(r"<(str|int|float|path|bool)>", line) for line in options), name
+    out = runner.invoke(app, ["detect", "--help"], env={"COLUMNS": "200"}).output
+    assert re.search(r"--out\s+PATH", out) and re.search(r"--jobs\s+N\b", out)
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("loco ")

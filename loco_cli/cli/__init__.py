@@ -56,6 +56,27 @@ from loco_cli.cli.prepare_cmd import prepare_command  # noqa: E402
 from loco_cli.cli.synth_cmd import synth_command  # noqa: E402
 from loco_cli.cli.train_cmd import train_command  # noqa: E402
 
+
+def _plain_metavars(command) -> None:
+    """Name each option's value as click apps do (``PATH``, ``TEXT``, ``N``, ``NUMBER``; nothing for a
+    flag) where the command gives none, instead of typer's ``<str>`` / ``<bool>`` tags."""
+    import inspect
+    import typing
+    from pathlib import Path
+
+    from typer.models import OptionInfo
+
+    hints = typing.get_type_hints(command)
+    for name, param in inspect.signature(command).parameters.items():
+        info = param.default
+        if isinstance(info, OptionInfo) and info.metavar is None:
+            info.metavar = {bool: "", int: "N", float: "NUMBER", Path: "PATH", str: "TEXT"}.get(hints.get(name))
+
+
+for _command in (synth_command, prepare_command, train_command, detect_command, eval_command, crossval_command,
+                 count_command):
+    _plain_metavars(_command)
+
 app.command("synth")(synth_command)
 app.command("prepare")(prepare_command)
 app.command("train")(train_command)
