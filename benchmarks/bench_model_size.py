@@ -38,8 +38,8 @@ TRAIN_COMMANDS = [
              "--variant l494k=benchmarks/recipes/drums_xl.toml@ce --seeds 1 --json runs/size/size.json",
     _SWEEP + " --variant s18k=benchmarks/recipes/drums_ema.toml@ce --variant m124k=benchmarks/recipes/drums_l.toml@ce "
              "--first-seed 1 --seeds 1 --json runs/size/size-seed1.json",
-    _SWEEP + " --variant s18k=benchmarks/recipes/drums_ema.toml@ce --variant m124k=benchmarks/recipes/drums_l.toml@ce "
-             "--first-seed 2 --seeds 1 --json runs/size/size-seed2.json",
+    _SWEEP + " --variant s18k=benchmarks/recipes/drums_ema.toml@ce --first-seed 2 --seeds 1 "
+             "--json runs/size/size-seed2.json",
 ]
 
 
