@@ -381,7 +381,7 @@ def model_size_section(results: Path) -> list[str]:
             "| model | seed | parameters | lr | steps | " + " | ".join(f"{t}: global F1 (KD / SD / HH)" for t in tests)
             + " | x real time, 1 / 2 threads | training (1 thread) |",
             "|---|---|---|---|---|" + "---|" * len(tests) + "---|---|"]
-    for r in doc["rows"]:
+    for r in sorted(doc["rows"], key=lambda r: (r["parameters"], r["seed"])):
         cells = []
         for t in tests:
             v = r["tests"][t]
