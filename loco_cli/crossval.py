@@ -184,12 +184,16 @@ def crossval(
                                 "choose another --out")
     atomic_write_text(marker, json.dumps(config, indent=1) + "\n")
 
+    def prepare_fold(i: int) -> Path:
+        prepared = out / f"fold{i}" / "prepared"
+        if not (prepared / "dataset.json").is_file():
+            emit("fold", {"fold": i, "folds": len(splits), "split": splits[i], "stage": "prepare"})
+            prepare_dataset(source, prepared, preset=preset, split=splits[i], **options)
+        return prepared
+
     if train_jobs > 1 and dev.type == "cpu":
-        for i, split in enumerate(splits):
-            prepared = out / f"fold{i}" / "prepared"
-            if not (prepared / "dataset.json").is_file():
-                emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "prepare"})
-                prepare_dataset(source, prepared, preset=preset, split=split, **options)
+        for i in range(len(splits)):
+            prepare_fold(i)
         todo = [i for i in range(len(splits)) if not (out / f"fold{i}" / "run" / "model.pt").is_file()]
         for i in todo:
             emit("fold", {"fold": i, "folds": len(splits), "split": splits[i], "stage": f"train ({train_jobs} side by side)"})
@@ -197,10 +201,7 @@ def crossval(
     fold_rows, pooled, timing, classes = [], {}, {}, None
     for i, split in enumerate(splits):
         fold = out / f"fold{i}"
-        prepared, run = fold / "prepared", fold / "run"
-        if not (prepared / "dataset.json").is_file():
-            emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "prepare"})
-            prepare_dataset(source, prepared, preset=preset, split=split, **options)
+        prepared, run = prepare_fold(i), fold / "run"
         data = load_prepared(prepared)
         if classes is None:
             classes = data.classes
