@@ -27,8 +27,9 @@ import torch  # noqa: E402
 
 from loco_cli.checkpoint import load_model  # noqa: E402
 from loco_cli.counting import running_count_distribution  # noqa: E402
-from loco_cli.detection import activations, decode  # noqa: E402
+from loco_cli.detection import activations  # noqa: E402
 from loco_cli.features import frames_to_seconds, log_mel  # noqa: E402
+from loco_cli.peaks import decode  # noqa: E402
 from loco_cli.synth import render_drum_track, render_piano_track  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "figures"

@@ -212,8 +212,9 @@ def evaluate_model(
     score is then that of the tuned model). Returns ``(EvalResult, info)``; ``info`` holds the model
     path, the decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
     """
+    from loco_cli.calibration import calibrate
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
-    from loco_cli.detection import calibrate, detect_tracks
+    from loco_cli.detection import detect_tracks
     from loco_cli.errors import ModelError
     from loco_cli.prepared import load_prepared
 

@@ -39,11 +39,12 @@ import numpy as np
 import torch
 
 from loco_cli.atomic import atomic_write_text
+from loco_cli.calibration import calibrate, checkpoint_score
 from loco_cli.checkpoint import atomic_save, load_model, make_payload
 from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
-from loco_cli.detection import calibrate, detect_tracks
+from loco_cli.detection import detect_tracks
 from loco_cli.devices import resolve_device
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
@@ -101,11 +102,13 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
              device="cpu", k_max: int = 31) -> dict:
     """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["decode", "calibration"]}``.
 
-    With timestamps, the metric is the macro mean, over the classes with onsets in the split, of each
-    class's global F1 at its best threshold on :data:`loco_cli.detection.THRESHOLD_GRID` (latency removed), so checkpoints are compared
-    independently of a threshold that suits some losses and not others; ``decode_cfg`` gives the
-    peak-picking settings. ``decode`` / ``calibration`` are that calibration (per-class thresholds and
-    latency, and its report), which the run's final model keeps.
+    With timestamps, each class is calibrated (:func:`loco_cli.calibration.calibrate`: its threshold
+    and latency), so checkpoints are compared independently of a threshold that suits some losses and
+    not others, and the metric is :func:`loco_cli.calibration.checkpoint_score` (the mean over the classes
+    with onsets in the split of each class's F1 pooled with the all-classes F1 as a prior);
+    ``per_class`` holds each class's own F1. ``decode_cfg`` gives the peak-picking settings.
+    ``decode`` / ``calibration`` are that calibration (per-class thresholds and latency, and its
+    report), which the run's final model keeps.
     """
     model.eval()
     names = data.split_tracks(split)
@@ -114,9 +117,8 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
             probs_list = [(probs, data.events[name])
                           for name, probs, _ in detect_tracks(model, data, names, decode_cfg, device=device)]
             tuned, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
-            f1 = {c: report[c]["f1"] for c in data.classes if report[c]["onsets"]}
-            return {"metric": float(np.mean(list(f1.values()))) if f1 else 0.0, "name": "f1", "per_class": f1,
-                    "decode": tuned, "calibration": report}
+            score, f1 = checkpoint_score(report, data.classes)
+            return {"metric": score, "name": "f1", "per_class": f1, "decode": tuned, "calibration": report}
         rows = [r for r in data.snippets if r["split"] == split]
         correct = np.zeros(len(data.classes))
         for i in range(0, len(rows), 64):
@@ -387,11 +389,11 @@ def train_run(
 
 
 def validation_gaps(data: Prepared, split: str) -> dict[str, int]:
-    """Classes with fewer than :data:`loco_cli.detection.MIN_CALIBRATION_ONSETS` onsets in the validation
+    """Classes with fewer than :data:`loco_cli.calibration.MIN_CALIBRATION_ONSETS` onsets in the validation
     ``split``: ``{class: onsets}``. Checkpoint choice ignores a class without onsets there, and its
     threshold and latency fall back to the pooled values; a user should know (give validation more tracks,
     ``loco prepare --val-fraction``). Empty for counts-only datasets (no onsets to count)."""
-    from loco_cli.detection import MIN_CALIBRATION_ONSETS
+    from loco_cli.calibration import MIN_CALIBRATION_ONSETS
 
     if not data.has_timestamps:
         return {}

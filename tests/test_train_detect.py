@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from loco_cli.calibration import calibrate
 from loco_cli.checkpoint import content_hash, load_model
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.data import Sampler, scale_frequency, stretch_features
-from loco_cli.detection import activations, calibrate, decode, pick_peaks, write_midi
+from loco_cli.detection import activations
 from loco_cli.errors import InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
+from loco_cli.outputs import write_midi
+from loco_cli.peaks import decode, pick_peaks
 from loco_cli.prepared import load_prepared
 from loco_cli.train import load_recipe, train_run
 
@@ -188,22 +191,56 @@ def test_decode_applies_latency_once():
     assert conf.tolist() == [1.0, 1.0]
 
 
-def test_calibrate_recovers_a_known_latency():
-    fps, rng = 200.0, np.random.default_rng(0)
+def _late_peaks(rng, fps, n_tracks, n_onsets, late_s, height, n_frames=2000):
+    """Tracks whose one class peaks ``late_s`` after each of ``n_onsets`` random onsets, at ``height``."""
     tracks = []
-    for _ in range(3):
-        ref = np.sort(rng.choice(np.arange(20, 1900, 10), 40, replace=False)) / fps
-        probs = np.zeros((2000, 1))
-        probs[np.round((ref + 0.015) * fps).astype(int), 0] = 0.4  # 15 ms late, weak peaks
+    for _ in range(n_tracks):
+        ref = np.sort(rng.choice(np.arange(20, n_frames - 100, 10), n_onsets, replace=False)) / fps
+        probs = np.zeros((n_frames, 1))
+        probs[np.round((ref + late_s) * fps).astype(int), 0] = height
         tracks.append((probs, [ref]))
+    return tracks
+
+
+def test_calibrate_recovers_a_known_latency():
+    from loco_cli.calibration import LATENCY_PRIOR_ONSETS
+
+    fps = 200.0
+    tracks = _late_peaks(np.random.default_rng(0), fps, 3, 40, 0.015, 0.4)  # 15 ms late, weak peaks
     cfg, report = calibrate(tracks, ["KD"], fps, DecodeConfig(threshold=0.3))
-    assert cfg.latency_s[0] == pytest.approx(0.015, abs=0.003)
+    n = report["KD"]["latency_pairs"]
+    assert n == 120 and report["KD"]["hits"] == 120 and report["KD"]["detections"] == 120
+    assert cfg.latency_s[0] == pytest.approx(0.015 * n / (n + LATENCY_PRIOR_ONSETS), abs=1e-6)
     assert cfg.thresholds[0] <= 0.4 and report["KD"]["f1"] == 1.0
+
+
+def test_calibrate_measures_latency_at_the_threshold_used():
+    """Peaks under the base threshold (a count-trained model's are often) still get their latency:
+    it is measured at the chosen threshold, not at 0.5 (before, such a model got 0 ms silently)."""
+    fps = 200.0
+    tracks = _late_peaks(np.random.default_rng(2), fps, 3, 40, 0.02, 0.3)
+    cfg, report = calibrate(tracks, ["SD"], fps, DecodeConfig(threshold=0.5))
+    assert cfg.thresholds[0] <= 0.3 and report["SD"]["latency_pairs"] == 120
+    assert 0.018 < cfg.latency_s[0] < 0.02
+
+
+def test_calibrate_shrinks_a_latency_measured_on_few_hits():
+    """12 hits 25 ms late: the latency is pulled toward zero by n / (n + LATENCY_PRIOR_ONSETS)."""
+    from loco_cli.calibration import LATENCY_PRIOR_ONSETS
+
+    fps = 200.0
+    few = calibrate(_late_peaks(np.random.default_rng(3), fps, 2, 6, 0.025, 0.8), ["SD"], fps, DecodeConfig())
+    many = calibrate(_late_peaks(np.random.default_rng(3), fps, 10, 30, 0.025, 0.8), ["SD"], fps, DecodeConfig())
+    assert few[0].latency_s[0] == pytest.approx(0.025 * 12 / (12 + LATENCY_PRIOR_ONSETS), abs=1e-6)
+    assert many[0].latency_s[0] == pytest.approx(0.025 * 300 / (300 + LATENCY_PRIOR_ONSETS), abs=1e-6)
+    # four pairs are no evidence at all: zero (the class has too few onsets to calibrate: pooled)
+    lone = calibrate(_late_peaks(np.random.default_rng(3), fps, 1, 4, 0.025, 0.8), ["SD"], fps, DecodeConfig())
+    assert lone[0].latency_s == (0.0,) and lone[1]["SD"]["pooled"]
 
 
 def test_calibrate_pools_classes_with_few_onsets():
     """A class with < MIN_CALIBRATION_ONSETS references takes the pooled latency and threshold."""
-    from loco_cli.detection import MIN_CALIBRATION_ONSETS
+    from loco_cli.calibration import LATENCY_PRIOR_ONSETS, MIN_CALIBRATION_ONSETS
 
     fps, rng = 200.0, np.random.default_rng(1)
     tracks = []
@@ -213,15 +250,38 @@ def test_calibrate_pools_classes_with_few_onsets():
         probs = np.zeros((2000, 3))
         probs[np.round((ref_a + 0.02) * fps).astype(int), 0] = 0.6
         probs[np.round(ref_a * fps).astype(int) + 25, 0] = 0.3  # weak false alarms of class a
-        probs[np.round((ref_b + 0.035) * fps).astype(int), 1] = 0.25  # alone, b would pick threshold <= 0.25
+        probs[np.round((ref_b + 0.02) * fps).astype(int), 1] = 0.25  # alone, b would pick threshold <= 0.25
         tracks.append((probs, [ref_a, ref_b, np.zeros(0)]))
     assert 6 < MIN_CALIBRATION_ONSETS <= 60
     cfg, report = calibrate(tracks, ["a", "b", "c"], fps, DecodeConfig(threshold=0.5))
-    assert cfg.latency_s[0] == pytest.approx(0.02, abs=0.003) and not report["a"]["pooled"]
+    assert not report["a"]["pooled"] and report["a"]["latency_pairs"] == 60
+    assert cfg.latency_s[0] == pytest.approx(0.02 * 60 / (60 + LATENCY_PRIOR_ONSETS), abs=1e-6)
     assert report["b"]["pooled"] and report["c"]["pooled"] and report["b"]["onsets"] == 6
-    assert cfg.latency_s[1] == cfg.latency_s[0] and cfg.thresholds == (0.5, 0.5, 0.5)
+    # the pooled threshold (0.5, best for all classes' onsets together) keeps b's weak peaks out:
+    # the pooled latency is that of a's 60 pairs
+    assert cfg.thresholds == (0.5, 0.5, 0.5) and cfg.latency_s[1] == cfg.latency_s[2] == cfg.latency_s[0]
     assert report["a"]["f1"] == 1.0 and report["b"]["f1"] == 0.0
     assert report["c"]["onsets"] == 0 and report["c"]["f1"] == 0.0
+
+
+def test_checkpoint_score_pools_rare_classes_with_the_rest():
+    """A class with 3 validation onsets moves the score far less than its own F1 swings."""
+    from loco_cli.calibration import CHECKPOINT_PRIOR_ONSETS, checkpoint_score
+
+    def report(sd_hits):
+        return {"KD": {"f1": 0.9, "onsets": 100, "hits": 90, "detections": 100},
+                "SD": {"f1": 2 * sd_hits / (3 + 3), "onsets": 3, "hits": sd_hits, "detections": 3},
+                "HH": {"f1": 0.0, "onsets": 0, "hits": 0, "detections": 0}}
+
+    lo, own_lo = checkpoint_score(report(0), ["KD", "SD", "HH"])
+    hi, own_hi = checkpoint_score(report(3), ["KD", "SD", "HH"])
+    assert own_lo == {"KD": 0.9, "SD": 0.0} and own_hi == {"KD": 0.9, "SD": 1.0}  # HH: no onsets, not scored
+    k = CHECKPOINT_PRIOR_ONSETS
+    pooled_lo = 2 * 90 / (103 + 103)
+    expected_lo = ((100 * 0.9 + k * pooled_lo) / (100 + k) + (3 * 0.0 + k * pooled_lo) / (3 + k)) / 2
+    assert lo == pytest.approx(expected_lo)
+    # the plain macro mean would move by 0.5 between the two; the pooled score by less than half of that
+    assert 0 < hi - lo < 0.25
 
 
 def test_keys_network_needs_pitch_classes():
@@ -518,7 +578,7 @@ def test_detect_file_streams_the_audio_and_keeps_only_what_is_asked(tmp_path):
 
 
 def test_onset_decoder_in_chunks_equals_decode():
-    from loco_cli.detection import OnsetDecoder, PeakPicker
+    from loco_cli.peaks import OnsetDecoder, PeakPicker
 
     rng = np.random.default_rng(3)
     probs = rng.random((700, 4)) ** 6
@@ -540,3 +600,20 @@ def test_onset_decoder_in_chunks_equals_decode():
         ref = pick_peaks(p, thr, gap)
         assert np.array_equal(np.concatenate([g[0] for g in got]), ref[0]), trial
         assert np.array_equal(np.concatenate([g[1] for g in got]), ref[1]), trial
+
+
+def test_peaks_at_a_higher_threshold_are_the_stronger_peaks_at_a_lower_one():
+    """calibrate picks peaks once, at the grid's lowest threshold, and keeps those whose strength s_t
+    reaches each higher threshold: exactly what pick_peaks at that threshold returns (ties included)."""
+    from loco_cli.calibration import THRESHOLD_GRID
+
+    for seed in range(120):
+        rng = np.random.default_rng(seed)
+        p = rng.random(int(rng.integers(1, 300))) ** rng.choice([1, 3, 8]) * rng.choice([0.3, 0.6, 1.0])
+        if seed % 3 == 0:
+            p = np.round(p, 1)  # equal strengths
+        gap = int(rng.integers(1, 12))
+        pos0, s0 = pick_peaks(p, THRESHOLD_GRID[0], gap, cap=False)
+        assert np.array_equal(pick_peaks(p, THRESHOLD_GRID[0], gap)[1], np.minimum(s0, 1.0))
+        for thr in THRESHOLD_GRID:
+            assert np.array_equal(pick_peaks(p, thr, gap)[0], pos0[s0 >= thr]), (seed, thr, gap)
