@@ -104,8 +104,8 @@ class RunSpec:
 
 def build_data(work: Path, mode: dict, experiments: list[str], log) -> None:
     """Synthesize and prepare every dataset the experiments need (cached by folder)."""
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
 
     corpus = work / "corpus-drums"
     if not (corpus / "corpus.json").is_file() and not any(corpus.glob("**/*.wav")):

@@ -62,8 +62,8 @@ def main() -> None:
 
     from loco_cli.annotations import ENST_LABELS, map_labels, read_events
     from loco_cli.checkpoint import load_model
+    from loco_cli.corpus import write_corpus
     from loco_cli.labelling import DEFAULT_SNIPPET_S, list_snippets, model_suggestions
-    from loco_cli.synth import write_corpus
 
     classes = ["KD", "SD", "HH"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,9 +32,9 @@ import torch
 from loco_cli.annotations import ENST_LABELS, map_labels, read_events
 from loco_cli.audio import load_audio
 from loco_cli.checkpoint import load_model
+from loco_cli.corpus import write_corpus
 from loco_cli.detection import detect_file, detect_paths
 from loco_cli.scores import match_count, prf
-from loco_cli.synth import write_corpus
 
 #: Onsets of different classes closer than this count as one for the class-agnostic peers' F1.
 MERGE_GAP_S = 0.025

@@ -72,7 +72,7 @@ def main() -> None:
     a = parser.parse_args()
 
     from loco_cli.checkpoint import load_model
-    from loco_cli.synth import write_corpus
+    from loco_cli.corpus import write_corpus
 
     runs = sorted((json.loads(f.read_text()) for f in Path(a.work).glob("*-s*/result.json")),
                   key=lambda r: (r["variant"], r["seed"]))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
+from loco_cli.corpus import write_corpus
 from loco_cli.prepare import prepare_dataset
-from loco_cli.synth import write_corpus
 
 
 def main() -> None:

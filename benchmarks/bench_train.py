@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _prepare(root: Path, tracks: int, seed: int = 3) -> Path:
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
 
     corpus, prep = root / f"corpus{tracks}", root / f"prep{tracks}"
     write_corpus("drums", corpus, n_tracks=tracks, duration=30.0, seed=seed)

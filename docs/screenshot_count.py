@@ -24,8 +24,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from loco_cli.checkpoint import load_model
 from loco_cli.cli.count_server import CountApp, start_server
+from loco_cli.corpus import write_corpus
 from loco_cli.labelling import CountStore, list_snippets, model_suggestions
-from loco_cli.synth import write_corpus
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,7 +14,7 @@ pianos that anyone can install from a package registry:
   ``csound-soundfont``), the whole piece rendered by FluidSynth with its sustain pedal, reverb and
   chorus off.
 
-A piece (:func:`render_piano_samples`) plays :func:`loco_cli.synth._piano_score` (chords with a velocity
+A piece (:func:`render_piano_samples`) plays :func:`loco_cli.patterns.piano_score` (chords with a velocity
 per note, scales, arpeggios, melody over bass) with: a sustain pedal (changed at note onsets, in 60 % of
 the pieces); dampers that stop a note at key release unless the pedal holds it (none above F#6,
 MIDI 90, as on a grand); a re-struck key cutting its previous note; then a microphone distance (the
@@ -231,12 +231,13 @@ def _play_sampled(piano: Piano, notes, segments, n: int, sr: int, rng: np.random
 
 def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.ndarray, list]:
     """Render the notes and pedal with FluidSynth (dry); annotations at the notes' MIDI times."""
-    from loco_cli.synth import _render_midi, find_fluidsynth, piano_midi_notes
+    from loco_cli.fluidsynth import find_fluidsynth, render_midi
+    from loco_cli.patterns import piano_midi_notes
 
     path, bank, prog = piano.soundfont
     midi = piano_midi_notes(notes)
     controls = [(0.0, 0, 0, bank)] + [c for down, up in segments for c in ((down, 0, 64, 127), (up, 0, 64, 0))]
-    out = _render_midi(midi, {0: prog}, n, sr, find_fluidsynth(path), controls=controls, dry=True)
+    out = render_midi(midi, {0: prog}, n, sr, find_fluidsynth(path), controls=controls, dry=True)
     return out, [(t, p, min(t + d, n / sr)) for t, p, _, d, _ in midi]
 
 
@@ -245,12 +246,12 @@ def render_piano_samples(
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
     ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)`` and the piano."""
-    from loco_cli.samples import _compress, _shelf_eq, in_room
-    from loco_cli.synth import _piano_score
+    from loco_cli.patterns import piano_score
+    from loco_cli.samples import compress, in_room, shelf_eq
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
     notes, seen = [], set()
-    for onset, pitch, vel, dur in sorted(_piano_score(rng, duration)):
+    for onset, pitch, vel, dur in sorted(piano_score(rng, duration)):
         key = (int(round(onset * sr)), pitch)
         if key not in seen:  # one key struck twice at once is one note
             seen.add(key)
@@ -263,9 +264,9 @@ def render_piano_samples(
         out, rows = _play_sampled(piano, notes, segments, n, sr, rng)
     if rng.random() < 0.9:  # microphone distance: close (5 % room) to far (75 % room)
         out = in_room(out, rng, sr, rt60=(0.3, 2.2), wet=(0.05, 0.75))
-    out = _shelf_eq(out, rng, sr)
+    out = shelf_eq(out, rng, sr)
     if rng.random() < 0.3:
-        out = _compress(out, rng, sr)
+        out = compress(out, rng, sr)
     peak = np.abs(out).max() + 1e-12
     out += rng.standard_normal(n) * peak * 10 ** (rng.uniform(-85, -50) / 20)
     out *= 10 ** (-rng.uniform(0, 20) / 20) * 0.95 / (np.abs(out).max() + 1e-12)

@@ -14,7 +14,7 @@ anyone can install from a package registry and renders annotated tracks with the
 Instruments are recognised from their names (:func:`classify_instrument`): kick, snare (and
 rimshot), closed / pedal / open hi-hat, toms, crash, ride, and other percussion (a distractor).
 
-A track (:func:`render_sample_track`) plays a groove of :func:`loco_cli.synth._drum_score` (human
+A track (:func:`render_sample_track`) plays a groove of :func:`loco_cli.patterns.drum_score` (human
 timing and dynamics, fills, flams, ghost notes, crashes) on one kit with: a velocity layer and a
 round-robin sample per hit, level set by velocity; pedal hi-hats and rimshots where the kit has them;
 open hi-hats choked by the next hi-hat stroke; a per-instrument mix balance; a generated stereo-less
@@ -56,6 +56,8 @@ __all__ = [
     "KIT_LABELS",
     "usable",
     "room_impulse",
+    "shelf_eq",
+    "compress",
     "accompaniment",
 ]
 
@@ -253,8 +255,8 @@ def load_soundfont_kit(path: str | Path, sr: int, program: int | None = None) ->
     """
     import soundfile as sf
 
+    from loco_cli.fluidsynth import find_fluidsynth
     from loco_cli.midi import write_smf
-    from loco_cli.synth import find_fluidsynth
 
     path = Path(path)
     presets = soundfont_presets(path)
@@ -369,7 +371,7 @@ def in_room(x: np.ndarray, rng: np.random.Generator, sr: int, *, rt60: tuple[flo
     return (1 - share) * x + share * room
 
 
-def _shelf_eq(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
+def shelf_eq(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     """Random mix-bus EQ: low and high band gains of +-6 dB and a +-4 dB bell, as parallel bands."""
     from scipy.signal import butter, sosfilt
 
@@ -383,7 +385,7 @@ def _shelf_eq(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     return x + g[0] * low + g[1] * high + g[2] * mid
 
 
-def _compress(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
+def compress(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     """Feed-forward RMS compressor (ratio 1.5-6, threshold 4-20 dB under the track's peak RMS, 10-200 ms
     smoothing) followed by a soft limiter (tanh, 0-8 dB drive)."""
     from scipy.signal import lfilter
@@ -437,10 +439,10 @@ def _accompaniment_notes(rng: np.random.Generator, duration: float) -> tuple[lis
 
 def accompaniment(rng: np.random.Generator, duration: float, sr: int, soundfont: str | Path | None = None) -> np.ndarray:
     """Accompaniment audio ``(round(duration * sr),)`` rendered by FluidSynth from a GM SoundFont, unit RMS."""
-    from loco_cli.synth import _render_midi, find_fluidsynth
+    from loco_cli.fluidsynth import find_fluidsynth, render_midi
 
     notes, programs = _accompaniment_notes(rng, duration)
-    out = _render_midi(notes, programs, int(duration * sr), sr, find_fluidsynth(soundfont))
+    out = render_midi(notes, programs, int(duration * sr), sr, find_fluidsynth(soundfont))
     return out / (np.sqrt(np.mean(out**2)) + 1e-12)
 
 
@@ -461,11 +463,11 @@ def render_sample_track(
     this level relative to the drums' RMS; ``None``: drums only.
     """
 
-    from loco_cli.synth import _drum_score
+    from loco_cli.patterns import drum_score
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 3]))
     family = "Real" if rng.random() < 0.8 else "Wave"
-    score = _drum_score(rng, duration, family)
+    score = drum_score(rng, duration, family)
     n = int(duration * sr)
     balance = {inst: 10 ** (rng.uniform(-4, 4) / 20) for inst in KIT_LABELS}
     pedal_p = rng.uniform(0.0, 0.25) if kit.has("PHH") else 0.0
@@ -509,9 +511,9 @@ def render_sample_track(
     out = out[:n]
     if rng.random() < 0.85:
         out = in_room(out, rng, sr, rt60=(0.15, 1.2), wet=(0.05, 0.6))
-    out = _shelf_eq(out, rng, sr)
+    out = shelf_eq(out, rng, sr)
     if rng.random() < 0.7:
-        out = _compress(out, rng, sr)
+        out = compress(out, rng, sr)
     if accompaniment_db is not None:
         rms = np.sqrt(np.mean(out**2)) + 1e-12
         out = out + accompaniment(rng, duration, sr, soundfont) * rms * 10 ** (accompaniment_db / 20)

@@ -30,9 +30,9 @@ from loco_cli import __version__
 from loco_cli.annotations import json_text
 from loco_cli.atomic import atomic_write_text
 from loco_cli.checkpoint import load_model
+from loco_cli.corpus import write_corpus
 from loco_cli.engine import evaluate_model
 from loco_cli.prepare import prepare_dataset
-from loco_cli.synth import write_corpus
 from loco_cli.train import load_recipe, train_run
 
 HERE = Path(__file__).resolve().parent

@@ -38,8 +38,8 @@ def backend(request):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """A prepared tiny drum corpus (3 synthetic tracks of 4 s, seed 2, random split), once per module."""
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
 
     root = tmp_path_factory.mktemp("tiny")
     write_corpus("drums", root / "corpus", n_tracks=3, duration=4.0, seed=2)

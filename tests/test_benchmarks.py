@@ -87,9 +87,9 @@ def test_merged_band_models_are_scored_as_one_transcription(tmp_path, monkeypatc
 
     import loco_cli.checkpoint
     import loco_cli.detection
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
     from loco_cli.prepared import load_prepared
-    from loco_cli.synth import write_corpus
 
     acc = _module("bench_accuracy")
     write_corpus("piano", tmp_path / "c", n_tracks=2, duration=4.0, seed=3)
@@ -121,8 +121,8 @@ def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
     import json
     import subprocess
 
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
 
     write_corpus("drums", tmp_path / "train", n_tracks=3, duration=4.0, seed=2)
     write_corpus("drums", tmp_path / "test", n_tracks=2, duration=4.0, seed=3)

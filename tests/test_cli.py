@@ -95,9 +95,9 @@ def test_prepare_features_option_changes_the_front_end(tmp_path):
     """``--features field=value,...`` changes the preset's front-end (cast to each field's type); a bad
     field or value is one line naming it, exit 2."""
     from loco_cli.config import PIANO_FEATURES, FeatureConfig
+    from loco_cli.corpus import write_corpus
     from loco_cli.errors import ConfigError
     from loco_cli.prepared import load_prepared
-    from loco_cli.synth import write_corpus
 
     write_corpus("piano", tmp_path / "c", n_tracks=1, duration=2.0, seed=2)
     result = runner.invoke(app, ["prepare", str(tmp_path / "c"), str(tmp_path / "p"), "--preset", "piano", "--split",

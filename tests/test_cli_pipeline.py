@@ -139,8 +139,8 @@ def test_shipped_piano_model_transcribes_a_held_out_piece(tmp_path):
     """`--model piano`: the keys network from models/piano.pt, on an 8 s piece of the built-in synthesizer
     (seed 200), through detect -> CSV -> read back (numeric labels)."""
     from loco_cli.checkpoint import load_model
+    from loco_cli.corpus import write_corpus
     from loco_cli.engine import note_level_f1
-    from loco_cli.synth import write_corpus
 
     loaded = load_model("piano")
     assert loaded.model.cfg.arch == "keys" and loaded.classes == [str(p) for p in range(21, 109)]

@@ -30,7 +30,7 @@ CLASSES = ["KD", "SD", "HH"]
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory):
     """Two synthetic drum tracks of 4 s (three snippets each: 0-1.5, 1.5-3, 3-4 s) and one junk file."""
-    from loco_cli.synth import write_corpus
+    from loco_cli.corpus import write_corpus
 
     root = tmp_path_factory.mktemp("count")
     write_corpus("drums", root / "audio", n_tracks=2, duration=4.0, seed=3)

@@ -36,8 +36,8 @@ def _worker(rank: int, world: int, prep: str, run: str, port: int) -> None:
 
 @pytest.mark.slow
 def test_two_process_gloo_training(tmp_path):
+    from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.synth import write_corpus
 
     write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=4)
     prepare_dataset(tmp_path / "c", tmp_path / "p")

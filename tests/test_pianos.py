@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from loco_cli.corpus import write_corpus
 from loco_cli.errors import InvalidOption
 from loco_cli.midi import smf_bytes
 from loco_cli.pianos import (
@@ -26,7 +27,6 @@ from loco_cli.pianos import (
     pedal_segments,
     render_piano_samples,
 )
-from loco_cli.synth import write_corpus
 
 SR = 22050
 LEAD = 200  # samples of silence before each note's attack (the loader trims them)

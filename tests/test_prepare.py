@@ -11,13 +11,13 @@ import pytest
 import soundfile as sf
 
 from loco_cli.config import FeatureConfig, SnippetConfig
+from loco_cli.corpus import write_corpus
 from loco_cli.datasets import TrackRef
 from loco_cli.errors import DatasetError, InvalidOption
 from loco_cli.features import seconds_to_frames
 from loco_cli.prepare import prepare_dataset, snippet_counts
 from loco_cli.prepared import load_prepared
 from loco_cli.splits import assign_splits
-from loco_cli.synth import write_corpus
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from loco_cli.annotations import read_events
+from loco_cli.corpus import write_corpus
 from loco_cli.errors import InvalidOption
 from loco_cli.samples import (
     SampleKit,
@@ -25,7 +26,6 @@ from loco_cli.samples import (
     soundfont_presets,
     usable,
 )
-from loco_cli.synth import write_corpus
 
 SR = 44100
 LEAD = 300  # samples of silence before each one-shot's attack (the loader trims them)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from loco_cli.annotations import read_events
+from loco_cli.corpus import write_corpus
 from loco_cli.datasets import detect_layout, discover, read_count_manifest
 from loco_cli.errors import DatasetError, InvalidOption
-from loco_cli.synth import render_drum_track, render_piano_track, write_corpus
+from loco_cli.synth import render_drum_track, render_piano_track
 
 
 def _digest(folder):
@@ -156,7 +157,7 @@ def test_count_manifest(tmp_path):
 def test_fluidsynth_renderer_or_a_clear_message(tmp_path, monkeypatch):
     import shutil
 
-    from loco_cli.synth import find_fluidsynth
+    from loco_cli.fluidsynth import find_fluidsynth
 
     if shutil.which("fluidsynth"):
         try:

@@ -33,8 +33,8 @@ def synth_command(
 
     from loco_cli.atomic import sibling_temp_dir
     from loco_cli.cli._common import fail_on_error, progress
+    from loco_cli.corpus import write_corpus
     from loco_cli.errors import DatasetError
-    from loco_cli.synth import write_corpus
 
     console = Console(stderr=True)
     with fail_on_error(console):
