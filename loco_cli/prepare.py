@@ -211,6 +211,151 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _check_output(out: Path, force: bool) -> None:
+    """Refuse an existing ``out`` without ``force``, and any folder ``loco prepare`` did not make."""
+    if out.exists() and not force:
+        raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "dataset.json").is_file())):
+        raise DatasetError(f"{out}: not a prepared dataset (no dataset.json); --force only replaces a folder "
+                           "that loco prepare made: choose another output folder")
+
+
+@dataclass
+class _Sources:
+    """What a source holds: its tracks, the classes and label map to read them with, the counts
+    manifest's clips (``None`` for a dataset with onset times) and the problems found so far."""
+
+    layout: str
+    tracks: list[TrackRef]
+    classes: list[str]
+    label_map: dict[str, str] | None
+    clips: list | None
+    problems: list[str]
+
+
+def _find_sources(source: Path, preset: str, layout: str, channel: str, include_train: bool,
+                  classes: list[str] | None, label_map: dict[str, str] | None) -> _Sources:
+    """The tracks of a dataset folder (by its layout) or of a counts manifest ``.csv``."""
+    layout = detect_layout(source) if layout == "auto" else layout
+    if layout == "manifest":
+        clips, manifest_classes = read_count_manifest(source)
+        classes = classes or manifest_classes
+        if set(classes) - set(manifest_classes):
+            raise InvalidOption(f"{source}: classes {sorted(set(classes) - set(manifest_classes))} are not columns")
+        audio_files = sorted({c.audio for c in clips})
+        tracks = [TrackRef("__".join(a.with_suffix("").parts[-2:]), a, None, a.parent.name) for a in audio_files]
+        return _Sources(layout, tracks, classes, label_map, clips, [])
+    tracks, problems = discover(source, layout, channel=channel, include_train=include_train)
+    label_map = default_label_map(preset, layout) if label_map is None else label_map
+    return _Sources(layout, tracks, classes or default_classes(preset), label_map, None, problems)
+
+
+def _validation_warnings(splits: dict[str, str], presence: dict[str, set], classes: list[str]) -> list[str]:
+    """One warning per class that no validation track holds (when there is a validation split)."""
+    if not any(s == "val" for s in splits.values()):
+        return []
+    val_classes = {c for n, s in splits.items() if s == "val" for c in presence.get(n, ())}
+    warnings = []
+    for c in classes:
+        if c not in val_classes:
+            n_train = sum(c in presence.get(n, ()) for n, s in splits.items() if s == "train")
+            warnings.append(f"validation: no {c} onsets in the validation tracks ({c} occurs in {n_train} "
+                            "training track(s)); checkpoint selection and calibration will not see it")
+    return warnings
+
+
+def _feature_jobs(src: _Sources, out: Path, feat_dir: Path, features: FeatureConfig, preset: str,
+                  force: bool) -> list[_Job]:
+    """One job per track; with ``force``, a track whose audio is unchanged (size, mtime) and whose
+    cached features are sound reuses them."""
+    digest = features.digest()
+    old = _old_records(out, digest) if force else {}
+    jobs = []
+    for t in src.tracks:
+        rec = old.get(t.name)
+        reuse, reuse_seconds = None, 0.0
+        if rec is not None and t.audio.is_file():
+            st = t.audio.stat()
+            if (st.st_size, st.st_mtime_ns) == (rec["source_size"], rec["source_mtime_ns"]):
+                reuse = out / "features" / digest / f"{t.name}.npy"
+                reuse = reuse if feature_problem(reuse, int(rec["frames"]), features, values=True) is None else None
+                reuse_seconds = float(rec["seconds"])
+        jobs.append(_Job(t, features, src.label_map, src.classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds,
+                         frozenset(default_classes(preset))))
+    return jobs
+
+
+def _event_rows(good: list[dict], classes: list[str], fps: float, seed: int,
+                label_noise_ms: float) -> tuple[list[list], dict[str, list[np.ndarray]]]:
+    """``events.csv`` rows (reference time and, for training tracks with ``label_noise_ms``, a jittered
+    training time) and each track's onset frames per class (of the reference times)."""
+    rows, frames = [], {}
+    for i, rec in enumerate(good):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 11, i]))
+        per_class = []
+        for c in classes:
+            times = np.asarray(rec["events"].get(c, []), dtype=np.float64)
+            noisy = times
+            if label_noise_ms > 0 and rec["split"] == "train":
+                noisy = np.maximum(times + rng.normal(0.0, label_noise_ms / 1000.0, times.size), 0.0)
+            rows += [[rec["name"], c, f"{a:.6f}", f"{b:.6f}"] for a, b in zip(times, noisy, strict=True)]
+            per_class.append(seconds_to_frames(times, fps))
+        frames[rec["name"]] = per_class
+    return rows, frames
+
+
+@dataclass
+class _Snippets:
+    rows: list[list]
+    max_count: np.ndarray  # (C,) the highest count per class
+    over_k: int  # snippets with a count at or above k_max - 1
+    collapsed: int  # onsets merged because they fell in one frame
+
+
+def _snippet_rows(src: _Sources, good: list[dict], onset_frames: dict[str, list[np.ndarray]], fps: float,
+                  snippets: SnippetConfig, k_max: int) -> _Snippets:
+    """``snippets.csv`` rows: the manifest's clips with their counts, or windows of every track with the
+    onsets counted per class (:func:`snippet_counts`); clips outside their audio are problems."""
+    result = _Snippets([], np.zeros(len(src.classes), dtype=np.int64), 0, 0)
+
+    def add(name: str, split: str, s: int, n: int, counts: np.ndarray, collapsed: int) -> None:
+        result.rows.append([name, split, f"{s / fps:.6f}", f"{n / fps:.6f}", s, n, *counts.tolist(), collapsed])
+        result.max_count = np.maximum(result.max_count, counts)
+        result.over_k += int((counts >= k_max - 1).any())
+        result.collapsed += collapsed
+
+    if src.clips is not None:
+        by_audio = {str(t.audio): t.name for t in src.tracks}
+        names = {r["name"]: r for r in good}
+        for clip in src.clips:
+            name = by_audio[str(clip.audio)]
+            if name not in names:
+                continue
+            s = int(seconds_to_frames(clip.start_s, fps))
+            n = min(int(seconds_to_frames(clip.end_s, fps)) - s, names[name]["frames"] - s)
+            if n < 1:
+                src.problems.append(f"{clip.audio}: clip {clip.start_s}-{clip.end_s} s lies outside the audio")
+                continue
+            add(name, names[name]["split"], s, n, np.array([clip.counts[c] for c in src.classes], dtype=np.int64), 0)
+    else:
+        for rec in good:
+            for s, n in _windows(rec["frames"], fps, snippets):
+                counts, collapsed = snippet_counts(onset_frames[rec["name"]], s, n)
+                add(rec["name"], rec["split"], s, n, counts, collapsed)
+    return result
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` (if any) by the finished folder ``tmp`` with renames only."""
+    if out.exists():
+        trash = sibling_temp_dir(out, "old.")
+        os.replace(out, trash / "old")
+        os.replace(tmp, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
 def prepare_dataset(
     source: str | Path,
     out: str | Path,
@@ -234,6 +379,11 @@ def prepare_dataset(
 ) -> PrepareResult:
     """Prepare ``source`` (a dataset folder or a counts manifest .csv) into ``out``.
 
+    The steps: find the tracks (:func:`_find_sources`), assign the splits (:mod:`loco_cli.splits`),
+    compute each track's features and read its onsets (a worker pool, :func:`_process`), write the
+    events, the snippets with their counts (:func:`_snippet_rows`) and the training split's
+    normalisation statistics into a temporary folder, then rename it to ``out``.
+
     ``on_track(name, error_or_None)`` is called once per track (for progress bars). Bad tracks are
     skipped and listed in ``PrepareResult.problems``; raises :class:`DatasetError` if ``out`` exists
     without ``force`` or if no track could be prepared.
@@ -241,66 +391,27 @@ def prepare_dataset(
     if preset not in PRESETS:
         raise InvalidOption(f"unknown preset {preset!r}; use {', '.join(PRESETS)}")
     source, out = Path(source), Path(out)
-    if out.exists() and not force:
-        raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "dataset.json").is_file())):
-        raise DatasetError(f"{out}: not a prepared dataset (no dataset.json); --force only replaces a folder "
-                           "that loco prepare made: choose another output folder")
+    _check_output(out, force)
     if label_noise_ms < 0:
         raise InvalidOption("--label-noise-ms must be >= 0")
     features = features or PRESETS[preset].features
     snippets = snippets or SnippetConfig()
     k_max = k_max or PRESETS[preset].loss.k_max
     fps = features.fps
-    layout = detect_layout(source) if layout == "auto" else layout
-    clips = None
-    if layout == "manifest":
-        clips, manifest_classes = read_count_manifest(source)
-        classes = classes or manifest_classes
-        if set(classes) - set(manifest_classes):
-            raise InvalidOption(f"{source}: classes {sorted(set(classes) - set(manifest_classes))} are not columns")
-        audio_files = sorted({c.audio for c in clips})
-        tracks = [TrackRef("__".join(a.with_suffix("").parts[-2:]), a, None, a.parent.name) for a in audio_files]
-        problems: list[str] = []
-    else:
-        tracks, problems = discover(source, layout, channel=channel, include_train=include_train)
-        classes = classes or default_classes(preset)
-        if label_map is None:
-            label_map = default_label_map(preset, layout)
-    presence = class_presence(tracks, label_map, classes, clips)
-    splits = assign_splits(tracks, split, seed=seed, val_fraction=val_fraction, presence=presence)
-    val_classes = {c for n, s in splits.items() if s == "val" for c in presence.get(n, ())}
-    split_warnings = []
-    if any(s == "val" for s in splits.values()):
-        for c in classes:
-            if c not in val_classes:
-                n_train = sum(c in presence.get(n, ()) for n, s in splits.items() if s == "train")
-                split_warnings.append(f"validation: no {c} onsets in the validation tracks ({c} occurs in {n_train} "
-                                "training track(s)); checkpoint selection and calibration will not see it")
+    src = _find_sources(source, preset, layout, channel, include_train, classes, label_map)
+    classes, problems = src.classes, src.problems
+    presence = class_presence(src.tracks, src.label_map, classes, src.clips)
+    splits = assign_splits(src.tracks, split, seed=seed, val_fraction=val_fraction, presence=presence)
 
     digest = features.digest()
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = sibling_temp_dir(out)
     try:
         feat_dir = tmp / "features" / digest
         feat_dir.mkdir(parents=True)
-        old = _old_records(out, digest) if force else {}
-        jobs_list = []
-        for t in tracks:
-            rec = old.get(t.name)
-            reuse, reuse_seconds = None, 0.0
-            if rec is not None and t.audio.is_file():
-                st = t.audio.stat()
-                if (st.st_size, st.st_mtime_ns) == (rec["source_size"], rec["source_mtime_ns"]):
-                    reuse = out / "features" / digest / f"{t.name}.npy"
-                    reuse = reuse if feature_problem(reuse, int(rec["frames"]), features, values=True) is None else None
-                    reuse_seconds = float(rec["seconds"])
-            jobs_list.append(_Job(t, features, label_map, classes, feat_dir / f"{t.name}.npy", reuse, reuse_seconds,
-                                  frozenset(default_classes(preset))))
-        records = _run_jobs(jobs_list, jobs, on_track)
+        records = _run_jobs(_feature_jobs(src, out, feat_dir, features, preset, force), jobs, on_track)
         good = []
-        for t, rec in zip(tracks, records, strict=True):
+        for t, rec in zip(src.tracks, records, strict=True):
             if "error" in rec:
                 problems.append(rec["error"])
             else:
@@ -310,51 +421,8 @@ def prepare_dataset(
         if not good:
             raise DatasetError(f"{source}: no track could be prepared ({problems[0] if problems else 'none found'})")
 
-        # events (reference and, for training tracks, jittered)
-        event_rows, train_frames = [], {}
-        for i, rec in enumerate(good):
-            rng = np.random.default_rng(np.random.SeedSequence([seed, 11, i]))
-            per_class = []
-            for c in classes:
-                times = np.asarray(rec["events"].get(c, []), dtype=np.float64)
-                noisy = times
-                if label_noise_ms > 0 and rec["split"] == "train":
-                    noisy = np.maximum(times + rng.normal(0.0, label_noise_ms / 1000.0, times.size), 0.0)
-                event_rows += [[rec["name"], c, f"{a:.6f}", f"{b:.6f}"] for a, b in zip(times, noisy, strict=True)]
-                per_class.append(seconds_to_frames(times, fps))
-            train_frames[rec["name"]] = per_class
-
-        # snippets
-        snippet_rows, over_k, max_count = [], 0, np.zeros(len(classes), dtype=np.int64)
-        total_collapsed = 0
-        if clips is not None:
-            by_audio = {str(t.audio): t.name for t in tracks}
-            names = {r["name"]: r for r in good}
-            for clip in clips:
-                name = by_audio[str(clip.audio)]
-                if name not in names:
-                    continue
-                s = int(seconds_to_frames(clip.start_s, fps))
-                n = min(int(seconds_to_frames(clip.end_s, fps)) - s, names[name]["frames"] - s)
-                if n < 1:
-                    problems.append(f"{clip.audio}: clip {clip.start_s}-{clip.end_s} s lies outside the audio")
-                    continue
-                counts = np.array([clip.counts[c] for c in classes], dtype=np.int64)
-                snippet_rows.append([name, names[name]["split"], f"{s / fps:.6f}", f"{n / fps:.6f}", s, n,
-                                     *counts.tolist(), 0])
-                max_count = np.maximum(max_count, counts)
-                over_k += int((counts >= k_max - 1).any())
-        else:
-            for rec in good:
-                for s, n in _windows(rec["frames"], fps, snippets):
-                    counts, collapsed = snippet_counts(train_frames[rec["name"]], s, n)
-                    total_collapsed += collapsed
-                    snippet_rows.append([rec["name"], rec["split"], f"{s / fps:.6f}", f"{n / fps:.6f}", s, n,
-                                         *counts.tolist(), collapsed])
-                    max_count = np.maximum(max_count, counts)
-                    over_k += int((counts >= k_max - 1).any())
-
-        # normalisation statistics over the training split
+        event_rows, onset_frames = _event_rows(good, classes, fps, seed, label_noise_ms)
+        snips = _snippet_rows(src, good, onset_frames, fps, snippets, k_max)
         mean, std = _norm_stats([feat_dir / f"{r['name']}.npy" for r in good if r["split"] == "train"])
         np.savez(tmp / "norm.npz", mean=mean, std=std)
 
@@ -367,7 +435,7 @@ def prepare_dataset(
                                               "annotation"], track_rows))
         _write(tmp / "events.csv", _csv_text(["track", "label", "time", "train_time"], event_rows))
         _write(tmp / "snippets.csv", _csv_text(
-            ["track", "split", "start_s", "length_s", "start_frame", "n_frames", *classes, "collapsed"], snippet_rows))
+            ["track", "split", "start_s", "length_s", "start_frame", "n_frames", *classes, "collapsed"], snips.rows))
         dropped: dict[str, int] = {}
         for r in good:
             for k, v in r["dropped"].items():
@@ -377,10 +445,10 @@ def prepare_dataset(
             "loco_version": __version__,
             "preset": preset,
             "source": str(source),
-            "layout": layout,
-            "has_timestamps": clips is None,
+            "layout": src.layout,
+            "has_timestamps": src.clips is None,
             "classes": classes,
-            "label_map": label_map,
+            "label_map": src.label_map,
             "features": features.to_dict(),
             "feature_digest": digest,
             "snippets": snippets.to_dict(),
@@ -388,28 +456,22 @@ def prepare_dataset(
             "seed": seed,
             "label_noise_ms": label_noise_ms,
             "k_max": k_max,
-            "max_count": dict(zip(classes, max_count.tolist(), strict=True)),
-            "snippets_at_or_over_k_max": over_k,
-            "collapsed_onsets": total_collapsed,
+            "max_count": dict(zip(classes, snips.max_count.tolist(), strict=True)),
+            "snippets_at_or_over_k_max": snips.over_k,
+            "collapsed_onsets": snips.collapsed,
             "dropped_labels": dict(sorted(dropped.items())),
             "n_tracks": {s: sum(r["split"] == s for r in good) for s in ("train", "val", "test", "unused")},
             "seconds": {s: round(sum(r["seconds"] for r in good if r["split"] == s), 3)
                         for s in ("train", "val", "test", "unused")},
-            "n_snippets": len(snippet_rows),
+            "n_snippets": len(snips.rows),
             "events": {c: int(sum(len(r["events"].get(c, [])) for r in good)) for c in classes},
             "skipped": len(problems),
-            "warnings": split_warnings + [w for r in good for w in r.get("warnings", [])],
+            "warnings": _validation_warnings(splits, presence, classes) + [w for r in good for w in r.get("warnings", [])],
             "tracks": [{k: r[k] for k in ("name", "group", "split", "frames", "seconds", "source_size",
                                           "source_mtime_ns")} for r in good],
         }
         _write(tmp / "dataset.json", json.dumps(summary, indent=1) + "\n")
-        if out.exists():
-            trash = sibling_temp_dir(out, "old.")
-            os.replace(out, trash / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
