@@ -11,8 +11,9 @@ A run folder holds::
                    ``tensorboard`` package is installed (``pip install tensorboard``; off with
                    ``tensorboard=False`` / ``--no-tensorboard``)
 
-Validation: onset F1 at 50 ms (macro mean over classes of the global F1 of the validation tracks,
-decoded whole-track by streaming, each class at its best threshold) when the dataset has timestamps; otherwise count accuracy
+Validation: onset F1 at 50 ms of the validation tracks, decoded whole-track by streaming, each class
+at its calibrated threshold and latency, each class's F1 pooled with the all-classes F1 as a prior
+(:func:`loco_cli.calibration.checkpoint_score`) when the dataset has timestamps; otherwise count accuracy
 (``argmax_k P(Y = k) == y``) on the validation snippets. Resuming restores the optimizer, the step,
 the sampler's and torch's RNG states, so a run killed at any point and resumed from its last
 checkpoint ends exactly where an uninterrupted run ends.
@@ -32,7 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,157 @@ def _dist_info() -> tuple[int, int, int]:
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def _setup_device(device: str, world: int, local_rank: int) -> torch.device:
+    """The training device; under ``torchrun`` also this process's GPU and the process group."""
+    dev = resolve_device(device)
+    if world > 1:
+        import torch.distributed as dist
+
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dev
+
+
+def _load_training_data(data_dir: str | Path, loss: LossConfig) -> Prepared:
+    """The prepared dataset, checked for what training needs (timestamps for the losses that use them,
+    training tracks, sound feature files)."""
+    data = load_prepared(data_dir)
+    if loss.name in LOSSES_NEEDING_TIMESTAMPS and not data.has_timestamps:
+        raise InvalidOption(f"--loss {loss.name} needs timestamps; {data_dir} has counts only (use --loss loco or mil)")
+    if not data.split_tracks("train"):
+        raise DatasetError(f"{data_dir}: no training tracks")
+    data.check_features(data.split_tracks("train") + data.split_tracks("val"))  # a corrupt cache stops here
+    return data
+
+
+def _prepare_run_folder(run: Path, *, resume: bool, force: bool, rank: int) -> None:
+    """Check ``run`` against ``resume`` / ``force``; with ``force``, remove the previous run (a folder
+    that ``loco train`` made, never another)."""
+    if resume and not (run / "last.pt").is_file():
+        if run.is_dir() and (run / "config.json").is_file():
+            raise InvalidOption(f"{run}: nothing to resume (no last.pt: it stopped before its first checkpoint); "
+                                "start it again with --force instead of --resume")
+        raise InvalidOption(f"{run}: nothing to resume (no run there); start it without --resume")
+    if not resume and run.exists() and any(run.iterdir()):
+        if not force:
+            raise InvalidOption(f"{run}: run folder exists; pass --resume to continue it or --force to start over")
+        if not (run / "config.json").is_file():
+            raise InvalidOption(f"{run}: not a loco run folder (no config.json); --force only replaces a run "
+                                "that loco train made: choose another --out folder")
+        if rank == 0:
+            shutil.rmtree(run)
+
+
+def _build_network(data: Prepared, data_dir: str | Path, model: ModelConfig, start, init, seed: int):
+    """The network to train: ``start``'s architecture, weights and input normalisation when fine-tuning
+    (``--init``), else ``model`` fitted to the dataset with fresh weights (seeded by ``seed`` alone) and
+    the training split's normalisation. Returns ``(net, model_cfg, init_info or None)``."""
+    if start is not None:
+        if start.features != data.features:
+            raise InvalidOption(f"--init {init}: the model's features differ from {data_dir}'s; prepare the data "
+                                f"with the model's preset (loco prepare --preset ...)")
+        model = ModelConfig.from_dict(start.payload["model"])
+    model_cfg = model_config_for(data, model)
+    torch.manual_seed(seed)  # the initial weights depend on the seed alone
+    net = build_model(model_cfg)
+    init_info = None
+    if start is not None:  # the started-from model's weights and input normalisation
+        init_info = transfer_weights(net, start.model, start.classes, data.classes)
+    else:
+        net.norm.set(data.mean, data.std)
+    if model_cfg.arch == "keys":
+        net.set_layout(mel_centers(data.features), class_pitches(data.classes, data_dir))
+    return net, model_cfg, init_info
+
+
+def _load_teacher(teacher: str | Path | None, data: Prepared, dev: torch.device) -> torch.nn.Module | None:
+    """The SeCoST teacher model (its classes must equal the dataset's), or ``None``."""
+    if teacher is None:
+        return None
+    t = load_model(teacher, dev)
+    if t.classes != data.classes:
+        raise ModelError(f"{teacher}: teacher classes {t.classes[:5]} differ from the dataset's {data.classes[:5]}")
+    return t.model
+
+
+@dataclass
+class _Progress:
+    """What a checkpoint carries besides the weights: the step, the best validation metric, the
+    validations without improvement (for ``patience``) and the metrics rows so far."""
+
+    step: int = 0
+    best: float = -math.inf
+    bad_evals: int = 0
+    rows: list = field(default_factory=list)
+
+
+def _restore(last: Path, net, opt, ema_net, rng: np.random.Generator, rank: int) -> _Progress:
+    """Load ``last.pt`` into the network, optimizer, weight average and RNGs (exactly where it stopped)."""
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model_payload"]["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        progress = _Progress(state["step"], state["best"], state["bad_evals"], list(state["metrics"]))
+        if ema_net is not None:
+            ema_net.load_state_dict(state["ema"] if state.get("ema") is not None else net.state_dict())
+        rng.bit_generator.state = state["rng"]["numpy"][rank]
+        torch.set_rng_state(state["rng"]["torch"])
+    except Exception as err:  # truncated, foreign or pickled-code file: cannot resume from it
+        raise ModelError(f"{last}: not a checkpoint this run can resume from ({type(err).__name__}); start the run "
+                         "again with --force instead of --resume") from err
+    return progress
+
+
+def _train_step(forward, net, opt, ema_net, batch: dict, loss: LossConfig, train: TrainConfig, teacher_model,
+                step: int, use_amp: bool, run: Path) -> torch.Tensor:
+    """One optimisation step on ``batch`` (already on the device): forward (bf16 autocast with AMP),
+    the loss (with the teacher's count distribution for SeCoST), the learning rate of ``step``,
+    backward, gradient clipping, Adam, the weight average. Returns the loss; a non-finite loss stops
+    the run (:class:`InvalidOption`)."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+        logits = forward(batch["features"])
+    logits = logits.float()
+    if teacher_model is not None:
+        with torch.no_grad():
+            t_logits = teacher_model(batch["features"]).float()
+            batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
+    value = compute_loss(loss.name, logits, batch, loss, step)
+    if not torch.isfinite(value):
+        raise InvalidOption(f"{run}: the loss became {value.item()} at step {step + 1}; training stopped without "
+                            "writing a model. Lower --lr, or check the data with `loco prepare --force`")
+    for group in opt.param_groups:
+        group["lr"] = train.lr_at(step)
+    opt.zero_grad(set_to_none=True)
+    value.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), train.clip_norm)
+    opt.step()
+    if ema_net is not None:
+        _ema_update(ema_net, net, min(train.ema_decay, (1 + step) / (10 + step)))
+    return value
+
+
+def _write_run_config(run: Path, meta: dict, decode_cfg: DecodeConfig, data: Prepared, teacher, world: int,
+                      start, init_info) -> None:
+    """``config.json``: every config of the run, human-readable (``--resume`` rebuilds the run from it)."""
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.json", json.dumps(
+        {"loss": meta["loss"].to_dict(), "train": meta["train"].to_dict(), "model": meta["model_cfg"].to_dict(),
+         "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
+         "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world,
+         "init": {"model": str(start.path), **init_info} if start is not None else None},
+        indent=1) + "\n")
+
+
+def _board_validation(board, v: dict, step: int) -> None:
+    board.add_scalar(f"val/{v['name']}", v["metric"], step)
+    for cls, value in list(v["per_class"].items())[:16]:
+        board.add_scalar(f"val_{v['name']}/{cls}", value, step)
+    board.flush()
+
+
 def train_run(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -187,81 +339,28 @@ def train_run(
     ``on_event(kind, info)`` receives ``start``, ``log`` (step, loss, steps/s), ``val`` (step, metric,
     best), ``threads`` (step, threads, cores other processes used) and ``done`` events. Raises
     :class:`DatasetError` / :class:`InvalidOption` for user errors.
+
+    The steps: set up the device, check the data and the run folder, build the network (fresh or from
+    ``init``), restore ``last.pt`` when resuming, then train (:func:`_train_step`), validating and
+    checkpointing every ``val_every`` steps, and finish with the calibrated ``model.pt``.
     """
     world, rank, local_rank = _dist_info()
-    dev = resolve_device(device)
-    if world > 1:
-        import torch.distributed as dist
-
-        if dev.type == "cuda":
-            dev = torch.device("cuda", local_rank)
-            torch.cuda.set_device(dev)
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    dev = _setup_device(device, world, local_rank)
     emit = on_event if (on_event and rank == 0) else (lambda kind, info: None)
-    data = load_prepared(data_dir)
-    if loss.name in LOSSES_NEEDING_TIMESTAMPS and not data.has_timestamps:
-        raise InvalidOption(f"--loss {loss.name} needs timestamps; {data_dir} has counts only (use --loss loco or mil)")
-    if not data.split_tracks("train"):
-        raise DatasetError(f"{data_dir}: no training tracks")
-    data.check_features(data.split_tracks("train") + data.split_tracks("val"))  # a corrupt cache stops here
+    data = _load_training_data(data_dir, loss)
     run = Path(run_dir)
     last = run / "last.pt"
-    if resume and not last.is_file():
-        if run.is_dir() and (run / "config.json").is_file():
-            raise InvalidOption(f"{run}: nothing to resume (no last.pt: it stopped before its first checkpoint); "
-                                "start it again with --force instead of --resume")
-        raise InvalidOption(f"{run}: nothing to resume (no run there); start it without --resume")
-    if not resume and run.exists() and any(run.iterdir()):
-        if not force:
-            raise InvalidOption(f"{run}: run folder exists; pass --resume to continue it or --force to start over")
-        if not (run / "config.json").is_file():
-            raise InvalidOption(f"{run}: not a loco run folder (no config.json); --force only replaces a run "
-                                "that loco train made: choose another --out folder")
-        if rank == 0:
-            shutil.rmtree(run)
+    _prepare_run_folder(run, resume=resume, force=force, rank=rank)
     start = load_model(init, "cpu") if init is not None and not resume else None
-    if start is not None:
-        if start.features != data.features:
-            raise InvalidOption(f"--init {init}: the model's features differ from {data_dir}'s; prepare the data "
-                                f"with the model's preset (loco prepare --preset ...)")
-        model = ModelConfig.from_dict(start.payload["model"])
-    model_cfg = model_config_for(data, model)
+    net, model_cfg, init_info = _build_network(data, data_dir, model, start, init, train.seed)
     decode_cfg = decode_cfg or DecodeConfig()
-    torch.manual_seed(train.seed)  # the initial weights depend on the seed alone
-    net = build_model(model_cfg)
-    init_info = None
-    if start is not None:  # the started-from model's weights and input normalisation
-        init_info = transfer_weights(net, start.model, start.classes, data.classes)
-    else:
-        net.norm.set(data.mean, data.std)
-    if model_cfg.arch == "keys":
-        net.set_layout(mel_centers(data.features), class_pitches(data.classes, data_dir))
     net.to(dev)
     # the weight average that validation scores and the run ships (TrainConfig.ema_decay)
     ema_net = copy.deepcopy(net).requires_grad_(False) if train.ema_decay > 0 else None
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
-    teacher_model = None
-    if teacher is not None:
-        t = load_model(teacher, dev)
-        if t.classes != data.classes:
-            raise ModelError(f"{teacher}: teacher classes {t.classes[:5]} differ from the dataset's {data.classes[:5]}")
-        teacher_model = t.model
-    step, best, bad_evals, rows = 0, -math.inf, 0, []
-    if resume:
-        try:
-            state = torch.load(last, map_location="cpu", weights_only=True)
-            net.load_state_dict(state["model_payload"]["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            step, best, bad_evals, rows = state["step"], state["best"], state["bad_evals"], list(state["metrics"])
-            if ema_net is not None:
-                ema_net.load_state_dict(state["ema"] if state.get("ema") is not None else net.state_dict())
-            rng.bit_generator.state = state["rng"]["numpy"][rank]
-            torch.set_rng_state(state["rng"]["torch"])
-        except Exception as err:  # truncated, foreign or pickled-code file: cannot resume from it
-            raise ModelError(f"{last}: not a checkpoint this run can resume from ({type(err).__name__}); start the run "
-                             "again with --force instead of --resume") from err
+    teacher_model = _load_teacher(teacher, data, dev)
+    progress = _restore(last, net, opt, ema_net, rng, rank) if resume else _Progress()
     ddp = None
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -270,23 +369,17 @@ def train_run(
     forward = ddp or net
     sampler = Sampler(data, train, rng)
     val_split = "val" if data.split_tracks("val") else "train"
-    thin = validation_gaps(data, val_split)
     meta = {"classes": data.classes, "features": data.features, "model_cfg": model_cfg, "loss": loss,
             "train": train, "dataset": {"path": str(Path(data_dir).resolve()), "split": data.meta["split"],
                                         "seconds": data.meta["seconds"], "preset": data.meta["preset"]}}
     if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run / "config.json", json.dumps(
-            {"loss": loss.to_dict(), "train": train.to_dict(), "model": model_cfg.to_dict(),
-             "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
-             "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world,
-             "init": {"model": str(start.path), **init_info} if start is not None else None},
-            indent=1) + "\n")
+        _write_run_config(run, meta, decode_cfg, data, teacher, world, start, init_info)
     board = tensorboard_writer(run / "tensorboard") if tensorboard and rank == 0 else None
-    emit("start", {"step": step, "steps": train.steps, "device": str(dev), "params": sum(p.numel() for p in net.parameters()),
-                   "train_tracks": len(data.split_tracks("train")), "val_split": val_split, "world_size": world,
+    emit("start", {"step": progress.step, "steps": train.steps, "device": str(dev),
+                   "params": sum(p.numel() for p in net.parameters()), "train_tracks": len(data.split_tracks("train")),
+                   "val_split": val_split, "world_size": world,
                    "tensorboard": str(run / "tensorboard") if board else None, "init": init_info,
-                   "thin_classes": thin})
+                   "thin_classes": validation_gaps(data, val_split)})
     use_amp = train.amp and dev.type == "cuda"
     threads_before = torch.get_num_threads()
     monitor = None
@@ -296,31 +389,13 @@ def train_run(
         elif pinned_threads() is None and threads_before > 1:
             monitor = LoadMonitor(threads_before)
     net.train()
-    t0, s0, loss_sum, loss_n = time.perf_counter(), step, 0.0, 0
+    t0, s0, loss_sum, loss_n = time.perf_counter(), progress.step, 0.0, 0
     stopped = False
-    while step < train.steps and not stopped:
-        batch = sampler.batch()
-        batch = {k: v.to(dev) for k, v in batch.items()}
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            logits = forward(batch["features"])
-        logits = logits.float()
-        if teacher_model is not None:
-            with torch.no_grad():
-                t_logits = teacher_model(batch["features"]).float()
-                batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
-        value = compute_loss(loss.name, logits, batch, loss, step)
-        if not torch.isfinite(value):
-            raise InvalidOption(f"{run}: the loss became {value.item()} at step {step + 1}; training stopped without "
-                                "writing a model. Lower --lr, or check the data with `loco prepare --force`")
-        for group in opt.param_groups:
-            group["lr"] = train.lr_at(step)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), train.clip_norm)
-        opt.step()
-        if ema_net is not None:
-            _ema_update(ema_net, net, min(train.ema_decay, (1 + step) / (10 + step)))
-        step += 1
+    while progress.step < train.steps and not stopped:
+        batch = {k: v.to(dev) for k, v in sampler.batch().items()}
+        value = _train_step(forward, net, opt, ema_net, batch, loss, train, teacher_model, progress.step, use_amp, run)
+        progress.step += 1
+        step = progress.step
         if monitor is not None and (n_threads := monitor.poll()) is not None:
             set_threads(n_threads)
             emit("threads", {"step": step, "threads": n_threads, "others_busy_cores": monitor.others})
@@ -339,23 +414,20 @@ def train_run(
             if rank == 0:
                 scored = ema_net if ema_net is not None else net
                 v = validate(scored, data, decode_cfg, split=val_split, device=dev, k_max=loss.k_max)
-                improved = v["metric"] > best + 1e-9
-                if improved:
-                    best, bad_evals = v["metric"], 0
+                if v["metric"] > progress.best + 1e-9:
+                    progress.best, progress.bad_evals = v["metric"], 0
                     atomic_save(make_payload(scored, **_payload_args(meta), decode=decode_cfg,
                                              metrics={"step": step, v["name"]: v["metric"], "per_class": v["per_class"]}),
                                 run / "best.pt")
                 else:
-                    bad_evals += 1
-                rows.append({"step": step, "loss": f"{loss_sum / loss_n:.5f}", "val_metric": f"{v['metric']:.4f}",
-                             "steps_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.1f}"})
-                emit("val", {"step": step, "metric": v["metric"], "name": v["name"], "best": best, "per_class": v["per_class"]})
+                    progress.bad_evals += 1
+                progress.rows.append({"step": step, "loss": f"{loss_sum / loss_n:.5f}", "val_metric": f"{v['metric']:.4f}",
+                                      "steps_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.1f}"})
+                emit("val", {"step": step, "metric": v["metric"], "name": v["name"], "best": progress.best,
+                             "per_class": v["per_class"]})
                 if board:
-                    board.add_scalar(f"val/{v['name']}", v["metric"], step)
-                    for cls, value in list(v["per_class"].items())[:16]:
-                        board.add_scalar(f"val_{v['name']}/{cls}", value, step)
-                    board.flush()
-                if train.patience and bad_evals >= train.patience:
+                    _board_validation(board, v, step)
+                if train.patience and progress.bad_evals >= train.patience:
                     stop_flag[0] = 1
             rng_states = [rng.bit_generator.state]
             if world > 1:
@@ -367,11 +439,11 @@ def train_run(
             stopped = bool(stop_flag[0])
             if rank == 0:
                 payload = make_payload(net, **_payload_args(meta), decode=decode_cfg)
-                atomic_save({"model_payload": payload, "optimizer": opt.state_dict(), "step": step, "best": best,
-                             "bad_evals": bad_evals, "metrics": rows,
+                atomic_save({"model_payload": payload, "optimizer": opt.state_dict(), "step": step,
+                             "best": progress.best, "bad_evals": progress.bad_evals, "metrics": progress.rows,
                              "ema": ema_net.state_dict() if ema_net is not None else None,
                              "rng": {"numpy": rng_states, "torch": torch.get_rng_state()}}, last)
-                atomic_write_text(run / "metrics.csv", _csv(rows))
+                atomic_write_text(run / "metrics.csv", _csv(progress.rows))
             loss_sum, loss_n = 0.0, 0
     if torch.get_num_threads() != threads_before:
         set_threads(threads_before)
@@ -379,8 +451,9 @@ def train_run(
     if board:
         board.close()
     if rank == 0:
-        result = _finish(run, data, meta, decode_cfg, loss, step, best, stopped, dev)
-        emit("done", {"step": step, "best": best, "model": str(result.model_path), "calibration": result.calibration})
+        result = _finish(run, data, meta, decode_cfg, loss, progress.step, progress.best, stopped, dev)
+        emit("done", {"step": progress.step, "best": progress.best, "model": str(result.model_path),
+                      "calibration": result.calibration})
     if world > 1:
         import torch.distributed as dist
 
