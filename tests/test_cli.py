@@ -25,11 +25,18 @@ def test_option_help_names_values_as_a_person_reads_them():
     for name in get_command(app).commands:
         result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, name
-        options = [line for line in result.output.splitlines() if re.match(r"^\W*(\*\s+)?--[a-z]", line)
-                   and "--help " not in line]
+        options = [line for line in result.output.splitlines() if re.match(r"^\W*(\*\s+)?--[a-z]", line)]
         assert options and not any(re.search(r"<(str|int|float|path|bool)>", line) for line in options), name
+        # no typer type tags (<path>, <list[Path]>) or braces ({source}) anywhere: arguments read as click's
+        assert not re.search(r"<[a-z]+(\[\w+\])?>|\{[a-z_]+\}", result.output.replace("<stem>", "")), name
     out = runner.invoke(app, ["detect", "--help"], env={"COLUMNS": "200"}).output
     assert re.search(r"--out\s+PATH", out) and re.search(r"--jobs\s+N\b", out)
+    assert "Usage: loco detect [OPTIONS] INPUTS..." in out and re.search(r"\*\s+INPUTS\.\.\.\s+Audio files", out)
+    assert re.search(r"--help\s+Show this message", out)
+    usage = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"}).output
+    assert "Usage: loco eval [OPTIONS] [PRED] [REF]" in usage
+    missing = runner.invoke(app, ["detect"], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "Missing argument 'INPUTS...'" in missing.output
 
 
 def test_version():

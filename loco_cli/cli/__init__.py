@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from loco_cli import __version__
 
@@ -73,17 +74,45 @@ def _plain_metavars(command) -> None:
             info.metavar = {bool: "", int: "N", float: "NUMBER", Path: "PATH", str: "TEXT"}.get(hints.get(name))
 
 
-for _command in (synth_command, prepare_command, train_command, detect_command, eval_command, crossval_command,
-                 count_command):
-    _plain_metavars(_command)
+class _Argument(TyperArgument):
+    """A positional argument shown as click apps show one (``SOURCE``, ``INPUTS...``, ``[NAME]``), without
+    typer's type tag (``<path>``, ``<list[Path]>``) and braces (``{source}``)."""
 
-app.command("synth")(synth_command)
-app.command("prepare")(prepare_command)
-app.command("train")(train_command)
-app.command("detect")(detect_command)
-app.command("eval")(eval_command)
-app.command("crossval")(crossval_command)
-app.command("count")(count_command)
+    def _label(self) -> str:
+        return self.metavar or self.name.upper()
+
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self._label()
+
+    def _usage_display_name(self) -> str:
+        return self._label() if self.required else f"[{self._label()}]"
+
+
+class _Command(TyperCommand):
+    """A loco command: positional arguments as :class:`_Argument`, and no ``<bool>`` tag on ``--help``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument  # same state, its own display
+                param.metavar = param.metavar or param.name.upper() + ("..." if param.nargs != 1 else "")
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""  # a flag takes no value
+        return option
+
+
+for _name, _command in (("synth", synth_command), ("prepare", prepare_command), ("train", train_command),
+                        ("detect", detect_command), ("eval", eval_command), ("crossval", crossval_command),
+                        ("count", count_command)):
+    _plain_metavars(_command)
+    app.command(_name, cls=_Command)(_command)
 
 
 def main() -> None:

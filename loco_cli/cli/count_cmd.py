@@ -27,8 +27,9 @@ def count_command(
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the page in the web browser."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto (with --model)."),
 ) -> None:
-    """Label audio by counting: a local web page plays one snippet at a time and takes the count of each
-    class from the keyboard; every answer is written to the counts manifest at once."""
+    """Label audio by counting in a local web page: one snippet at a time, counts from the keyboard.
+
+    Every answer is written to the counts manifest at once."""
     import getpass
     import webbrowser
 
