@@ -64,7 +64,7 @@ def _timing(errors: np.ndarray) -> dict:
 
 
 def _train_side_by_side(out: Path, folds: list[int], jobs: int, *, loss: str, recipe: str | None,
-                        steps: int | None) -> None:
+                        steps: int | None, init: str | None = None) -> None:
     """Train ``folds`` as ``loco train`` processes, ``jobs`` at a time, the cores shared out among them;
     a fold that stopped resumes. Raises :class:`DatasetError` naming the fold's log when one fails."""
     import os
@@ -85,7 +85,7 @@ def _train_side_by_side(out: Path, folds: list[int], jobs: int, *, loss: str, re
             else:
                 args = [str(fold / "prepared"), "--out", str(run), "--loss", loss, "--force", "--device", "cpu",
                         "--no-tensorboard", *(["--recipe", str(recipe)] if recipe else []),
-                        *(["--steps", str(steps)] if steps else [])]
+                        *(["--steps", str(steps)] if steps else []), *(["--init", str(init)] if init else [])]
             log = open(fold / "train.log", "w")  # closed when its process ends (below)
             running.append((i, subprocess.Popen([sys.executable, "-m", "loco_cli", "train", *args], stdout=log,
                                                 stderr=subprocess.STDOUT, env=env), log))
@@ -135,6 +135,7 @@ def crossval(
     loss: str = "loco",
     recipe: str | None = None,
     steps: int | None = None,
+    init: str | None = None,
     preset: str = "drums",
     prepare_options: dict | None = None,
     window: float = EVAL_WINDOW_S,
@@ -147,7 +148,9 @@ def crossval(
 
     ``prepare_options``: keyword arguments of :func:`loco_cli.prepare.prepare_dataset` (layout, channel,
     classes, label_map, val_fraction, seed, jobs ...); the split is set per fold. ``recipe``: drums,
-    piano or a TOML file (default: the preset's); ``steps`` overrides its step count. ``on_event(kind,
+    piano or a TOML file (default: the preset's); ``steps`` overrides its step count. ``init``: every
+    fold fine-tunes this model (``drums``, ``piano``, a model file or a run folder; ``loco train
+    --init``) instead of starting from random weights. ``on_event(kind,
     info)`` receives ``fold`` (fold, stage), the training events of :func:`loco_cli.train.train_run`
     with ``fold`` added, and ``done``. Returns the pooled report, also written to ``out/crossval.json``.
 
@@ -175,6 +178,8 @@ def crossval(
     marker = out / "crossval-config.json"
     config = {"source": str(Path(source).resolve()), "folds": len(splits), "loss": loss, "recipe": recipe,
               "steps": steps, "preset": preset, "prepare": {k: v for k, v in options.items() if k != "jobs"}}
+    if init:  # (runs from random weights keep the marker they had before --init existed)
+        config["init"] = str(init)
     if protocol != "kfold":  # kfold runs keep the marker they had before protocols existed
         config["protocol"], config["splits"] = protocol, splits
     if marker.is_file():
@@ -197,7 +202,7 @@ def crossval(
         todo = [i for i in range(len(splits)) if not (out / f"fold{i}" / "run" / "model.pt").is_file()]
         for i in todo:
             emit("fold", {"fold": i, "folds": len(splits), "split": splits[i], "stage": f"train ({train_jobs} side by side)"})
-        _train_side_by_side(out, todo, train_jobs, loss=loss, recipe=recipe, steps=steps)
+        _train_side_by_side(out, todo, train_jobs, loss=loss, recipe=recipe, steps=steps, init=init)
     fold_rows, pooled, timing, classes = [], {}, {}, None
     for i, split in enumerate(splits):
         fold = out / f"fold{i}"
@@ -215,7 +220,7 @@ def crossval(
             train_run(prepared, run, loss=configs["loss"].replace(name=loss, k_max=data.meta.get("k_max",
                                                                                              configs["loss"].k_max)),
                       train=train, model=configs["model"], decode_cfg=configs["decode"], resume=resume,
-                      force=not resume, device=str(dev), tensorboard=False,
+                      force=not resume, device=str(dev), tensorboard=False, init=init,
                       on_event=lambda kind, info, i=i: emit(kind, {**info, "fold": i}))
         emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "evaluate"})
         result, info = evaluate_model(run / "model.pt", prepared, split="test", window=window, device=dev)

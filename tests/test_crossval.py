@@ -87,16 +87,35 @@ def test_protocol_errors_are_one_line(tmp_path):
         protocol_splits("groups", 3, tmp_path / "one")
 
 
+def test_every_fold_fine_tunes_the_init_model(cv, tiny_recipe):
+    """``--init drums``: each fold starts from the shipped model (its weights, not random ones), and the
+    setting is part of the cross-validation's identity."""
+    root, _ = cv
+    out = root / "cv-init"
+    result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(out), "--folds", "2", "--recipe",
+                                 str(tiny_recipe), "--steps", "4", "--init", "drums", "--jobs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "crossval-config.json").read_text())["init"] == "drums"
+    for i in range(2):
+        config = json.loads((out / f"fold{i}" / "run" / "config.json").read_text())
+        assert config["init"]["model"].endswith("drums.pt") and config["init"]["kept"] == ["KD", "SD", "HH"]
+    result = runner.invoke(app, ["crossval", str(root / "corpus"), "--out", str(out), "--folds", "2", "--recipe",
+                                 str(tiny_recipe), "--steps", "4", "--jobs", "1"])  # without --init: another run
+    assert result.exit_code == 2 and "other settings" in result.output
+
+
 @pytest.mark.slow
 def test_folds_train_side_by_side(tmp_path, tiny_recipe):
     result = runner.invoke(app, ["synth", "drums", str(tmp_path / "corpus"), "--tracks", "4", "--duration", "4"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["crossval", str(tmp_path / "corpus"), "--out", str(tmp_path / "cv"), "--folds", "2",
-                                 "--recipe", str(tiny_recipe), "--jobs", "1", "--device", "cpu", "--train-jobs", "2"])
+                                 "--recipe", str(tiny_recipe), "--jobs", "1", "--device", "cpu", "--train-jobs", "2",
+                                 "--init", "drums"])
     assert result.exit_code == 0, result.output
     assert result.output.count("side by side") == 2
     for i in range(2):
         assert (tmp_path / "cv" / f"fold{i}" / "run" / "model.pt").is_file()
         assert "model ->" in (tmp_path / "cv" / f"fold{i}" / "train.log").read_text()
+        assert json.loads((tmp_path / "cv" / f"fold{i}" / "run" / "config.json").read_text())["init"]["kept"]
     report = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     assert len(report["folds"]) == 2 and report["over_folds"]["global_f1"]["n"] == 2

@@ -20,6 +20,8 @@ def crossval_command(
     loss: str = typer.Option("loco", help=f"Training objective: {', '.join(LOSS_NAMES)}."),
     recipe: str = typer.Option("", help="drums, piano or a TOML file (default: the preset's)."),
     steps: int = typer.Option(None, help="Training steps per fold (default: the recipe's)."),
+    init: str = typer.Option("", help="Fine-tune every fold from this model (drums, piano, a model file or a run "
+                                      "folder) instead of random weights, as loco train --init."),
     preset: str = typer.Option("drums", help="drums or piano."),
     layout: str = typer.Option("auto", help="auto, generic, enst, idmt, maps or mdb."),
     channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder; MDB Drums: drum_only or full_mix."),
@@ -62,7 +64,8 @@ def crossval_command(
         options = {"layout": layout, "channel": channel, "classes": split_list(classes),
                    "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
                    "jobs": jobs if jobs > 0 else default_jobs()}
-        result = crossval(source, out, folds=folds, protocol=protocol, loss=loss, recipe=recipe or None, steps=steps, preset=preset,
+        result = crossval(source, out, folds=folds, protocol=protocol, loss=loss, recipe=recipe or None, steps=steps,
+                          init=init or None, preset=preset,
                           prepare_options=options, window=window, device=device, train_jobs=train_jobs,
                           on_event=on_event)
     r = result.report
