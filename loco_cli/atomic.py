@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "remove_stale_temps", "sibling_temp_dir"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "remove_stale_temps", "sibling_temp_dir",
+           "replace_folder"]
 
 #: Name of a temporary file or folder: ``.NAME.`` + optional tag + ``tmp-PID-HOST-`` + random part
 #: (+ suffix).
@@ -140,3 +141,19 @@ def sibling_temp_dir(path: str | os.PathLike, tag: str = "") -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path, tag), dir=parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
     return tmp
+
+
+def replace_folder(tmp: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Put the finished folder ``tmp`` (a :func:`sibling_temp_dir` of ``out``) at ``out`` with renames
+    only: a previous ``out`` is first renamed aside, then removed, so ``out`` never holds half of
+    either."""
+    import shutil
+
+    tmp, out = Path(tmp), Path(out)
+    if out.exists():
+        trash = sibling_temp_dir(out, "old.")
+        os.replace(out, trash / "old")
+        os.replace(tmp, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

@@ -22,7 +22,11 @@ from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
-__all__ = ["LAYOUTS", "RENDERERS", "write_corpus"]
+__all__ = ["LAYOUTS", "RENDERERS", "SYNTH_TRACKS", "SYNTH_DURATION_S", "write_corpus"]
+
+#: Default size of a corpus (``loco synth``): 24 tracks of 30 s, 12 minutes of audio.
+SYNTH_TRACKS = 24
+SYNTH_DURATION_S = 30.0
 
 #: Target layouts of :func:`write_corpus` (``generic`` for both kinds; the others imitate a dataset).
 LAYOUTS = {"drums": ("generic", "enst", "idmt"), "piano": ("generic", "maps")}

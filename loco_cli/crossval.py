@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,11 @@ def _train_side_by_side(out: Path, folds: list[int], jobs: int, *, loss: str, re
                                f"({tail[0] if tail else f'exit {code}'}); fix it and run crossval again")
 
 
+def _fold_event(emit: Callable[[str, dict], None], fold: int, kind: str, info: dict) -> None:
+    """A training event of fold ``fold``, passed on with the fold's index."""
+    emit(kind, {**info, "fold": fold})
+
+
 def protocol_splits(protocol: str, folds: int, source: str | Path, prepare_options: dict | None = None) -> list[str]:
     """The ``--split`` of each fold of ``protocol`` (:data:`PROTOCOLS`), e.g. ``kfold:3:0 .. kfold:3:2``
     or ``holdout:RealDrum``, ``holdout:TechnoDrum``, ``holdout:WaveDrum``."""
@@ -158,6 +164,7 @@ def crossval(
     by side, sharing the available cores (their output in ``foldI/train.log``), after every fold is
     prepared.
     """
+    from loco_cli import engine
     from loco_cli.annotations import json_text
     from loco_cli.atomic import atomic_write_text
     from loco_cli.devices import resolve_device
@@ -165,7 +172,6 @@ def crossval(
     from loco_cli.prepare import prepare_dataset
     from loco_cli.prepared import load_prepared
     from loco_cli.scores import summarise
-    from loco_cli.train import load_recipe, train_run
 
     out = Path(out)
     emit = on_event or (lambda kind, info: None)
@@ -214,14 +220,12 @@ def crossval(
             raise DatasetError(f"{prepared}: classes differ from fold 0's; prepare the folds again")
         if not (run / "model.pt").is_file():
             emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "train"})
-            configs = load_recipe(recipe or data.meta["preset"])
-            train = configs["train"].replace(**({"steps": steps} if steps else {}))
-            resume = (run / "last.pt").is_file()
-            train_run(prepared, run, loss=configs["loss"].replace(name=loss, k_max=data.meta.get("k_max",
-                                                                                             configs["loss"].k_max)),
-                      train=train, model=configs["model"], decode_cfg=configs["decode"], resume=resume,
-                      force=not resume, device=str(dev), tensorboard=False, init=init,
-                      on_event=lambda kind, info, i=i: emit(kind, {**info, "fold": i}))
+            events = partial(_fold_event, emit, i)
+            if (run / "last.pt").is_file():  # a fold that stopped continues
+                engine.resume(run, device=str(dev), tensorboard=False, on_event=events)
+            else:
+                engine.train(prepared, run, loss=loss, recipe=recipe, steps=steps, init=init, device=str(dev),
+                             force=True, tensorboard=False, on_event=events)
         emit("fold", {"fold": i, "folds": len(splits), "split": split, "stage": "evaluate"})
         result, info = evaluate_model(run / "model.pt", prepared, split="test", window=window, device=dev)
         atomic_write_text(fold / "eval.json", json_text(result.payload(info), indent=1))

@@ -1,5 +1,10 @@
 """The shared core engine: one function per command, returning result objects; nothing here prints.
 
+``synth`` (``loco synth``), ``prepare``, ``train`` and ``resume`` (``loco train [--resume]``),
+``detect`` (one recording; :func:`loco_cli.detection.detect_paths` for a batch of files),
+``evaluate_paths`` (``loco eval PRED REF``), ``evaluate_model`` (``loco eval --model``, ``--tune``) and
+:func:`loco_cli.crossval.crossval` (``loco crossval``).
+
 Progress and per-file problems are reported through callbacks, so the CLI (or a notebook) decides
 how to show them.
 """
@@ -15,10 +20,12 @@ import numpy as np
 
 from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_events
 from loco_cli.config import EVAL_WINDOW_S
+from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.errors import InvalidAnnotation, InvalidOption
 from loco_cli.scores import score_track, summarise, timing_errors
 
-__all__ = ["EvalResult", "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
+__all__ = ["synth", "prepare", "train", "resume", "training_configs", "run_configs", "detect", "EvalResult",
+           "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
 
 #: Format tag of ``loco eval --json`` reports.
@@ -334,3 +341,193 @@ def detect(
 
         x = soxr.resample(x, sr, loaded.features.sample_rate).astype(np.float32)
     return detect_samples(loaded, x, cfg, device, keep_features=keep_features)
+
+
+# ------------------------------------------------------------------------------------ the pipeline
+def synth(
+    kind: str,
+    out: str | Path,
+    *,
+    tracks: int = SYNTH_TRACKS,
+    duration: float = SYNTH_DURATION_S,
+    seed: int = 0,
+    layout: str = "generic",
+    accompaniment_db: float | None = None,
+    renderer: str = "builtin",
+    soundfont: str | Path | None = None,
+    kits: str | list[str] | None = None,
+    pianos: str | list[str] | None = None,
+    force: bool = False,
+    on_track: Callable[[str], None] | None = None,
+) -> dict:
+    """Render a corpus of ``tracks`` drum or piano tracks of ``duration`` seconds into ``out``: ``loco
+    synth``. ``kind``: ``"drums"`` or ``"piano"``; ``renderer``: ``builtin``, ``fluidsynth`` or ``samples``
+    (with ``kits`` / ``pianos``). The same ``seed`` gives byte-identical files. The corpus is rendered
+    into a temporary folder and renamed to ``out`` when complete; an existing ``out`` is replaced only
+    with ``force`` and only when it is a loco corpus (it holds ``corpus.json``). Returns the corpus
+    summary written to ``out/corpus.json`` (seconds, events per label, kits and their licences);
+    :func:`loco_cli.corpus.write_corpus` has every layout."""
+    import shutil
+
+    from loco_cli.atomic import replace_folder, sibling_temp_dir
+    from loco_cli.corpus import write_corpus
+    from loco_cli.errors import DatasetError
+
+    out = Path(out)
+    if out.exists():
+        if not force:
+            raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
+        if not out.is_dir() or (any(out.iterdir()) and not (out / "corpus.json").is_file()):
+            raise DatasetError(f"{out}: not a loco corpus (no corpus.json); refusing to replace it")
+    tmp = sibling_temp_dir(out)
+    try:
+        summary = write_corpus(kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
+                               accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
+                               pianos=pianos, on_track=on_track)
+        replace_folder(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def prepare(
+    source: str | Path,
+    out: str | Path,
+    *,
+    preset: str = "drums",
+    split: str | None = None,
+    val_fraction: float | None = None,
+    layout: str = "auto",
+    channel: str = "wet_mix",
+    classes: list[str] | None = None,
+    label_map: dict[str, str] | None = None,
+    seed: int = 0,
+    jobs: int = 1,
+    force: bool = False,
+    on_track: Callable[[str, str | None], None] | None = None,
+    **options,
+):
+    """Features, splits and count-labelled 1.5 s snippets of a dataset folder or a counts manifest
+    (``.csv``) into ``out``: ``loco prepare``. ``split``: ``random`` (default), ``none``,
+    ``kfold:K:I``, ``holdout:GROUP``, ``maps``; ``val_fraction``: share of the training tracks that
+    validates. Returns a :class:`loco_cli.prepare.PrepareResult` (``out``, the ``dataset.json`` summary,
+    the tracks skipped and why). ``options``: the remaining keyword arguments of
+    :func:`loco_cli.prepare.prepare_dataset` (``features``, ``snippets``, ``label_noise_ms``,
+    ``include_train``, ``k_max``)."""
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
+
+    return prepare_dataset(source, out, preset=preset, split=split or DEFAULT_SPLIT,
+                           val_fraction=DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction,
+                           layout=layout, channel=channel, classes=classes, label_map=label_map, seed=seed,
+                           jobs=jobs, force=force, on_track=on_track, **options)
+
+
+def training_configs(
+    prepared: str | Path,
+    *,
+    loss: str = "loco",
+    recipe: str | None = None,
+    teacher: str | Path | None = None,
+    teacher_weight: float = 0.5,
+    **overrides,
+) -> dict:
+    """The configs a training on ``prepared`` uses: ``{"model", "train", "loss", "decode"}`` of ``recipe``
+    (a name or a TOML file; default: the dataset's preset), ``overrides`` of
+    :class:`~loco_cli.config.TrainConfig` fields applied (``None`` values ignored: steps, batch_size, lr,
+    val_every, patience, seed, rate_scale ...), the loss named ``loss`` with the dataset's ``k_max``, and
+    SeCoST's ``teacher_weight`` when a ``teacher`` is given."""
+    from loco_cli.prepared import load_prepared
+    from loco_cli.train import load_recipe
+
+    data = load_prepared(prepared)
+    configs = load_recipe(recipe or data.meta["preset"])
+    configs["train"] = configs["train"].replace(**{k: v for k, v in overrides.items() if v is not None})
+    configs["loss"] = configs["loss"].replace(name=loss, k_max=data.meta.get("k_max", configs["loss"].k_max),
+                                              teacher_weight=teacher_weight if teacher is not None else 1.0)
+    return configs
+
+
+def train(
+    prepared: str | Path,
+    out: str | Path,
+    *,
+    loss: str = "loco",
+    recipe: str | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    val_every: int | None = None,
+    patience: int | None = None,
+    rate_scale: float | None = None,
+    seed: int | None = None,
+    init: str | Path | None = None,
+    teacher: str | Path | None = None,
+    teacher_weight: float = 0.5,
+    device: str = "auto",
+    force: bool = False,
+    tensorboard: bool | None = None,
+    on_event: Callable[[str, dict], None] | None = None,
+    threads: int | None = None,
+):
+    """Train a detector on a prepared dataset into the run folder ``out``: ``loco train``.
+
+    ``loss``: ``loco`` (counts only, LoCo [1] eq. 14), ``softloc``, ``oss``, ``ce`` (onset times),
+    ``mil``; ``recipe`` and the ``None``-means-the-recipe's overrides as :func:`training_configs`;
+    ``init``: fine-tune ``drums``, ``piano``, a model file or a run folder; ``teacher``: SeCoST. The
+    best checkpoint on validation is calibrated (per-class thresholds and latency,
+    :mod:`loco_cli.calibration`) and written to ``out/model.pt``. ``on_event(kind, info)`` reports
+    progress (:func:`loco_cli.train.train_run`). Returns a :class:`~loco_cli.train.TrainResult`
+    (``None`` on a non-zero rank under ``torchrun``)."""
+    from loco_cli.config import TENSORBOARD
+    from loco_cli.train import train_run
+
+    configs = training_configs(prepared, loss=loss, recipe=recipe, teacher=teacher, teacher_weight=teacher_weight,
+                               steps=steps, batch_size=batch_size, lr=lr, val_every=val_every, patience=patience,
+                               seed=seed, rate_scale=rate_scale)
+    return train_run(prepared, out, loss=configs["loss"], train=configs["train"], model=configs["model"],
+                     decode_cfg=configs["decode"], force=force, teacher=teacher, init=init, device=device,
+                     tensorboard=TENSORBOARD if tensorboard is None else tensorboard, on_event=on_event,
+                     threads=threads)
+
+
+def run_configs(run: str | Path) -> tuple[dict, Path, str | None]:
+    """What a run folder was started with, from its ``config.json``: ``(configs, prepared dataset folder,
+    teacher or None)``; :class:`InvalidOption` naming the file when it is missing or unreadable."""
+    import json
+
+    from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
+
+    cfg_path = Path(run) / "config.json"
+    if not cfg_path.is_file():
+        raise InvalidOption(f"{run}: not a run folder (no config.json); give the --out folder of a run")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        configs = {"loss": LossConfig.from_dict(cfg["loss"]), "train": TrainConfig.from_dict(cfg["train"]),
+                   "model": ModelConfig.from_dict(cfg["model"]), "decode": DecodeConfig.from_dict(cfg["decode"])}
+        return configs, Path(cfg["dataset"]["path"]), cfg.get("teacher")
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise InvalidOption(f"{cfg_path}: not a readable run configuration ({type(err).__name__}: {err}); "
+                            "start the run again: loco train PREPARED --out RUN --force") from None
+
+
+def resume(
+    run: str | Path,
+    *,
+    device: str = "auto",
+    tensorboard: bool | None = None,
+    on_event: Callable[[str, dict], None] | None = None,
+    threads: int | None = None,
+):
+    """Continue the run folder ``run`` exactly where it stopped (``loco train --resume``): its configs
+    from ``config.json``, its state from ``last.pt``; a run killed at any point and resumed ends with
+    the model an uninterrupted run makes. Returns a :class:`~loco_cli.train.TrainResult`."""
+    from loco_cli.config import TENSORBOARD
+    from loco_cli.train import train_run
+
+    configs, data_dir, teacher = run_configs(run)
+    return train_run(data_dir, run, loss=configs["loss"], train=configs["train"], model=configs["model"],
+                     decode_cfg=configs["decode"], resume=True, teacher=teacher, device=device,
+                     tensorboard=TENSORBOARD if tensorboard is None else tensorboard, on_event=on_event,
+                     threads=threads)

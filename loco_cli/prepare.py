@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from loco_cli.annotations import (
     map_labels,
     read_events,
 )
-from loco_cli.atomic import atomic_path, sibling_temp_dir
+from loco_cli.atomic import atomic_path, replace_folder, sibling_temp_dir
 from loco_cli.audio import audio_warnings, load_audio
 from loco_cli.config import DRUM_CLASSES, PIANO_HIGH, PIANO_LOW, PRESETS, FeatureConfig, SnippetConfig
 from loco_cli.datasets import TrackRef, detect_layout, discover, read_count_manifest
@@ -345,17 +344,6 @@ def _snippet_rows(src: _Sources, good: list[dict], onset_frames: dict[str, list[
     return result
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` (if any) by the finished folder ``tmp`` with renames only."""
-    if out.exists():
-        trash = sibling_temp_dir(out, "old.")
-        os.replace(out, trash / "old")
-        os.replace(tmp, out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def prepare_dataset(
     source: str | Path,
     out: str | Path,
@@ -471,7 +459,7 @@ def prepare_dataset(
                                           "source_mtime_ns")} for r in good],
         }
         _write(tmp / "dataset.json", json.dumps(summary, indent=1) + "\n")
-        _swap_into_place(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

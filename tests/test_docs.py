@@ -87,9 +87,10 @@ def test_api_page_examples_run(tmp_path, monkeypatch, capsys):
     sf.write(tmp_path / "song.wav", track.samples, track.sample_rate)
     text = (DOCS / "api.md").read_text()
     blocks = [b[len("python"):] for b in text.split("```")[1::2] if b.startswith("python")]
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         exec(compile(block, "docs/api.md", "exec"), {})
     out = capsys.readouterr().out
     assert " s  " in out and "activations at" in out and "error: no-such-file.wav: audio file not found" in out
+    assert "12 snippets; validation f1" in out and (tmp_path / "run" / "model.pt").is_file()
     assert np.load(tmp_path / "activations.npy").dtype == np.float32

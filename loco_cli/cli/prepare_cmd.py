@@ -37,10 +37,10 @@ def prepare_command(
     from rich.console import Console
     from rich.text import Text
 
+    from loco_cli import engine
     from loco_cli.cli._common import default_jobs, fail_on_error, label_map_option, progress, split_list
     from loco_cli.datasets import detect_layout, discover
     from loco_cli.errors import InvalidOption
-    from loco_cli.prepare import prepare_dataset
 
     console = Console(stderr=True)
     with fail_on_error(console):
@@ -64,7 +64,7 @@ def prepare_command(
                 if error:
                     bar.console.print(Text.assemble(("skipped", "yellow"), " ", str(error)), highlight=False, soft_wrap=True)
 
-            result = prepare_dataset(
+            result = engine.prepare(
                 source, out, preset=preset, features=feature_cfg, classes=split_list(classes), label_map=label_map, layout=layout,
                 channel=channel, include_train=include_train, split=split, val_fraction=val_fraction,
                 snippets=snippets, label_noise_ms=label_noise_ms, seed=seed, jobs=jobs, force=force,

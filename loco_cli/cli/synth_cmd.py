@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-SYNTH_TRACKS = 24
-SYNTH_DURATION_S = 30.0
+from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 
 
 def synth_command(
@@ -27,37 +26,17 @@ def synth_command(
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
-    import shutil
-
     from rich.console import Console
 
-    from loco_cli.atomic import sibling_temp_dir
+    from loco_cli import engine
     from loco_cli.cli._common import fail_on_error, progress
-    from loco_cli.corpus import write_corpus
-    from loco_cli.errors import DatasetError
 
     console = Console(stderr=True)
-    with fail_on_error(console):
-        if out.exists():
-            if not force:
-                raise DatasetError(f"{out}: already exists; choose another folder or pass --force to replace it")
-            if out.is_dir() and any(out.iterdir()) and not (out / "corpus.json").is_file():
-                raise DatasetError(f"{out}: not a loco corpus (no corpus.json); refusing to replace it")
-        tmp = sibling_temp_dir(out)
-        try:
-            with progress(console) as bar:
-                task = bar.add_task(f"synth {kind}", total=tracks, info="")
-                summary = write_corpus(
-                    kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
-                    accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits, pianos=pianos,
-                    on_track=lambda name: bar.update(task, advance=1, info=name),
-                )
-            if out.exists():
-                shutil.rmtree(out)
-            tmp.rename(out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    with fail_on_error(console), progress(console) as bar:
+        task = bar.add_task(f"synth {kind}", total=tracks, info="")
+        summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
+                               accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
+                               pianos=pianos, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
     if summary.get("kits_left_out"):

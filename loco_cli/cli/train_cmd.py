@@ -36,49 +36,22 @@ def train_command(
     teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
 ) -> None:
     """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
-    import json
     import time
 
     from rich.console import Console
 
     from loco_cli.cli._common import fail_on_error, use_thread_policy
-    from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
     from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
     with fail_on_error(console):
         use_thread_policy()
-        from loco_cli.prepared import load_prepared
-        from loco_cli.train import load_recipe, train_run
+        from loco_cli import engine
 
-        if resume is not None:
-            cfg_path = Path(resume) / "config.json"
-            if not cfg_path.is_file():
-                raise InvalidOption(f"{resume}: not a run folder (no config.json); give the --out folder of a run")
-            try:
-                cfg = json.loads(cfg_path.read_text())
-                run, data_dir = Path(resume), Path(cfg["dataset"]["path"])
-                configs = {"loss": LossConfig.from_dict(cfg["loss"]), "train": TrainConfig.from_dict(cfg["train"]),
-                           "model": ModelConfig.from_dict(cfg["model"]),
-                           "decode": DecodeConfig.from_dict(cfg["decode"])}
-                teacher_path = cfg.get("teacher")
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
-                raise InvalidOption(f"{cfg_path}: not a readable run configuration ({type(err).__name__}: {err}); "
-                                    "start the run again: loco train PREPARED --out RUN --force") from None
-        else:
-            if prepared is None or out is None:
-                raise InvalidOption("give the prepared dataset and --out RUN (or --resume RUN)")
-            data = load_prepared(prepared)
-            configs = load_recipe(recipe or data.meta["preset"])
-            overrides = {k: v for k, v in {"steps": steps, "batch_size": batch_size, "lr": lr, "val_every": val_every,
-                                            "patience": patience, "seed": seed,
-                                            "rate_scale": rate_scale}.items() if v is not None}
-            configs["train"] = configs["train"].replace(**overrides)
-            configs["loss"] = configs["loss"].replace(
-                name=loss, k_max=data.meta.get("k_max", configs["loss"].k_max),
-                teacher_weight=teacher_weight if teacher is not None else 1.0,
-            )
-            run, data_dir, teacher_path = out, prepared, teacher
+        if resume is None and (prepared is None or out is None):
+            raise InvalidOption("give the prepared dataset and --out RUN (or --resume RUN)")
+        overrides = {"steps": steps, "batch_size": batch_size, "lr": lr, "val_every": val_every,
+                     "patience": patience, "seed": seed, "rate_scale": rate_scale}
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -105,7 +78,7 @@ def train_command(
                                   "tracks (loco prepare --val-fraction)", highlight=False, markup=False)
                 if info["tensorboard"]:
                     console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
-                task = bar.add_task("train", total=configs["train"].steps, completed=info["step"], info="")
+                task = bar.add_task("train", total=info["steps"], completed=info["step"], info="")
             elif kind == "log":
                 state["loss"] = f"loss {info['loss']:.3f}  {info['steps_per_s']:.1f} steps/s"
                 bar.update(task, completed=info["step"], info=f"{state['loss']}  {state['val']}")
@@ -125,11 +98,12 @@ def train_command(
                 bar.update(task, completed=info["step"], info=f"{state['loss']}  {state['val']}")
 
         with bar:
-            result = train_run(
-                data_dir, run, loss=configs["loss"], train=configs["train"], model=configs["model"],
-                decode_cfg=configs["decode"], resume=resume is not None, force=force, teacher=teacher_path,
-                init=init if resume is None else None, device=device, tensorboard=tensorboard, on_event=on_event,
-            )
+            if resume is not None:
+                result = engine.resume(resume, device=device, tensorboard=tensorboard, on_event=on_event)
+            else:
+                result = engine.train(prepared, out, loss=loss, recipe=recipe or None, init=init, teacher=teacher,
+                                      teacher_weight=teacher_weight, device=device, force=force,
+                                      tensorboard=tensorboard, on_event=on_event, **overrides)
     if result is None:  # a non-zero rank under torchrun
         return
     console.print(f"best validation {result.metric_name} {result.best_metric:.3f}; model -> {result.model_path}")
