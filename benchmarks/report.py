@@ -394,6 +394,30 @@ def model_size_section(results: Path) -> list[str]:
     return out + ["", f"Measured on: {_env_line(doc)}.", ""]
 
 
+def smallset_section(results: Path) -> list[str]:
+    """Cross-validation on a small set (bench_smallset.py): counts vs onset times, from scratch or fine-tuned."""
+    out = ["## Cross-validation on a small set (drums, counts vs onset times)", ""]
+    path = results / "smallset.json"
+    if not path.is_file():
+        return out + _missing("smallset", "python benchmarks/bench_smallset.py ... (its docstring)")
+    doc = json.loads(path.read_text())
+    out += [f"{doc['about']} (`{doc['command']}`). `before`: the code of commit "
+            f"{doc['variants'].get('before-loco', {}).get('commit', '?')} (before the threshold-aware, shrunk latency, "
+            "the prior-pooled checkpoint score and stratified validation); the other rows: after them. Timing: mean "
+            "(and std) of detected minus reference over the matched onsets.", "",
+            "| variant | loss | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
+            "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|"]
+    for name, v in doc["variants"].items():
+        first = v["runs"][0]
+        timing = " / ".join(f"{t['mean']:+.1f} ({t['std']:.1f})" for t in first["timing_ms"].values())
+        per_seed = ", ".join(f"{r['global_f1']:.3f}" for r in v["runs"])
+        out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {v.get('init') or 'random weights'} | "
+                   f"{', '.join(str(r['seed']) for r in v['runs'])} | "
+                   f"{per_seed} | "
+                   + " / ".join(f"{f:.2f}" for f in first["classes"].values()) + f" | {timing} |")
+    return out + ["", f"Measured on: {_env_line(doc)}.", ""]
+
+
 def robustness_sections(results: Path) -> list[str]:
     """Held-out sample libraries and the seed spread of recipes (bench_seeds.py results)."""
     out = []
@@ -407,6 +431,7 @@ def robustness_sections(results: Path) -> list[str]:
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
     out += model_size_section(results)
+    out += smallset_section(results)
     out += piano_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
