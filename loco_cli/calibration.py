@@ -72,16 +72,17 @@ def calibrate(
 
     1. each class's threshold maximising its F1 summed over tracks, latency zero;
     2. its latency at that threshold: the median of ``detected - reference`` over the pairs matched within
-       ``window``, times ``n / (n + LATENCY_PRIOR_ONSETS)`` (shrinkage toward zero; fewer than 5 pairs:
-       zero);
+       ``window``, times ``n / (n + LATENCY_PRIOR_ONSETS)`` (shrinkage toward zero; a class with fewer
+       than 5 pairs takes the pooled latency);
     3. the threshold again, with that latency removed.
 
     Classes with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets take the pooled values: the
     threshold maximising the F1 of all classes' onsets together and the shrunk median of all classes'
-    pairs at it. Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
+    pairs, each class's at its chosen threshold (fewer than 5 pairs in all: zero). Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
     "onsets", "hits", "detections", "latency_pairs", "pooled"}}``: ``f1``, ``hits`` (matched onsets) and
     ``detections`` at the chosen threshold and latency (``f1`` 0 for a class without onsets or
-    detections), ``latency_pairs`` the pairs its own latency was measured on.
+    detections), ``latency_pairs`` the class's own matched pairs at its threshold (its latency's evidence
+    unless ``pooled``).
     """
     import mir_eval
 
