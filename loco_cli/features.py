@@ -26,7 +26,7 @@ def frames_to_seconds(frames, fps: float, latency_s: float = 0.0) -> np.ndarray:
     """Times in seconds of frame indices (float frames allowed, e.g. interpolated peaks).
 
     ``frame / fps`` is the start of the frame's window; ``latency_s`` (a model's measured detection
-    delay, see :func:`loco_cli.detection.calibrate`) is subtracted so that detections land on onsets.
+    delay, see :func:`loco_cli.calibration.calibrate`) is subtracted so that detections land on onsets.
     This is the only place in loco where frames become seconds.
     """
     return np.asarray(frames, dtype=np.float64) / fps - latency_s
