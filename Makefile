@@ -85,7 +85,7 @@ samples:
 # The shipped models (see models/README.md): drums and piano on real recorded sample libraries, each
 # scored in its card on libraries it never heard.
 models: $(STAMP) samples
-	$(BIN)/python models/build.py drums piano
+	$(BIN)/python benchmarks/build_models.py drums piano
 
 lint: $(STAMP)
 	$(BIN)/ruff check loco_cli tests benchmarks examples

@@ -3,7 +3,7 @@
     python benchmarks/bench_libraries.py --test dry=DIR --test mix=DIR [--model NAME=MODEL[:ABOUT] ...]
                                          [--seeds-json FILE ...] [--json benchmarks/results/libraries.json]
 
-The held-out protocol of ``models/build.py drums``: four recorded kits (AVL Drumkits' Black Pearl and Red
+The held-out protocol of ``benchmarks/build_models.py drums``: four recorded kits (AVL Drumkits' Black Pearl and Red
 Zeppelin, Hydrogen's ForzeeStereo and ColomboAcoustic) play loco's grooves (``loco synth
 --renderer samples``), once drums-only and once inside FluidSynth band mixes at 0 dB. This script scores
 trained model files on those test folders (``--model``: e.g. the previous and the current shipped
@@ -11,7 +11,7 @@ model) and merges the rows that ``bench_seeds.py`` trained and scored on the sam
 (``--seeds-json``: e.g. counts-only training on the same renders), into one file in
 ``bench_seeds.py``'s layout, which ``report.py`` renders. Reproduce the figures in docs/benchmarks.md::
 
-    make samples && python models/build.py drums            # renders, trains and scores the shipped model
+    make samples && python benchmarks/build_models.py drums            # renders, trains and scores the shipped model
     git show bd132c9:models/drums.pt > runs/drums-synth-counts.pt   # the previous model (synthetic, counts)
     python benchmarks/bench_seeds.py --data runs/models/drums/prepared \\
         --test dry=runs/models/drums/test-dry --test mix=runs/models/drums/test-mix \\

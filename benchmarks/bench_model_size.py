@@ -10,7 +10,7 @@ libraries that keeps the 300x real-time goal on 2 cores.
 
 The three CRNNs share the shipped drum model's schedule (``drums_ema.toml``: EMA of the weights,
 warm-up, cosine decay) and supervision (onset times, ``--loss ce``) on the same renders of 26 sample
-libraries (``python models/build.py drums``); the convolution widths, the LSTM and the FC layer grow
+libraries (``python benchmarks/build_models.py drums``); the convolution widths, the LSTM and the FC layer grow
 (18.6k, 124k, 494k parameters); the largest trains at a third of the learning rate, since at the
 shipped one it diverged. The held-out test sets are the four kits never heard in training, drums
 alone (``dry``) and in band mixes (``mix``).

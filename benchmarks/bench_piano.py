@@ -3,7 +3,7 @@
     python benchmarks/bench_piano.py --test NAME=PREPARED [--model NAME=MODEL[:ABOUT] ...]
                                      [--scales 1,0.5,0.25] [--json benchmarks/results/piano_libraries.json]
 
-The held-out protocol of ``models/build.py piano``: the piano models train on the acoustic-piano presets
+The held-out protocol of ``benchmarks/build_models.py piano``: the piano models train on the acoustic-piano presets
 of Debian's SoundFonts and are scored on the **Salamander Grand Piano V3** (a Yamaha C5 recorded note by
 note at 16 velocities; npm, ``make samples``) playing other pieces (``loco synth piano --renderer samples``,
 seed 20), prepared with the piano preset (``--split none --val-fraction 0``). For each model and test set:
@@ -12,12 +12,12 @@ global onset F1 over keys, at the thresholds calibrated on the model's validatio
 threshold multiplied by each of ``--scales`` (how far a calibration made on renders is off on another
 piano), and the onset F1 of each octave-wide register. Reproduce the file in the repository::
 
-    make samples && python models/build.py piano       # renders, trains and scores the shipped model
+    make samples && python benchmarks/build_models.py piano       # renders, trains and scores the shipped model
     git show 9ee44b0:models/piano.pt > runs/piano-synth.pt   # built-in synthesizer, 46 ms window
     git show 74ca5db:models/piano.pt > runs/piano-2048.pt    # 9 SoundFont pianos, 46 ms window
     git checkout daf3d1d && python models/build.py piano && cp models/piano.pt runs/piano-2win200.pt \
         && git checkout main                                   # two windows at 200 frames/s, 6000 steps
-    P=runs/models/piano                                 # the corpora of models/build.py piano
+    P=runs/models/piano                                 # the corpora of benchmarks/build_models.py piano
     loco prepare $P/train-corpus runs/p46 --preset piano --split none --features long_win_length=0,hop_length=220
     for loss in loco ce softloc; do                     # 46 ms window, 3000 steps, each loss
         loco train runs/p46 --out runs/piano/$loss --loss $loss --steps 3000; done

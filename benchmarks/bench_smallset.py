@@ -17,7 +17,7 @@ can share a 2-core machine. The JSON holds, per variant, the pooled global F1 ov
 tracks for each seed, its mean / min / max over seeds, per class, and the timing error (mean and
 std of detected minus reference, ms) that tells a miscalibrated latency.
 
-The proxy for "a small real dataset": the held-out kits' drum-only renders of ``models/build.py
+The proxy for "a small real dataset": the held-out kits' drum-only renders of ``benchmarks/build_models.py
 drums`` (16 tracks x 30 s, four recorded kits none of which the shipped model heard)::
 
     git worktree add /tmp/loco-before fdff3a4          # before stratified validation and calibration

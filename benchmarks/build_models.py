@@ -1,6 +1,6 @@
 """Build the shipped models: render corpora, prepare, train, score on held-out libraries, write the cards.
 
-    python models/build.py [drums] [piano] [--steps N] [--work DIR]
+    python benchmarks/build_models.py [drums] [piano] [--steps N] [--work DIR]
 
 Every step is the public CLI/engine path a user would run; the card (``models/<name>.md``) is written
 from the measured results of this run. Deterministic from the seeds below; the run folder is kept
@@ -35,7 +35,7 @@ from loco_cli.engine import evaluate_model
 from loco_cli.prepare import prepare_dataset
 from loco_cli.train import load_recipe, train_run
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "models"  # the shipped models and their cards
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema.toml")},
@@ -155,7 +155,7 @@ def drum_card(r: dict) -> str:
     lat, thr = r["decode"]["latency_s"], r["decode"]["thresholds"]
     lines = [
         f"# `{r['name']}.pt`", "",
-        f"Trained by `python models/build.py drums` (`make models`, after `make samples`) with loco {__version__}, "
+        f"Trained by `python benchmarks/build_models.py drums` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training).", "",
         "## Held-out sample libraries (never heard in training)", "",
         "Four recorded kits none of whose samples were used in training (AVL Drumkits Black Pearl and Red "
@@ -226,7 +226,7 @@ def piano_card(r: dict) -> str:
     spec, rep, n = r["spec"], r["report"], r["notes"]
     lines = [
         f"# `{r['name']}.pt`", "",
-        f"Trained by `python models/build.py piano` (`make models`, after `make samples`) with loco {__version__}, "
+        f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training).", "",
         "## Held-out piano (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
@@ -281,7 +281,7 @@ def card(r: dict) -> str:
     spec, rep = r["spec"], r["report"]
     lines = [
         f"# `{r['name']}.pt`", "",
-        f"Trained by `python models/build.py {r['name']}` (`make models`) with loco {__version__}, torch {r['torch']}, "
+        f"Trained by `python benchmarks/build_models.py {r['name']}` (`make models`) with loco {__version__}, torch {r['torch']}, "
         f"on a 2-core CPU in {r['seconds'] / 60:.0f} minutes.", "",
         "## Data",
         f"- Training: `loco synth {spec['kind']}` seed 100, {spec['train_tracks']} tracks x {spec['duration']:.0f} s "
