@@ -305,6 +305,31 @@ def test_midi_file_structure(tmp_path):
         write_midi(tmp_path / "x.mid", Events(np.array([0.1]), np.array(["tabla"], dtype=object)), np.ones(1), drums=True)
 
 
+def test_midi_files_read_back_with_mido(tmp_path):
+    """An independent reader (mido) sees the notes loco wrote: times (s), pitches, channels, velocities and
+    durations, for drum classes (GM notes, channel 10) and piano pitches (channel 1)."""
+    mido = pytest.importorskip("mido")
+    from loco_cli.annotations import Events
+
+    def notes(path):
+        t, on, out = 0.0, {}, []
+        for msg in mido.MidiFile(path):  # iteration yields delta times in seconds, tempo applied
+            t += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                on[(msg.channel, msg.note)] = (t, msg.velocity)
+            elif msg.type in ("note_off", "note_on"):
+                start, vel = on.pop((msg.channel, msg.note))
+                out.append((round(start, 4), msg.channel, msg.note, vel, round(t - start, 4)))
+        return sorted(out)
+
+    ev = Events(np.array([0.5, 1.0, 1.25]), np.array(["KD", "SD", "HH"], dtype=object))
+    write_midi(tmp_path / "d.mid", ev, np.array([1.0, 0.5, 0.2]), drums=True)
+    assert notes(tmp_path / "d.mid") == [(0.5, 9, 36, 127, 0.1), (1.0, 9, 38, 84, 0.1), (1.25, 9, 42, 57, 0.1)]
+    ev = Events(np.array([0.1, 0.3, 2.0]), np.array(["60", "60", "72"], dtype=object))
+    write_midi(tmp_path / "p.mid", ev, np.array([1.0, 1.0, 0.0]), drums=False)
+    assert notes(tmp_path / "p.mid") == [(0.1, 0, 60, 127, 0.2), (0.3, 0, 60, 127, 0.5), (2.0, 0, 72, 40, 0.5)]
+
+
 def test_recipes(tmp_path):
     assert load_recipe("drums")["train"].lr > 0
     path = tmp_path / "r.toml"
