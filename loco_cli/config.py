@@ -343,7 +343,7 @@ class TrainConfig(_Config):
     min_length_fraction: float = 0.1
     length_dist: str = "uniform"  # window lengths: 'uniform' in [min, 1] x nominal, or 'log' (log-uniform: more short ones)
     stretch: float = 0.12
-    rate_scale: float = 0.0  # off: 0.125 cost 0.19 mean F1 on the demo corpus (docs/method.md)
+    rate_scale: float = 0.0  # off; 0.125 is measured on two seeds only (docs/method.md)
     gain_db: float = 6.0
     stack_prob: float = 0.0
     count_noise: float = 0.0  # probability that a window's count of a class is off by +-1 (noisy-label studies)
