@@ -23,6 +23,7 @@ from loco_cli.config import EVAL_WINDOW_S
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.errors import InvalidAnnotation, InvalidOption
 from loco_cli.scores import score_track, summarise, timing_errors
+from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
 
 __all__ = ["synth", "prepare", "train", "resume", "training_configs", "run_configs", "detect", "EvalResult",
            "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
@@ -396,8 +397,8 @@ def prepare(
     out: str | Path,
     *,
     preset: str = "drums",
-    split: str | None = None,
-    val_fraction: float | None = None,
+    split: str = DEFAULT_SPLIT,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
     layout: str = "auto",
     channel: str = "wet_mix",
     classes: list[str] | None = None,
@@ -416,11 +417,8 @@ def prepare(
     :func:`loco_cli.prepare.prepare_dataset` (``features``, ``snippets``, ``label_noise_ms``,
     ``include_train``, ``k_max``)."""
     from loco_cli.prepare import prepare_dataset
-    from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
 
-    return prepare_dataset(source, out, preset=preset, split=split or DEFAULT_SPLIT,
-                           val_fraction=DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction,
-                           layout=layout, channel=channel, classes=classes, label_map=label_map, seed=seed,
+    return prepare_dataset(source, out, preset=preset, split=split, val_fraction=val_fraction, layout=layout, channel=channel, classes=classes, label_map=label_map, seed=seed,
                            jobs=jobs, force=force, on_track=on_track, **options)
 
 
