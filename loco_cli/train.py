@@ -299,6 +299,23 @@ def _write_run_config(run: Path, meta: dict, decode_cfg: DecodeConfig, data: Pre
         indent=1) + "\n")
 
 
+def _validate_and_keep_best(scored, data: Prepared, decode_cfg: DecodeConfig, split: str, dev, loss: LossConfig,
+                            meta: dict, run: Path, progress: _Progress, row: dict) -> dict:
+    """Validate ``scored`` (the weight average when there is one); a new best is written to ``best.pt``;
+    ``progress`` counts validations without improvement and gains ``row`` with the metric. Returns
+    :func:`validate`'s result."""
+    v = validate(scored, data, decode_cfg, split=split, device=dev, k_max=loss.k_max)
+    if v["metric"] > progress.best + 1e-9:
+        progress.best, progress.bad_evals = v["metric"], 0
+        atomic_save(make_payload(scored, **_payload_args(meta), decode=decode_cfg,
+                                 metrics={"step": progress.step, v["name"]: v["metric"], "per_class": v["per_class"]}),
+                    run / "best.pt")
+    else:
+        progress.bad_evals += 1
+    progress.rows.append({**row, "val_metric": f"{v['metric']:.4f}"})
+    return v
+
+
 def _board_validation(board, v: dict, step: int) -> None:
     board.add_scalar(f"val/{v['name']}", v["metric"], step)
     for cls, value in list(v["per_class"].items())[:16]:
@@ -412,17 +429,10 @@ def train_run(
         if step % train.val_every == 0 or step == train.steps:
             stop_flag = torch.zeros(1)
             if rank == 0:
-                scored = ema_net if ema_net is not None else net
-                v = validate(scored, data, decode_cfg, split=val_split, device=dev, k_max=loss.k_max)
-                if v["metric"] > progress.best + 1e-9:
-                    progress.best, progress.bad_evals = v["metric"], 0
-                    atomic_save(make_payload(scored, **_payload_args(meta), decode=decode_cfg,
-                                             metrics={"step": step, v["name"]: v["metric"], "per_class": v["per_class"]}),
-                                run / "best.pt")
-                else:
-                    progress.bad_evals += 1
-                progress.rows.append({"step": step, "loss": f"{loss_sum / loss_n:.5f}", "val_metric": f"{v['metric']:.4f}",
-                                      "steps_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.1f}"})
+                row = {"step": step, "loss": f"{loss_sum / loss_n:.5f}", "steps_per_s": f"{rate:.2f}",
+                       "elapsed_s": f"{elapsed:.1f}"}
+                v = _validate_and_keep_best(ema_net if ema_net is not None else net, data, decode_cfg, val_split,
+                                            dev, loss, meta, run, progress, row)
                 emit("val", {"step": step, "metric": v["metric"], "name": v["name"], "best": progress.best,
                              "per_class": v["per_class"]})
                 if board:
