@@ -335,13 +335,21 @@ def _env_line(doc: dict) -> str:
             f"numpy {e.get('numpy')}, numba {e.get('numba')}")
 
 
+def _section(results: Path, title: str, name: str, command: str) -> tuple[list[str], dict | None]:
+    """A section's heading and its result file ``results/<name>.json`` (``None``, with the command that
+    makes it under the heading, when it is missing)."""
+    out = [f"## {title}", ""]
+    path = results / f"{name}.json"
+    if not path.is_file():
+        return out + _missing(name, command), None
+    return out, json.loads(path.read_text())
+
+
 def piano_section(results: Path) -> list[str]:
     """Piano models on a held-out piano (bench_piano.py results)."""
-    out = ["## Held-out piano (Salamander Grand Piano)", ""]
-    path = results / "piano_libraries.json"
-    if not path.is_file():
-        return out + _missing("piano_libraries", "python benchmarks/bench_piano.py ... (its docstring)")
-    doc = json.loads(path.read_text())
+    out, doc = _section(results, "Held-out piano (Salamander Grand Piano)", "piano_libraries", "python benchmarks/bench_piano.py ... (its docstring)")
+    if doc is None:
+        return out
     scales = [k for k in next(iter(next(iter(doc["models"].values()))["tests"].values()))["scales"] if k != "1"]
     out += [doc["about"], "",
             "| model | test set | note F1 | note P / R | onset F1 (global) | "
@@ -368,11 +376,9 @@ def piano_section(results: Path) -> list[str]:
 
 def model_size_section(results: Path) -> list[str]:
     """The drum model-size study (bench_model_size.py): held-out-library F1 and speed per size."""
-    out = ["## Model size (drums, held-out sample libraries)", ""]
-    path = results / "model_size.json"
-    if not path.is_file():
-        return out + _missing("model_size", "python benchmarks/bench_model_size.py ... (its docstring)")
-    doc = json.loads(path.read_text())
+    out, doc = _section(results, "Model size (drums, held-out sample libraries)", "model_size", "python benchmarks/bench_model_size.py ... (its docstring)")
+    if doc is None:
+        return out
     tests = list(doc["rows"][0]["tests"])
     out += ["The same schedule, supervision (onset times) and renders as the shipped drum model, three widths of "
             "the CRNN (the largest at a third of the learning rate: at the shipped one it diverged); global F1 at "
@@ -396,11 +402,9 @@ def model_size_section(results: Path) -> list[str]:
 
 def smallset_section(results: Path) -> list[str]:
     """Cross-validation on a small set (bench_smallset.py): counts vs onset times, from scratch or fine-tuned."""
-    out = ["## Cross-validation on a small set (drums, counts vs onset times)", ""]
-    path = results / "smallset.json"
-    if not path.is_file():
-        return out + _missing("smallset", "python benchmarks/bench_smallset.py ... (its docstring)")
-    doc = json.loads(path.read_text())
+    out, doc = _section(results, "Cross-validation on a small set (drums, counts vs onset times)", "smallset", "python benchmarks/bench_smallset.py ... (its docstring)")
+    if doc is None:
+        return out
     out += [f"{doc['about']} (`{doc['command']}`). `before`: the code of commit "
             f"{doc['variants'].get('before-loco', {}).get('commit', '?')} (before the threshold-aware, shrunk latency, "
             "the prior-pooled checkpoint score and stratified validation); the other rows: after them. Timing: mean "
