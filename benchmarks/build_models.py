@@ -38,7 +38,7 @@ from loco_cli.train import load_recipe, train_run
 HERE = Path(__file__).resolve().parent.parent / "models"  # the shipped models and their cards
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
-              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema.toml")},
+              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale.toml"), "detune": 3.0},
     "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
               "loss": "loco", "recipe": "piano"},
 }
@@ -78,13 +78,24 @@ def piano_corpora(root: Path) -> None:
                  renderer="samples", pianos=PIANO_TEST)
 
 
+_N = SPECS["drums"]["train_tracks"]
+#: The drum training corpus in three parts: (folder, tracks, seed, accompaniment dB or None).
+DRUM_TRAIN_PARTS = [("dry", _N // 2, 30, None), ("mix", _N // 3, 31, -3.0), ("mix9", _N - _N // 2 - _N // 3, 32, -9.0)]
+
+
+def drum_train_part(root: Path, part: tuple, detune: float) -> str:
+    """Render one part of :data:`DRUM_TRAIN_PARTS` into ``root/train-corpus/<folder>``."""
+    sub, tracks, seed, acc = part
+    write_corpus("drums", root / "train-corpus" / sub, n_tracks=tracks, duration=30.0, seed=seed,
+                 renderer="samples", kits=DRUM_TRAIN_KITS, accompaniment_db=acc, detune=detune)
+    return sub
+
+
 def drum_corpora(root: Path) -> None:
     """Render the drum training corpus (dry, accompaniment at -3 and -9 dB) and the held-out test corpora
     (the same tracks drums-only and at 0 dB accompaniment)."""
-    n = SPECS["drums"]["train_tracks"]
-    for sub, tracks, seed, acc in (("dry", n // 2, 30, None), ("mix", n // 3, 31, -3.0), ("mix9", n - n // 2 - n // 3, 32, -9.0)):
-        write_corpus("drums", root / "train-corpus" / sub, n_tracks=tracks, duration=30.0, seed=seed,
-                     renderer="samples", kits=DRUM_TRAIN_KITS, accompaniment_db=acc)
+    for part in DRUM_TRAIN_PARTS:
+        drum_train_part(root, part, SPECS["drums"]["detune"])
     for sub, acc in (("test-dry", None), ("test-mix", 0.0)):
         write_corpus("drums", root / sub, n_tracks=SPECS["drums"]["test_tracks"], duration=30.0, seed=20,
                      renderer="samples", kits=DRUM_TEST_KITS, accompaniment_db=acc)
@@ -170,12 +181,15 @@ def drum_card(r: dict) -> str:
         f"- Training: `loco synth drums --renderer samples`, {spec['train_tracks']} tracks x 30 s: half drums only, "
         "a third with accompaniment at -3 dB, the rest at -9 dB (seeds 30, 31, 32); each track plays one of the "
         f"{len(r['train_kits'])} training kits below, with velocity layers, round robin, hi-hat choke, a generated "
-        "room, mix-bus EQ and compression, noise and a random level. 15 % of the tracks validate (checkpoint, "
-        "latency and thresholds).",
+        "room, mix-bus EQ and compression, noise and a random level"
+        + (f"; every instrument retuned by up to +-{spec['detune']:g} semitones and given its own EQ in each track "
+           f"(`--detune {spec['detune']:g}`: one kit sounds like many)" if spec.get("detune") else "")
+        + ". 15 % of the tracks validate (checkpoint, latency and thresholds).",
         f"- Supervision: **onset times** (`--loss {spec['loss']}`; the renders have exact timestamps). A model "
         "trained from counts only on the same renders is compared in `docs/benchmarks.md`.",
-        "- Recipe: `benchmarks/recipes/drums_ema.toml` (the drums recipe with a weight average, warm-up and "
-        "cosine decay).", "",
+        f"- Recipe: `benchmarks/recipes/{Path(spec['recipe']).name}` (the drums recipe with a weight average, "
+        "warm-up and cosine decay, uniform window lengths, no stacking"
+        + (", sample-rate scaling 7/8..9/8" if load_recipe(spec["recipe"])["train"].rate_scale else "") + ").", "",
         "| training library | licence |", "|---|---|",
         *[f"| {k['name']} | {k['licence']} |" for k in r["train_kits"]], "",
         "| held-out library | licence |", "|---|---|",

@@ -436,12 +436,12 @@ def robustness_sections(results: Path) -> list[str]:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
     out += model_size_section(results)
     out += ["## Augmentations (drums, held-out sample libraries)", ""]
-    aug = results / "augment_drums.json"
-    if aug.is_file():
+    augments = sorted(results.glob("augment_*.json"))
+    for aug in augments:
         doc = json.loads(aug.read_text())
-        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
+        out += [f"`{aug.relative_to(results.parent)}`: {doc.get('about', '')}", "", *header, *seeds_rows(doc), "",
                 f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
-    else:
+    if not augments:
         out += _missing("augment_drums", "python benchmarks/bench_seeds.py ... (docs/method.md)")
     out += smallset_section(results)
     out += piano_section(results)

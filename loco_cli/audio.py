@@ -121,7 +121,3 @@ def audio_warnings(path: str | os.PathLike, fmax: float) -> list[str]:
         out.append(f"{path}: truncated: its header announces {announced} bytes of samples, the file holds "
                    f"{held} ({frames / rate:.2f} s were read); re-export or copy it again")
     return out
-    if rate / 2 < 0.95 * fmax:
-        return (f"{path}: recorded at {rate} Hz, so nothing above {rate / 2:.0f} Hz; the model reads up to "
-                f"{fmax:.0f} Hz (hi-hats and cymbals live there): expect missed or weaker detections")
-    return None

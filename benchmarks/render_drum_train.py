@@ -1,0 +1,45 @@
+"""Render the shipped drum model's training corpus (``build_models.py``'s kits, seeds and parts) with a
+given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py --data``).
+
+    python benchmarks/render_drum_train.py --detune 3 --work runs/detune
+
+Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
+the build does, so the validation tracks are the same ones). The parts render in two processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _part(args: tuple) -> str:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from build_models import drum_train_part
+
+    root, part, detune = args
+    return drum_train_part(Path(root), part, detune)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detune", type=float, required=True, help="semitones (loco synth --detune)")
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--jobs", type=int, default=2)
+    a = parser.parse_args()
+    from build_models import DRUM_TRAIN_PARTS
+
+    from loco_cli.prepare import prepare_dataset
+
+    with ProcessPoolExecutor(a.jobs) as pool:
+        list(pool.map(_part, [(a.work, p, a.detune) for p in DRUM_TRAIN_PARTS]))
+    prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
+
+
+if __name__ == "__main__":
+    main()
