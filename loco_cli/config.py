@@ -328,8 +328,8 @@ class TrainConfig(_Config):
     together, as resampling the audio would: 0.125 gives the authors' 7/8..9/8 for drums,
     the authors' code [5]) and gain-shifted by up to ``gain_db``; ``eq_db`` > 0 adds a random smooth
     equaliser curve to the log-mel channels (a spectral tilt plus one bell, each up to ``+-eq_db`` dB:
-    the timbre of another kit, microphone or room; see :func:`loco_cli.data.random_eq_db`); with ``stack_prob`` a second window is
-    mixed in ("extract stacking") and the labels are united. ``count_noise`` moves each window's count
+    the timbre of another kit, microphone or room; see :func:`loco_cli.data.random_eq_db`); with
+    ``stack_prob`` a second window is mixed in ("extract stacking") and the labels are united. ``count_noise`` moves each window's count
     of each class by +-1 with that probability (clipped at 0), leaving the frame labels alone: noisy
     count labels for the SeCoST study (SeCoST [4]). Counts-only datasets train on their
     fixed clips: gain, and stacking of two clips of the same length (their counts added).

@@ -180,7 +180,7 @@ class Sampler:
             for c in f.log_channels:
                 x[:, c] += gain
         if cfg.eq_db > 0:
-            x = x.copy() if cfg.gain_db <= 0 else x
+            x = x.copy() if cfg.gain_db <= 0 else x  # the gain step above already copied it
             curve = np.float32(math.log(10.0) / 10.0) * random_eq_db(x.shape[-1], cfg.eq_db, rng)
             for c in f.log_channels:
                 x[:, c] += curve

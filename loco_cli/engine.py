@@ -364,10 +364,11 @@ def synth(
 ) -> dict:
     """Render a corpus of ``tracks`` drum or piano tracks of ``duration`` seconds into ``out``: ``loco
     synth``. ``kind``: ``"drums"`` or ``"piano"``; ``renderer``: ``builtin``, ``fluidsynth`` or ``samples``
-    (with ``kits`` / ``pianos``; ``detune``: retune and colour each drum per track, semitones). The same ``seed`` gives byte-identical files. The corpus is rendered
-    into a temporary folder and renamed to ``out`` when complete; an existing ``out`` is replaced only
-    with ``force`` and only when it is a loco corpus (it holds ``corpus.json``). Returns the corpus
-    summary written to ``out/corpus.json`` (seconds, events per label, kits and their licences);
+    (with ``kits`` / ``pianos``; ``detune``: retune and colour each drum per track, semitones). The
+    same ``seed`` gives byte-identical files. The corpus is rendered into a temporary folder and
+    renamed to ``out`` when complete; an existing ``out`` is replaced only with ``force`` and only when
+    it is a loco corpus (it holds ``corpus.json``). Returns the corpus summary written to
+    ``out/corpus.json`` (seconds, events per label, kits and their licences);
     :func:`loco_cli.corpus.write_corpus` has every layout."""
     import shutil
 
