@@ -407,7 +407,9 @@ def smallset_section(results: Path) -> list[str]:
         return out
     out += [f"{doc['about']} (`{doc['command']}`). `before`: the code of commit "
             f"{doc['variants'].get('before-loco', {}).get('commit', '?')} (before the threshold-aware, shrunk latency, "
-            "the prior-pooled checkpoint score and stratified validation); the other rows: after them. Timing: mean "
+            "the prior-pooled checkpoint score and stratified validation); the other rows: after them. `now` and "
+            "`drums2`: the `drums` recipe with sample-rate scaling, and `drums2` starting from the shipped model "
+            "rebuilt on `--detune 3` renders (`drums` starts from the model before it). Timing: mean "
             "(and std) of detected minus reference over the matched onsets.", "",
             "| variant | loss | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
             "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|"]
