@@ -10,7 +10,6 @@ the build does, so the validation tracks are the same ones). The parts render in
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -19,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _part(args: tuple) -> str:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from build_models import drum_train_part
 
     root, part, detune = args

@@ -198,13 +198,13 @@ def test_counts_only_stacking_adds_counts(corpus, tmp_path):
     assert seen <= {(4, 2), (2, 5), (0, 8)} and len(seen) == 3  # every pair of clips, counts added
 
 
-def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_path):
-    """With a multi-resolution front-end (``long_win_length``) the gain moves both log-mel channels and
-    not the time difference; mixing two clips log-adds both log-mel channels."""
+def _long_window_clip(corpus, tmp_path):
+    """A counts-only dataset of one 1.5 s clip with a multi-resolution front-end (``long_win_length``):
+    ``(FeatureConfig, Prepared, the clip's cached features (T, 3, bands) float32)``; counts-only
+    windows are the clip exactly, so an augmented example lines up with them frame by frame."""
     import numpy as np
 
-    from loco_cli.config import FeatureConfig, TrainConfig
-    from loco_cli.data import Sampler, _mix
+    from loco_cli.config import FeatureConfig
 
     cfg = FeatureConfig(long_win_length=2048)
     wav = sorted(corpus.glob("*.wav"))[0]
@@ -213,6 +213,18 @@ def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_pat
     data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", features=cfg, split="none").out)
     row = data.snippets[0]
     raw = np.asarray(data.feature_array(row["track"])[row["start_frame"] : row["start_frame"] + row["n_frames"]], np.float32)
+    return cfg, data, raw
+
+
+def test_long_window_channel_is_augmented_as_a_log_power_channel(corpus, tmp_path):
+    """With a multi-resolution front-end (``long_win_length``) the gain moves both log-mel channels and
+    not the time difference; mixing two clips log-adds both log-mel channels."""
+    import numpy as np
+
+    from loco_cli.config import TrainConfig
+    from loco_cli.data import Sampler, _mix
+
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
     assert raw.shape[1:] == (3, cfg.n_mels)
     x = Sampler(data, TrainConfig(gain_db=6.0), np.random.default_rng(0)).example()[0]
     gain = x[:, 0] - raw[:, 0]
@@ -265,16 +277,10 @@ def test_eq_augmentation_adds_one_smooth_bounded_curve_to_the_log_channels(corpu
 
     import numpy as np
 
-    from loco_cli.config import ConfigError, FeatureConfig, TrainConfig
+    from loco_cli.config import ConfigError, TrainConfig
     from loco_cli.data import Sampler, random_eq_db
 
-    cfg = FeatureConfig(long_win_length=2048)
-    wav = sorted(corpus.glob("*.wav"))[0]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text(f"audio,start,end,KD,SD\n{wav},0,1.5,2,1\n")
-    data = load_prepared(prepare_dataset(manifest, tmp_path / "mp", features=cfg, split="none").out)
-    row = data.snippets[0]
-    raw = np.asarray(data.feature_array(row["track"])[row["start_frame"] : row["start_frame"] + row["n_frames"]], np.float32)
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
     x = Sampler(data, TrainConfig(gain_db=0.0, eq_db=6.0), np.random.default_rng(3)).example()[0]
     curve = x[:, 0] - raw[:, 0]  # (T, F): the same curve in every frame
     np.testing.assert_allclose(curve, np.broadcast_to(curve[0], curve.shape), atol=1e-5)
