@@ -264,3 +264,12 @@ def test_cli_synth_with_sample_kits(kits, tmp_path):
     assert json.loads((out / "corpus.json").read_text())["kits"][0]["name"] == "Tiny Old"
     result = runner.invoke(app, ["synth", "drums", str(tmp_path / "c2"), "--renderer", "samples"])
     assert result.exit_code == 2 and "needs --kits" in result.output and "Traceback" not in result.output
+    detuned = tmp_path / "detuned"
+    result = runner.invoke(app, ["synth", "drums", str(detuned), "--tracks", "1", "--duration", "3", "--renderer",
+                                 "samples", "--kits", str(kits / "old"), "--detune", "2"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((detuned / "corpus.json").read_text())["detune"] == 2.0
+    for bad in (["--detune", "2"], ["--renderer", "samples", "--kits", str(kits / "old"), "--detune", "13"]):
+        result = runner.invoke(app, ["synth", "drums", str(tmp_path / "c3"), "--tracks", "1", *bad])
+        assert result.exit_code == 2 and "--detune" in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "c3").exists()  # nothing half-written
