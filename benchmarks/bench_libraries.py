@@ -14,13 +14,13 @@ model) and merges the rows that ``bench_seeds.py`` trained and scored on the sam
     make samples && python benchmarks/build_models.py drums            # renders, trains and scores the shipped model
     git show bd132c9:models/drums.pt > runs/drums-synth-counts.pt   # the first model (synthetic, counts)
     python benchmarks/render_drum_train.py --detune 3 --work runs/detune   # the shipped model's training renders
-    python benchmarks/bench_seeds.py --data runs/detune/prepared \
-        --test dry=runs/models/drums/test-dry --test mix=runs/models/drums/test-mix \
-        --variant counts12k=drums@loco+runs/drums-synth-counts.pt \
+    python benchmarks/bench_seeds.py --data runs/detune/prepared \\
+        --test dry=runs/models/drums/test-dry --test mix=runs/models/drums/test-mix \\
+        --variant counts12k=drums@loco+runs/drums-synth-counts.pt \\
         --seeds 1 --steps 12000 --work runs/libseeds-dt3 --json runs/libseeds-dt3/counts12k.json
-    python benchmarks/bench_libraries.py --test dry=runs/models/drums/test-dry \
-        --test mix=runs/models/drums/test-mix --model "previous=runs/drums-synth-counts.pt:first shipped \
-        model (built-in synthesizer, counts)" --model "shipped=models/drums.pt:shipped model (sample libraries, \
+    python benchmarks/bench_libraries.py --test dry=runs/models/drums/test-dry \\
+        --test mix=runs/models/drums/test-mix --model "previous=runs/drums-synth-counts.pt:first shipped \\
+        model (built-in synthesizer, counts)" --model "shipped=models/drums.pt:shipped model (sample libraries, \\
         onset times)" --seeds-json runs/libseeds-dt3/counts12k.json --json benchmarks/results/libraries.json
 
 (``benchmarks/results/libraries.json`` holds the exact commands of its rows.)

@@ -160,6 +160,20 @@ def _table(rep: dict, classes: list[str]) -> list[str]:
     return lines
 
 
+def _recipe_text(t) -> str:
+    """What a drum TrainConfig does beyond the authors' recipe, in words, for the card."""
+    parts = []
+    if t.ema_decay:
+        parts.append("a weight average")
+    if t.warmup_steps or t.lr_final_fraction < 1:
+        parts.append("warm-up and cosine decay")
+    parts.append("log-uniform window lengths" if t.length_dist == "log" else "uniform window lengths")
+    parts.append(f"stacking {t.stack_prob:g}" if t.stack_prob else "no stacking")
+    if t.rate_scale:
+        parts.append(f"sample-rate scaling 1 +- {t.rate_scale:g}")
+    return "the drums recipe with " + ", ".join(parts)
+
+
 def drum_card(r: dict) -> str:
     """The drum model's card: held-out libraries first, the data and their licences, what fails."""
     spec = r["spec"]
@@ -187,9 +201,8 @@ def drum_card(r: dict) -> str:
         + ". 15 % of the tracks validate (checkpoint, latency and thresholds).",
         f"- Supervision: **onset times** (`--loss {spec['loss']}`; the renders have exact timestamps). A model "
         "trained from counts only on the same renders is compared in `docs/benchmarks.md`.",
-        f"- Recipe: `benchmarks/recipes/{Path(spec['recipe']).name}` (the drums recipe with a weight average, "
-        "warm-up and cosine decay, uniform window lengths, no stacking"
-        + (", sample-rate scaling 7/8..9/8" if load_recipe(spec["recipe"])["train"].rate_scale else "") + ").", "",
+        f"- Recipe: `benchmarks/recipes/{Path(spec['recipe']).name}` ({_recipe_text(load_recipe(spec['recipe'])['train'])}).",
+        "",
         "| training library | licence |", "|---|---|",
         *[f"| {k['name']} | {k['licence']} |" for k in r["train_kits"]], "",
         "| held-out library | licence |", "|---|---|",
