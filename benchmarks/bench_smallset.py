@@ -1,7 +1,7 @@
 """Benchmark: training on a small real-like set by cross-validation, counts against onset times,
 before and after a code change.
 
-    python benchmarks/bench_smallset.py --source DIR --variant NAME=CODE@LOSS[+INIT][:SEEDS] [--variant ...]
+    python benchmarks/bench_smallset.py --source DIR --variant NAME=CODE@LOSS[+INIT][%RECIPE][:SEEDS] [--variant ...]
                                         [--seeds 0,1] [--folds 3] [--steps 1400] [--work runs/smallset]
                                         [--json benchmarks/results/smallset.json]
 
@@ -10,7 +10,8 @@ The situation of a user with a few minutes of their own drums: ``loco crossval S
 from random weights), for every variant and fold-assignment seed. ``CODE`` is the folder of the loco
 source to run (``.`` for this checkout; a ``git worktree`` of an older commit for a "before" row),
 ``LOSS`` the training loss (``loco``: counts only; ``ce``: onset times), ``INIT`` a model every fold
-fine-tunes (``crossval --init``: ``drums``, a model file), ``SEEDS`` the variant's own seeds
+fine-tunes (``crossval --init``: ``drums``, a model file), ``RECIPE`` a recipe TOML (``crossval
+--recipe``; default the preset's), ``SEEDS`` the variant's own seeds
 (``:0``; default ``--seeds``). Each run goes to ``WORK/NAME-LOSS-sS`` and
 is reused when its ``crossval.json`` exists; each uses one thread, so two
 can share a 2-core machine. The JSON holds, per variant, the pooled global F1 over all folds' test
@@ -53,7 +54,7 @@ def _commit(code: Path) -> str | None:
 
 
 def run_crossval(code: Path, source: Path, out: Path, loss: str, seed: int, folds: int, steps: int,
-                 init: str | None = None) -> dict:
+                 init: str | None = None, recipe: str | None = None) -> dict:
     """``loco crossval`` with the loco source in ``code`` (one thread), or its cached report."""
     report = out / "crossval.json"
     if not report.is_file():
@@ -65,6 +66,8 @@ def run_crossval(code: Path, source: Path, out: Path, loss: str, seed: int, fold
                "--steps", str(steps), "--seed", str(seed), "--jobs", "1"]
         if init:
             cmd += ["--init", init if init in ("drums", "piano") else str(Path(init).resolve())]
+        if recipe:
+            cmd += ["--recipe", recipe if recipe in ("drums", "piano") else str(Path(recipe).resolve())]
         subprocess.run(cmd, cwd=code, env=env, check=True)  # cwd: `python -c` puts it first on sys.path
     return json.loads(report.read_text())
 
@@ -97,18 +100,19 @@ def main(argv: list[str] | None = None) -> None:
         if ":" in loss and loss.rsplit(":", 1)[1].replace(",", "").isdigit():
             loss, given = loss.rsplit(":", 1)
             own_seeds = [int(s) for s in given.split(",")]
+        loss, _, recipe = loss.partition("%")
         loss, _, init = loss.partition("+")
         code_dir = (ROOT if code == "." else Path(code)).resolve()
         runs = []
         for seed in own_seeds:
             report = run_crossval(code_dir, args.source, args.work / f"{name}-{loss}-s{seed}", loss, seed,
-                                  args.folds, args.steps, init or None)
+                                  args.folds, args.steps, init or None, recipe or None)
             runs.append({"seed": seed, **summarise(report)})
             print(f"{name} {loss} seed {seed}: pooled global F1 {runs[-1]['global_f1']:.3f} "
                   f"({', '.join(f'{c} {f:.2f}' for c, f in runs[-1]['classes'].items())})")
         key = f"{name}-{loss}"
         variants[key] = {"code": str(code_dir if code != "." else "."), "commit": _commit(code_dir), "loss": loss,
-                         "init": init or None,
+                         "init": init or None, "recipe": recipe or None,
                          "global_f1": _stats([r["global_f1"] for r in runs]),
                          "mean_f1": _stats([r["mean_f1"] for r in runs]),
                          "classes": {c: _stats([r["classes"][c] for r in runs]) for c in runs[0]["classes"]},

@@ -374,6 +374,22 @@ def piano_section(results: Path) -> list[str]:
     return out
 
 
+def calibration_section(results: Path) -> list[str]:
+    """The calibration's threshold prior (bench_calibration.py): held-out scores per prior weight."""
+    out, doc = _section(results, "Calibration: the threshold prior", "calibration", "python benchmarks/bench_calibration.py ... (its docstring)")
+    if doc is None:
+        return out
+    priors = list(next(iter(doc["cases"].values()))["priors"])
+    out += [f"{doc['about'][0].upper()}{doc['about'][1:]} (docs/method.md, Calibration). Piano: note F1 on the held-out "
+            "piano; drums: global onset F1 on the held-out kits or on a crossval fold's test tracks.", "",
+            "| case | validation tracks | test tracks | " + " | ".join(f"k = {k}" for k in priors) + " |",
+            "|---|---|---|" + "---|" * len(priors)]
+    for name, c in doc["cases"].items():
+        cells = [f"{v.get('note_f1', v['global_f1']):.3f}" for v in c["priors"].values()]
+        out.append(f"| {name} | {c['val_tracks']} | {c['test_tracks']} | " + " | ".join(cells) + " |")
+    return out + ["", f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+
+
 def model_size_section(results: Path) -> list[str]:
     """The drum model-size study (bench_model_size.py): held-out-library F1 and speed per size."""
     out, doc = _section(results, "Model size (drums, held-out sample libraries)", "model_size", "python benchmarks/bench_model_size.py ... (its docstring)")
@@ -411,13 +427,14 @@ def smallset_section(results: Path) -> list[str]:
             "`drums2`: the `drums` recipe with sample-rate scaling, and `drums2` starting from the shipped model "
             "rebuilt on `--detune 3` renders (`drums` starts from the model before it). Timing: mean "
             "(and std) of detected minus reference over the matched onsets.", "",
-            "| variant | loss | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
-            "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|"]
+            "| variant | loss | recipe | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
+            "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|"]
     for name, v in doc["variants"].items():
         first = v["runs"][0]
         timing = " / ".join(f"{t['mean']:+.1f} ({t['std']:.1f})" for t in first["timing_ms"].values())
         per_seed = ", ".join(f"{r['global_f1']:.3f}" for r in v["runs"])
-        out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {v.get('init') or 'random weights'} | "
+        recipe = Path(v["recipe"]).name if v.get("recipe") else "the preset's"
+        out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {recipe} | {v.get('init') or 'random weights'} | "
                    f"{', '.join(str(r['seed']) for r in v['runs'])} | "
                    f"{per_seed} | "
                    + " / ".join(f"{f:.2f}" for f in first["classes"].values()) + f" | {timing} |")
@@ -447,6 +464,7 @@ def robustness_sections(results: Path) -> list[str]:
         out += _missing("augment_drums", "python benchmarks/bench_seeds.py ... (docs/method.md)")
     out += smallset_section(results)
     out += piano_section(results)
+    out += calibration_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
     if ft.is_file():

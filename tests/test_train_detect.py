@@ -266,6 +266,38 @@ def test_calibrate_pools_classes_with_few_onsets():
     assert report["c"]["onsets"] == 0 and report["c"]["f1"] == 0.0
 
 
+def _two_classes(rng, fps, n_tracks, n_a, n_b, n_frames=40000):
+    """Class a: ``n_a`` onsets per track peaking 0.6, each with a 0.3 false alarm 60 ms later (pooled
+    best threshold 0.5); class b: ``n_b`` onsets peaking 0.25 (its own best threshold <= 0.25)."""
+    tracks = []
+    for _ in range(n_tracks):
+        slots = rng.permutation(np.arange(50, n_frames - 100, 40))[: n_a + n_b]
+        ref_a, ref_b = np.sort(slots[:n_a]) / fps, np.sort(slots[n_a:]) / fps
+        probs = np.zeros((n_frames, 2))
+        probs[np.round(ref_a * fps).astype(int), 0] = 0.6
+        probs[np.round(ref_a * fps).astype(int) + 12, 0] = 0.3
+        probs[np.round(ref_b * fps).astype(int), 1] = 0.25
+        tracks.append((probs, [ref_a, ref_b]))
+    return tracks
+
+
+def test_calibrate_threshold_prior_pulls_a_class_with_few_onsets_to_the_pooled_threshold():
+    """20 validation onsets: the pooled curve, worth THRESHOLD_PRIOR_ONSETS onsets, outweighs the class's
+    own (its own best, 0.25, is what no prior picks); 1000 onsets keep their own threshold."""
+    from loco_cli.calibration import THRESHOLD_PRIOR_ONSETS
+
+    fps = 200.0
+    few = _two_classes(np.random.default_rng(4), fps, 2, 150, 10)
+    assert THRESHOLD_PRIOR_ONSETS == 100
+    own, _ = calibrate(few, ["a", "b"], fps, DecodeConfig(), prior_onsets=0)
+    assert own.thresholds[1] <= 0.25 and 0.3 < own.thresholds[0] <= 0.6
+    cfg, report = calibrate(few, ["a", "b"], fps, DecodeConfig())
+    assert not report["b"]["pooled"] and report["b"]["onsets"] == 20
+    assert cfg.thresholds == (0.5, 0.5) and report["b"]["f1"] == 0.0
+    many, _ = calibrate(_two_classes(np.random.default_rng(5), fps, 4, 150, 250), ["a", "b"], fps, DecodeConfig())
+    assert many.thresholds[1] <= 0.25 and many.thresholds[0] == 0.5
+
+
 def test_checkpoint_score_pools_rare_classes_with_the_rest():
     """A class with 3 validation onsets moves the score far less than its own F1 swings."""
     from loco_cli.calibration import CHECKPOINT_PRIOR_ONSETS, checkpoint_score

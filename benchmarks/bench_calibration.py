@@ -1,0 +1,105 @@
+"""Benchmark: the threshold prior of the calibration (``calibration.THRESHOLD_PRIOR_ONSETS``).
+
+    python benchmarks/bench_calibration.py --case NAME=MODEL,VAL_PREPARED,TEST_PREPARED [--case ...]
+                                           [--priors 0,10,30,100,300,1000]
+                                           [--json benchmarks/results/calibration.json]
+
+For each case: the model's activations on the ``val`` split of ``VAL_PREPARED`` (the split that picked
+its checkpoint and calibrated it) and on every track of ``TEST_PREPARED`` (held-out libraries, prepared
+with ``--split none --val-fraction 0``; ``TEST_PREPARED:test`` scores its ``test`` split only, e.g. a
+``loco crossval`` fold's); for each prior weight ``k``, :func:`loco_cli.calibration.calibrate`
+on the validation activations with ``prior_onsets=k``, then the test tracks decoded at those thresholds
+and latencies and scored at 50 ms: global onset F1, per class, and for piano the note F1 (pitch + onset,
+mean over pieces). ``k = 0`` is each class's own F1-optimal threshold (the rule before the prior). The
+cases in the repository's file, after ``python benchmarks/build_models.py drums piano``::
+
+    python benchmarks/bench_calibration.py \\
+        --case piano=models/piano.pt,runs/models/piano/prepared,runs/models/piano/prepared-test \\
+        --case drums=models/drums.pt,runs/models-dt3/drums/prepared,runs/models-dt3/drums/prepared-dry \\
+        --case smallset_counts_fold0=runs/smallset/now-loco-s0/fold0/run/model.pt,runs/smallset/now-loco-s0/fold0/prepared,runs/smallset/now-loco-s0/fold0/prepared:test \
+        ... (folds 1, 2, and the onset-time run runs/smallset/after-ce-s0 of bench_smallset.py) \
+        --json benchmarks/results/calibration.json
+
+A ``loco crossval`` fold validates on two tracks (hundreds of drum onsets per class): the prior there
+moves little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_seeds import environment, write_json  # noqa: E402
+
+from loco_cli.calibration import THRESHOLD_PRIOR_ONSETS, calibrate  # noqa: E402
+from loco_cli.checkpoint import load_model  # noqa: E402
+from loco_cli.detection import detect_tracks  # noqa: E402
+from loco_cli.engine import _is_piano, note_level_f1  # noqa: E402
+from loco_cli.peaks import decode  # noqa: E402
+from loco_cli.prepared import load_prepared  # noqa: E402
+from loco_cli.scores import score_track, summarise  # noqa: E402
+
+
+def run_case(model: str, val_dir: str, test_dir: str, priors: list[float]) -> dict:
+    """Scores of one model on its held-out test set, per threshold prior weight."""
+    test_dir, _, test_split = test_dir.partition(":")
+    loaded = load_model(model)
+    val, test = load_prepared(val_dir), load_prepared(test_dir)
+    base = loaded.decode.replace(thresholds=(), latency_s=())
+    fps = loaded.features.fps
+    val_probs = [(p, val.events[n]) for n, p, _ in detect_tracks(loaded.model, val, val.split_tracks("val"), base)]
+    test_names = test.split_tracks(test_split) if test_split else \
+        [n for split in ("train", "val", "test") for n in test.split_tracks(split)]
+    test_probs = {n: p for n, p, _ in detect_tracks(loaded.model, test, test_names, base)}
+    piano = _is_piano(test.classes)
+    out = {}
+    for k in priors:
+        cfg, report = calibrate(val_probs, val.classes, fps, base, prior_onsets=k)
+        per_track, notes = {}, []
+        for name, probs in test_probs.items():
+            events, _ = decode(probs, test.classes, fps, cfg)
+            ref = test.reference(name)
+            per_track[name] = score_track(ref, events, test.classes)
+            if piano:
+                notes.append(note_level_f1(ref, events, 0.05)[2])
+        summary = summarise(per_track, test.classes)
+        row = {"global_f1": round(summary["overall"]["global"]["f1"], 4),
+               "own_threshold_classes": sum(not r["pooled"] for r in report.values()),
+               "distinct_thresholds": len(set(cfg.thresholds))}
+        if piano:
+            row["note_f1"] = round(sum(notes) / len(notes), 4)
+        else:
+            row["classes"] = {c: round(summary["classes"][c]["global"]["f1"], 4) for c in test.classes}
+        out[f"{k:g}"] = row
+        print(f"{Path(model).name} prior {k:g}: " + ", ".join(f"{a} {b}" for a, b in row.items() if a != "classes"),
+              flush=True)
+    return {"model": model, "val": val_dir, "test": test_dir, "val_tracks": len(val_probs),
+            "test_tracks": len(test_probs), "priors": out}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", action="append", required=True, help="NAME=MODEL,VAL_PREPARED,TEST_PREPARED")
+    ap.add_argument("--priors", default="0,10,30,100,300,1000")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    priors = [float(x) for x in args.priors.split(",")]
+    cases = {}
+    for spec in args.case:
+        name, rest = spec.split("=", 1)
+        model, val_dir, test_dir = rest.split(",")
+        cases[name] = run_case(model, val_dir, test_dir, priors)
+    if args.json:
+        write_json({"benchmark": "calibration",
+                    "about": ("threshold prior weight k (pseudo-onsets following the pooled classes' F1 curve) in "
+                              "each class's threshold choice on the validation split; scores on held-out "
+                              f"libraries at 50 ms; the library's default k is {THRESHOLD_PRIOR_ONSETS:g}"),
+                    "command": "python benchmarks/bench_calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                    "environment": environment("cpu"), "cases": cases}, str(args.json))
+
+
+if __name__ == "__main__":
+    main()
