@@ -1,7 +1,7 @@
 """Benchmark: training on a small real-like set by cross-validation, counts against onset times,
 before and after a code change.
 
-    python benchmarks/bench_smallset.py --source DIR --variant NAME=CODE@LOSS[+INIT][%RECIPE][:SEEDS] [--variant ...]
+    python benchmarks/bench_smallset.py --source DIR --variant NAME=CODE@LOSS[+INIT][%RECIPE][#STEPS][:SEEDS] [--variant ...]
                                         [--seeds 0,1] [--folds 3] [--steps 1400] [--work runs/smallset]
                                         [--json benchmarks/results/smallset.json]
 
@@ -11,7 +11,8 @@ from random weights), for every variant and fold-assignment seed. ``CODE`` is th
 source to run (``.`` for this checkout; a ``git worktree`` of an older commit for a "before" row),
 ``LOSS`` the training loss (``loco``: counts only; ``ce``: onset times), ``INIT`` a model every fold
 fine-tunes (``crossval --init``: ``drums``, a model file), ``RECIPE`` a recipe TOML (``crossval
---recipe``; default the preset's), ``SEEDS`` the variant's own seeds
+--recipe``; default the preset's), ``STEPS`` the variant's own steps per fold (default ``--steps``),
+``SEEDS`` the variant's own seeds
 (``:0``; default ``--seeds``). Each run goes to ``WORK/NAME-LOSS-sS`` and
 is reused when its ``crossval.json`` exists; each uses one thread, so two
 can share a 2-core machine. The JSON holds, per variant, the pooled global F1 over all folds' test
@@ -100,19 +101,21 @@ def main(argv: list[str] | None = None) -> None:
         if ":" in loss and loss.rsplit(":", 1)[1].replace(",", "").isdigit():
             loss, given = loss.rsplit(":", 1)
             own_seeds = [int(s) for s in given.split(",")]
+        loss, _, steps = loss.partition("#")
+        steps = int(steps) if steps else args.steps
         loss, _, recipe = loss.partition("%")
         loss, _, init = loss.partition("+")
         code_dir = (ROOT if code == "." else Path(code)).resolve()
         runs = []
         for seed in own_seeds:
             report = run_crossval(code_dir, args.source, args.work / f"{name}-{loss}-s{seed}", loss, seed,
-                                  args.folds, args.steps, init or None, recipe or None)
+                                  args.folds, steps, init or None, recipe or None)
             runs.append({"seed": seed, **summarise(report)})
             print(f"{name} {loss} seed {seed}: pooled global F1 {runs[-1]['global_f1']:.3f} "
                   f"({', '.join(f'{c} {f:.2f}' for c, f in runs[-1]['classes'].items())})")
         key = f"{name}-{loss}"
         variants[key] = {"code": str(code_dir if code != "." else "."), "commit": _commit(code_dir), "loss": loss,
-                         "init": init or None, "recipe": recipe or None,
+                         "init": init or None, "recipe": recipe or None, "steps": steps,
                          "global_f1": _stats([r["global_f1"] for r in runs]),
                          "mean_f1": _stats([r["mean_f1"] for r in runs]),
                          "classes": {c: _stats([r["classes"][c] for r in runs]) for c in runs[0]["classes"]},
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
             source = str(args.source)
         write_json({
             "benchmark": "smallset",
-            "about": (f"loco crossval --folds {args.folds} --steps {args.steps} on {source} (16 tracks x 30 s of four "
+            "about": (f"loco crossval --folds {args.folds} --steps {args.steps} (a variant's own where given) on {source} "
+                      "(16 tracks x 30 s of four "
                       "recorded kits the shipped model never heard, drums only; about 5 minutes of audio per training "
                       "fold), from random weights or fine-tuning a model (--init), one thread per run; pooled global "
                       "F1 at 50 ms over all folds' test tracks, per fold-assignment seed"),

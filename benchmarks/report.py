@@ -427,14 +427,15 @@ def smallset_section(results: Path) -> list[str]:
             "`drums2`: the `drums` recipe with sample-rate scaling, and `drums2` starting from the shipped model "
             "rebuilt on `--detune 3` renders (`drums` starts from the model before it). Timing: mean "
             "(and std) of detected minus reference over the matched onsets.", "",
-            "| variant | loss | recipe | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
-            "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|"]
+            "| variant | loss | recipe | steps | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
+            "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, v in doc["variants"].items():
         first = v["runs"][0]
         timing = " / ".join(f"{t['mean']:+.1f} ({t['std']:.1f})" for t in first["timing_ms"].values())
         per_seed = ", ".join(f"{r['global_f1']:.3f}" for r in v["runs"])
         recipe = Path(v["recipe"]).name if v.get("recipe") else "the preset's"
-        out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {recipe} | {v.get('init') or 'random weights'} | "
+        out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {recipe} | {v.get('steps', doc['steps'])} | "
+                   f"{v.get('init') or 'random weights'} | "
                    f"{', '.join(str(r['seed']) for r in v['runs'])} | "
                    f"{per_seed} | "
                    + " / ".join(f"{f:.2f}" for f in first["classes"].values()) + f" | {timing} |")

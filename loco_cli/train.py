@@ -396,7 +396,8 @@ def train_run(
                    "params": sum(p.numel() for p in net.parameters()), "train_tracks": len(data.split_tracks("train")),
                    "val_split": val_split, "world_size": world,
                    "tensorboard": str(run / "tensorboard") if board else None, "init": init_info,
-                   "thin_classes": validation_gaps(data, val_split)})
+                   "thin_classes": validation_gaps(data, val_split),
+                   "suggest_init": fine_tune_hint(data, start) if not resume else None})
     use_amp = train.amp and dev.type == "cuda"
     threads_before = torch.get_num_threads()
     monitor = None
@@ -469,6 +470,33 @@ def train_run(
 
         dist.barrier()
     return result  # type: ignore[return-value]
+
+
+#: Training audio (seconds) under which :func:`fine_tune_hint` suggests starting from the shipped model:
+#: on 16 tracks of unheard kits (about 5 minutes per training fold) counts from random weights scored
+#: 0.62 and fine-tuned from the shipped drum model 0.88 (benchmarks/results/smallset.json).
+SMALL_SET_SECONDS = 600.0
+
+
+def fine_tune_hint(data: Prepared, start) -> str | None:
+    """The shipped model to suggest as ``--init`` for a run from random weights on a small dataset:
+    its name when the run has no ``start`` model, the training split holds under
+    :data:`SMALL_SET_SECONDS` of audio, and the dataset's preset has a shipped model with the same
+    classes and features; else ``None``."""
+    from loco_cli.checkpoint import SHIPPED_MODELS
+    from loco_cli.errors import LocoError
+
+    preset = data.meta.get("preset")
+    if start is not None or preset not in SHIPPED_MODELS:
+        return None
+    if sum(float(data.tracks[n]["seconds"]) for n in data.split_tracks("train")) >= SMALL_SET_SECONDS:
+        return None
+    try:
+        shipped = load_model(preset, "cpu")
+    except LocoError:  # not installed in this checkout
+        return None
+    same = shipped.classes == data.classes and shipped.features.digest() == data.meta.get("feature_digest")
+    return preset if same else None
 
 
 def validation_gaps(data: Prepared, split: str) -> dict[str, int]:

@@ -165,12 +165,15 @@ def test_train_prints_plain_progress_when_piped(pipeline):
     line = next(x for x in result.output.splitlines() if x.startswith("step 4/4"))
     assert "loss" in line and "steps/s" in line and "ETA 0 min 00 s" in line
     assert "━" not in result.output
+    # 12 s of drums from random weights, the shipped drum model's classes and features: it is suggested
+    assert "hint: a small training set: starting from the shipped model (--init drums)" in result.output
 
 
 def test_train_init_from_a_run(pipeline):
     result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-init", "--recipe", pipeline / "tiny.toml",
                   "--init", pipeline / "run"])
     assert "starting from --init" in result.output and "kept KD, SD, HH" in result.output
+    assert "hint:" not in result.output  # it starts from a model already
     result = runner.invoke(app, ["train", str(pipeline / "prep"), "--out", str(pipeline / "run-bad"), "--init", "piano"])
     assert result.exit_code == 2 and "features differ" in result.output and "Traceback" not in result.output
 

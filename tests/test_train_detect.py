@@ -687,3 +687,24 @@ def test_the_measured_rate_scale_recipe_is_the_drums_recipe():
     assert measured["loss"] == default["loss"]
     before = load_recipe(str(root / "drums_ema_logwin_stack.toml"))["train"]  # seeds_demo_cpu.json's recipe
     assert before == default["train"].replace(rate_scale=0.0)
+
+
+def test_fine_tune_hint_only_for_small_sets_from_random_weights(tmp_path):
+    """The shipped model is suggested for a small drums set trained from random weights, not when the
+    run starts from a model, the set is large, or the classes differ from the shipped model's."""
+    from loco_cli.checkpoint import load_model
+    from loco_cli.corpus import write_corpus
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.prepared import load_prepared
+    from loco_cli.train import SMALL_SET_SECONDS, fine_tune_hint
+
+    write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=5)
+    prepare_dataset(tmp_path / "c", tmp_path / "p", preset="drums", jobs=1)
+    prepare_dataset(tmp_path / "c", tmp_path / "p2", preset="drums", classes=["KD", "SD"], jobs=1)
+    data = load_prepared(tmp_path / "p")
+    assert fine_tune_hint(data, None) == "drums"
+    assert fine_tune_hint(data, load_model("drums")) is None
+    assert fine_tune_hint(load_prepared(tmp_path / "p2"), None) is None
+    for name in data.tracks:
+        data.tracks[name]["seconds"] = SMALL_SET_SECONDS
+    assert fine_tune_hint(data, None) is None

@@ -43,6 +43,7 @@ def crossval_command(
     from loco_cli.cli._common import (
         default_jobs,
         fail_on_error,
+        fine_tune_hint_text,
         label_map_option,
         split_list,
         use_thread_policy,
@@ -51,8 +52,13 @@ def crossval_command(
 
     console = Console(stderr=True)
 
+    hinted = []
+
     def on_event(kind: str, info: dict) -> None:
-        if kind == "fold":
+        if kind == "start" and info.get("suggest_init") and not hinted:
+            hinted.append(True)
+            console.print(fine_tune_hint_text(info["suggest_init"]), highlight=False, markup=False)
+        elif kind == "fold":
             console.print(f"fold {info['fold'] + 1}/{info['folds']} ({info['split']}): {info['stage']}", highlight=False,
                           markup=False)
         elif kind == "val":

@@ -40,7 +40,7 @@ def train_command(
 
     from rich.console import Console
 
-    from loco_cli.cli._common import fail_on_error, use_thread_policy
+    from loco_cli.cli._common import fail_on_error, fine_tune_hint_text, use_thread_policy
     from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
@@ -76,6 +76,8 @@ def train_command(
                     console.print(f"warning: few validation onsets ({gaps}); these classes take pooled thresholds "
                                   "and latency and barely count in choosing the checkpoint; give validation more "
                                   "tracks (loco prepare --val-fraction)", highlight=False, markup=False)
+                if info.get("suggest_init"):
+                    console.print(fine_tune_hint_text(info["suggest_init"]), highlight=False, markup=False)
                 if info["tensorboard"]:
                     console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
                 task = bar.add_task("train", total=info["steps"], completed=info["step"], info="")
