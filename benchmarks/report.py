@@ -425,8 +425,11 @@ def smallset_section(results: Path) -> list[str]:
             f"{doc['variants'].get('before-loco', {}).get('commit', '?')} (before the threshold-aware, shrunk latency, "
             "the prior-pooled checkpoint score and stratified validation); the other rows: after them. `now` and "
             "`drums2`: the `drums` recipe with sample-rate scaling, and `drums2` starting from the shipped model "
-            "rebuilt on `--detune 3` renders (`drums` starts from the model before it). Timing: mean "
-            "(and std) of detected minus reference over the matched onsets.", "",
+            "rebuilt on `--detune 3` renders (`drums` starts from the model before it). `peakvar`, `lr6`, `b32`, "
+            "`steps2800`, `steps5600`: counts from random weights with one change to that recipe each. "
+            "`counts12k`: counts only at every stage, from the first model (built-in synthesizer counts) "
+            "fine-tuned 12000 steps on the counts of the shipped model's training renders (`libraries.json`). "
+            "Timing: mean (and std) of detected minus reference over the matched onsets.", "",
             "| variant | loss | recipe | steps | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
             "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, v in doc["variants"].items():
