@@ -16,8 +16,8 @@ cases in the repository's file, after ``python benchmarks/build_models.py drums 
     python benchmarks/bench_calibration.py \\
         --case piano=models/piano.pt,runs/models/piano/prepared,runs/models/piano/prepared-test \\
         --case drums=models/drums.pt,runs/models-dt3/drums/prepared,runs/models-dt3/drums/prepared-dry \\
-        --case smallset_counts_fold0=runs/smallset/now-loco-s0/fold0/run/model.pt,runs/smallset/now-loco-s0/fold0/prepared,runs/smallset/now-loco-s0/fold0/prepared:test \
-        ... (folds 1, 2, and the onset-time run runs/smallset/after-ce-s0 of bench_smallset.py) \
+        --case sm_now-loco_f0=runs/smallset/now-loco-s0/fold0/run/model.pt,runs/smallset/now-loco-s0/fold0/prepared,runs/smallset/now-loco-s0/fold0/prepared:test \\
+        ... (sm_now-loco_f1, _f2 and sm_after-ce_f0 to _f2: the folds of bench_smallset.py's runs) \\
         --json benchmarks/results/calibration.json
 
 A ``loco crossval`` fold validates on two tracks (hundreds of drum onsets per class): the prior there
@@ -36,6 +36,7 @@ from bench_seeds import environment, write_json  # noqa: E402
 
 from loco_cli.calibration import THRESHOLD_PRIOR_ONSETS, calibrate  # noqa: E402
 from loco_cli.checkpoint import load_model  # noqa: E402
+from loco_cli.config import EVAL_WINDOW_S  # noqa: E402
 from loco_cli.detection import detect_tracks  # noqa: E402
 from loco_cli.engine import _is_piano, note_level_f1  # noqa: E402
 from loco_cli.peaks import decode  # noqa: E402
@@ -64,7 +65,7 @@ def run_case(model: str, val_dir: str, test_dir: str, priors: list[float]) -> di
             ref = test.reference(name)
             per_track[name] = score_track(ref, events, test.classes)
             if piano:
-                notes.append(note_level_f1(ref, events, 0.05)[2])
+                notes.append(note_level_f1(ref, events, EVAL_WINDOW_S)[2])
         summary = summarise(per_track, test.classes)
         row = {"global_f1": round(summary["overall"]["global"]["f1"], 4),
                "own_threshold_classes": sum(not r["pooled"] for r in report.values()),
