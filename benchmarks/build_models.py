@@ -53,6 +53,13 @@ DRUM_TRAIN_KITS = [f"{_H2}/{k}" for k in ("BJA_Pacific", "Audiophob", "Millo-Dru
     [f"{_SF2}/FluidR3_GM.sf2#{p}" for p in (0, 8, 16, 24, 25, 32, 40)] + \
     [f"{_SF3}/MuseScore_General_Full.sf3#{p}" for p in (0, 8, 16, 24, 25, 32, 40)] + \
     [f"{_SF2}/TimGM6mb.sf2#{p}" for p in (0, 16, 32)]
+#: More distinct drums from the same packages plus hydrogen-data's GMRockKit (an acoustic kit) and the
+#: csound-soundfont GM bank: the SoundFonts' other kit presets, chosen so that each adds a snare sample set
+#: the list above lacks (compared by sample content). Used by ``render_drum_train.py --wide``.
+DRUM_TRAIN_KITS_WIDE = DRUM_TRAIN_KITS + [f"{_H2}/GMRockKit"] + \
+    [f"{_SF2}/FluidR3_GM.sf2#{p}" for p in (1, 2, 10, 11)] + \
+    [f"{_SF3}/MuseScore_General_Full.sf3#{p}" for p in (1, 2, 7, 9, 10, 11, 12, 13)] + \
+    [f"{_SF2}/sf_GMbank.sf2#{p}" for p in (0, 16, 40)]
 #: Held-out libraries (never heard in training): AVL Drumkits' two kits (avldrums.lv2-soundfont) and two
 #: Hydrogen kits.
 DRUM_TEST_KITS = [f"{_SF2}/Black_Pearl_4_LV2.sf2", f"{_SF2}/Red_Zeppelin_4_LV2.sf2", f"{_H2}/ForzeeStereo",
@@ -83,11 +90,12 @@ _N = SPECS["drums"]["train_tracks"]
 DRUM_TRAIN_PARTS = [("dry", _N // 2, 30, None), ("mix", _N // 3, 31, -3.0), ("mix9", _N - _N // 2 - _N // 3, 32, -9.0)]
 
 
-def drum_train_part(root: Path, part: tuple, detune: float) -> str:
-    """Render one part of :data:`DRUM_TRAIN_PARTS` into ``root/train-corpus/<folder>``."""
+def drum_train_part(root: Path, part: tuple, detune: float, kits: list[str] | None = None) -> str:
+    """Render one part of :data:`DRUM_TRAIN_PARTS` into ``root/train-corpus/<folder>`` with ``kits``
+    (default :data:`DRUM_TRAIN_KITS`)."""
     sub, tracks, seed, acc = part
     write_corpus("drums", root / "train-corpus" / sub, n_tracks=tracks, duration=30.0, seed=seed,
-                 renderer="samples", kits=DRUM_TRAIN_KITS, accompaniment_db=acc, detune=detune)
+                 renderer="samples", kits=kits or DRUM_TRAIN_KITS, accompaniment_db=acc, detune=detune)
     return sub
 
 

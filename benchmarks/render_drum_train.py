@@ -2,6 +2,7 @@
 given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py --data``).
 
     python benchmarks/render_drum_train.py --detune 3 --work runs/detune
+    python benchmarks/render_drum_train.py --detune 3 --wide --work runs/wide   # 42 training libraries
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
@@ -20,8 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _part(args: tuple) -> str:
     from build_models import drum_train_part
 
-    root, part, detune = args
-    return drum_train_part(Path(root), part, detune)
+    from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE
+
+    root, part, detune, wide, tracks = args
+    if tracks:
+        part = (part[0], round(part[1] * tracks / 156), *part[2:])
+    return drum_train_part(Path(root), part, detune, DRUM_TRAIN_KITS_WIDE if wide else DRUM_TRAIN_KITS)
 
 
 def main() -> None:
@@ -29,13 +34,15 @@ def main() -> None:
     parser.add_argument("--detune", type=float, required=True, help="semitones (loco synth --detune)")
     parser.add_argument("--work", required=True)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--wide", action="store_true", help="build_models.DRUM_TRAIN_KITS_WIDE: 42 libraries, not 26")
+    parser.add_argument("--tracks", type=int, default=0, help="tracks in all (default: the build's 156)")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_PARTS
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
-        list(pool.map(_part, [(a.work, p, a.detune) for p in DRUM_TRAIN_PARTS]))
+        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.tracks) for p in DRUM_TRAIN_PARTS]))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 
