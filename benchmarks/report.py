@@ -227,9 +227,12 @@ def speed_sections(r: dict) -> list[str]:
         if mm and "rtf" in mm:
             out.append(f"| madmom {mm['version']} `CNNOnsetDetector` | 2 | {mm['rtf']:.0f}x | (no classes) | "
                        f"{mm['f1_all_onsets']:.3f} |")
-        if "stream_2jobs" in d:
-            out.append(f"| loco `stream`, a batch, `--jobs 2` | 2 x 1 | {d['stream_2jobs']['rtf']:.0f}x | "
-                       f"(as `stream`) | |")
+        for key in ("stream_2jobs", "stream_2jobs_batch"):
+            if key in d:
+                n = d[key].get("files")  # not recorded before --batch-tracks existed: the --tracks files
+                what = f"a batch of {n} files" if n else "a batch"
+                out.append(f"| loco `stream`, {what}, `--jobs 2` | 2 x 1 | {d[key]['rtf']:.0f}x | "
+                           f"(as `stream`) | |")
         out.append("")
         if mm and "skipped" in mm:
             out += [f"madmom: skipped ({mm['skipped']}).", ""]

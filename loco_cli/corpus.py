@@ -117,6 +117,7 @@ def write_corpus(
     kits: str | list[str] | None = None,
     pianos: str | list[str] | None = None,
     detune: float = 0.0,
+    span: tuple[int, int] | None = None,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -130,6 +131,8 @@ def write_corpus(
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
     (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones, drum
     kits only) retunes and colours each instrument per track (:func:`loco_cli.samples.render_sample_track`).
+    ``span`` (MIDI low, high; pianos on ``--renderer samples`` only) centres the pieces' phrases in that
+    range instead of :data:`loco_cli.patterns.PIANO_SPAN` (:func:`loco_cli.patterns.piano_score`).
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
@@ -144,6 +147,10 @@ def write_corpus(
         raise InvalidOption(f"{'--kits' if kits else '--pianos'} needs --renderer samples")
     if detune and not (renderer == "samples" and kind == "drums"):
         raise InvalidOption("--detune applies to drum kits: use it with --renderer samples --kits")
+    if span is not None and not (renderer == "samples" and kind == "piano"):
+        raise InvalidOption("--span applies to pianos: use it with --renderer samples --pianos")
+    if span is not None and not 21 <= span[0] <= span[1] <= 108:
+        raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
     if not 0 <= detune <= 12:
         raise InvalidOption(f"--detune {detune}: give 0 to 12 semitones")
     if kind == "piano" and kits or kind == "drums" and pianos:
@@ -160,6 +167,8 @@ def write_corpus(
             summary["detune"] = detune
     if piano_list:
         summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
+        if span is not None:
+            summary["span"] = list(span)
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -191,7 +200,7 @@ def write_corpus(
                 from loco_cli.pianos import render_piano_samples
 
                 piano = piano_list[i % len(piano_list)]
-                audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE)
+                audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
                                    [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["drum_score", "piano_score", "piano_midi_notes"]
+__all__ = ["PIANO_SPAN", "drum_score", "piano_score", "piano_midi_notes"]
 
 #: 16-step grooves: instrument -> steps. ``G`` marks ghost-note snare steps.
 _GROOVES = {
@@ -73,15 +73,30 @@ def drum_score(rng: np.random.Generator, duration: float, family: str) -> list[t
     return [(max(t, 0.0), inst, v) for t, inst, v in hits if t < duration - 0.05]
 
 
-def piano_score(rng: np.random.Generator, duration: float) -> list[tuple[float, int, float, float]]:
-    """Notes ``(onset_s, pitch, velocity, duration_s)``: chords, scales, arpeggios, melody over bass."""
+#: MIDI pitches between which a piano piece's phrases are centred (:func:`piano_score`).
+PIANO_SPAN = (36, 96)
+
+
+def piano_score(rng: np.random.Generator, duration: float,
+                span: tuple[int, int] = PIANO_SPAN) -> list[tuple[float, int, float, float]]:
+    """Notes ``(onset_s, pitch, velocity, duration_s)``: chords, scales, arpeggios, melody over bass.
+
+    Each phrase is centred on a MIDI pitch in ``span`` (the bass reaches about 23 keys below the centre,
+    chords about 19 above). With the default span, notes beyond the keyboard (MIDI 21-108) are clipped
+    onto its end keys, as loco's corpora have always been rendered; with any other span (a wider one
+    puts more notes in the outer octaves) they move by octaves onto the keyboard instead, so the end
+    keys do not collect them.
+    """
+    lo, hi = int(span[0]), int(span[1])
+    if not 21 <= lo <= hi <= 108:
+        raise ValueError(f"span {span}: need 21 <= low <= high <= 108")
     notes: list[tuple[float, int, float, float]] = []
     key = int(rng.integers(0, 12))
     scale = np.array([0, 2, 4, 5, 7, 9, 11])
     tempo = rng.uniform(60, 160)
     beat = 60 / tempo
     t = rng.uniform(0.3, 0.7)
-    centre = int(rng.integers(45, 80))
+    centre = int(rng.integers(45, 80)) if (lo, hi) == PIANO_SPAN else int(rng.integers(lo, hi + 1))
     while t < duration - 0.5:
         kind = rng.choice(["chord", "scale", "arpeggio", "melody"])
         vel_base = rng.uniform(0.3, 1.0)
@@ -119,13 +134,24 @@ def piano_score(rng: np.random.Generator, duration: float) -> list[tuple[float, 
                     notes.append((t, bass, v(), beat * 2))
                 notes.append((t, centre + int(rng.choice([0, 2, 4, 5, 7, 9, 12])), v(), beat * 0.9))
                 t += beat * rng.choice([0.5, 1.0])
-        centre = int(np.clip(centre + rng.integers(-12, 13), 36, 96))
+        centre = int(np.clip(centre + rng.integers(-12, 13), lo, hi))
         t += rng.uniform(0.1, 0.6) * beat
         if rng.random() < 0.1:  # reach the extremes of the keyboard now and then
             p = int(rng.integers(21, 109))
             notes.append((t, p, v(), beat))
             t += beat
-    return [(o, int(np.clip(p, 21, 108)), vel, d) for o, p, vel, d in notes if o < duration - 0.2]
+    if (lo, hi) == PIANO_SPAN:
+        return [(o, int(np.clip(p, 21, 108)), vel, d) for o, p, vel, d in notes if o < duration - 0.2]
+    return [(o, _onto_keyboard(int(p)), vel, d) for o, p, vel, d in notes if o < duration - 0.2]
+
+
+def _onto_keyboard(pitch: int) -> int:
+    """``pitch`` moved by octaves into MIDI 21-108."""
+    while pitch < 21:
+        pitch += 12
+    while pitch > 108:
+        pitch -= 12
+    return pitch
 
 
 def piano_midi_notes(notes) -> list[tuple[float, int, int, float, int]]:

@@ -242,16 +242,18 @@ def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.
 
 
 def render_piano_samples(
-    seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100
+    seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
-    ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)`` and the piano."""
-    from loco_cli.patterns import piano_score
+    ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano
+    and ``span`` (the phrase centres' MIDI range, :func:`loco_cli.patterns.piano_score`; default
+    :data:`loco_cli.patterns.PIANO_SPAN`)."""
+    from loco_cli.patterns import PIANO_SPAN, piano_score
     from loco_cli.samples import compress, in_room, shelf_eq
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
     notes, seen = [], set()
-    for onset, pitch, vel, dur in sorted(piano_score(rng, duration)):
+    for onset, pitch, vel, dur in sorted(piano_score(rng, duration, span or PIANO_SPAN)):
         key = (int(round(onset * sr)), pitch)
         if key not in seen:  # one key struck twice at once is one note
             seen.add(key)

@@ -598,3 +598,15 @@ def test_killed_training_resumes_to_the_same_model(base, tmp_path):
     a = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_synth_span_errors(tmp_path):
+    for span, needle in (("28", "LOW-HIGH"), ("a-b", "LOW-HIGH"), ("10-100", "within 21-108")):
+        code, out = _run(["synth", "piano", tmp_path / "c", "--renderer", "samples", "--pianos", tmp_path,
+                          "--span", span])
+        assert code != 0, out
+        _one_line_error(out, "--span", needle)
+    code, out = _run(["synth", "drums", tmp_path / "d", "--span", "30-90", "--tracks", 1])
+    assert code != 0
+    _one_line_error(out, "applies to pianos")
+    assert not (tmp_path / "d").exists()

