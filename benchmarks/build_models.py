@@ -32,6 +32,7 @@ from loco_cli.atomic import atomic_write_text
 from loco_cli.checkpoint import load_model
 from loco_cli.corpus import write_corpus
 from loco_cli.engine import evaluate_model
+from loco_cli.patterns import PIANO_SPAN
 from loco_cli.prepare import prepare_dataset
 from loco_cli.train import load_recipe, train_run
 
@@ -40,7 +41,7 @@ SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale.toml"), "detune": 3.0},
     "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": "piano"},
+              "loss": "loco", "recipe": "piano", "span": (28, 100)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -77,10 +78,10 @@ PIANO_TEST = [str(HERE.parent / ".samples" / "salamander")]
 
 
 def piano_corpora(root: Path) -> None:
-    """Render the piano training corpus (SoundFont pianos, seed 40) and the held-out test corpus
-    (Salamander, seed 20)."""
+    """Render the piano training corpus (SoundFont pianos, seed 40, phrases centred in the spec's wider
+    ``span`` of keys) and the held-out test corpus (Salamander, seed 20, the default span)."""
     write_corpus("piano", root / "train-corpus", n_tracks=SPECS["piano"]["train_tracks"], duration=30.0, seed=40,
-                 renderer="samples", pianos=PIANO_TRAIN)
+                 renderer="samples", pianos=PIANO_TRAIN, span=SPECS["piano"].get("span"))
     write_corpus("piano", root / "test-corpus", n_tracks=SPECS["piano"]["test_tracks"], duration=30.0, seed=20,
                  renderer="samples", pianos=PIANO_TEST)
 
@@ -315,7 +316,12 @@ def piano_card(r: dict) -> str:
         "the playing are generated. `benchmarks/results/piano_libraries.json` compares this model with the "
         "previous one and with onset-time supervision on the same piano.", "",
         "## Data",
-        f"- Training: `loco synth piano --renderer samples`, {spec['train_tracks']} pieces x 30 s (seed 40), each on "
+        "- Training: `loco synth piano --renderer samples"
+        + (f" --span {spec['span'][0]}-{spec['span'][1]}" if spec.get("span") else "")
+        + f"`, {spec['train_tracks']} pieces x 30 s (seed 40"
+        + ("; phrases centred on MIDI {}-{} instead of the default {}-{}, so the outer octaves are played about "
+           "twice as often as in the test pieces".format(*spec["span"], *PIANO_SPAN) if spec.get("span") else "")
+        + "), each on "
         f"one of the {len(r['train_pianos'])} SoundFont pianos below, rendered by FluidSynth with its sustain "
         "pedal, then a generated room at a random microphone distance, mix-bus EQ, sometimes compression, noise "
         "and a random level. 15 % of the pieces validate (checkpoint, latency and thresholds).",
