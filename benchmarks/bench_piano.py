@@ -18,6 +18,8 @@ piano), and the onset F1 of each octave-wide register. Reproduce the file in the
     git checkout daf3d1d && python models/build.py piano && cp models/piano.pt runs/piano-2win200.pt \
         && git checkout main                                   # two windows at 200 frames/s, 6000 steps
     P=runs/models/piano                                 # the corpora of benchmarks/build_models.py piano
+    # (the 3000-step rows below learned from the pieces of the default span: use runs/pbase/train-corpus,
+    #  rendered further down, where $P/train-corpus is named)
     loco prepare $P/train-corpus runs/p46 --preset piano --split none --features long_win_length=0,hop_length=220
     for loss in loco ce softloc; do                     # 46 ms window, 3000 steps, each loss
         loco train runs/p46 --out runs/piano/$loss --loss $loss --steps 3000; done
@@ -29,11 +31,24 @@ piano), and the onset F1 of each octave-wide register. Reproduce the file in the
     loco train runs/p100 --out runs/piano/two-windows-100fps --loss loco --steps 3000
     for s in 1 2; do                                    # two more seeds, one thread each, side by side
         loco --threads 1 train runs/p100 --out runs/piano/two-windows-100fps-s$s --loss loco --steps 3000 --seed $s; done
+    git show ce31510:models/piano.pt > runs/piano-shipped-v3.pt      # the model before --span 28-100
+    python benchmarks/render_piano_train.py --work runs/pbase            # the default span's training pieces
+    python benchmarks/render_piano_train.py --span 28-100 --work runs/pspan   # = build_models.py piano's
+    for s in 0 1; do for d in pbase pspan; do      # one thread each, two at a time
+        loco --threads 1 train runs/$d/prepared --out runs/$d/run-s$s --loss loco --steps 6000 --seed $s; done; done
     python benchmarks/bench_piano.py --test salamander=$P/prepared-test \
         --model "previous_synth=runs/piano-synth.pt:built-in synthesizer, counts, 46 ms window" \
         --model "previous=runs/piano-2048.pt:9 SoundFont pianos, counts, 46 ms window, 6000 steps" \
         --model "two_windows_200fps=runs/piano-2win200.pt:two windows, 200 frames/s, counts, 6000 steps" \
-        --model "shipped=models/piano.pt:shipped model: two windows, 100 frames/s, counts, 6000 steps" \
+        --model "shipped=models/piano.pt:shipped model: two windows, 100 frames/s, counts, 6000 steps, \
+training pieces centred on MIDI 28-100" \
+        --model "previous_shipped=runs/piano-shipped-v3.pt:the model before it: the default span 36-96" \
+        --model "shipped_perkey=runs/piano-shipped-perkey.pt:previous_shipped's weights with per-key thresholds \
+(before the calibration prior)" \
+        --model "span_default_s0=runs/pbase/run-s0/model.pt:default span, seed 0, one thread" \
+        --model "span_default_s1=runs/pbase/run-s1/model.pt:default span, seed 1, one thread" \
+        --model "span_28_100_s0=runs/pspan/run-s0/model.pt:span 28-100, seed 0, one thread" \
+        --model "span_28_100_s1=runs/pspan/run-s1/model.pt:span 28-100, seed 1, one thread" \
         --model "counts_3000=runs/piano/loco/model.pt:46 ms window, counts (loco), 3000 steps" \
         --model "times_3000=runs/piano/ce/model.pt:46 ms window, onset times (ce), 3000 steps" \
         --model "softloc_3000=runs/piano/softloc/model.pt:46 ms window, onset times (softloc), 3000 steps" \
