@@ -21,9 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _part(args: tuple) -> str:
     from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, drum_train_part
 
-    root, part, detune, wide, tracks = args
-    if tracks:
-        part = (part[0], round(part[1] * tracks / 156), *part[2:])
+    root, part, detune, wide = args
     return drum_train_part(Path(root), part, detune, DRUM_TRAIN_KITS_WIDE if wide else DRUM_TRAIN_KITS)
 
 
@@ -33,14 +31,13 @@ def main() -> None:
     parser.add_argument("--work", required=True)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--wide", action="store_true", help="build_models.DRUM_TRAIN_KITS_WIDE: 42 libraries, not 26")
-    parser.add_argument("--tracks", type=int, default=0, help="tracks in all (default: the build's 156)")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_PARTS
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
-        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.tracks) for p in DRUM_TRAIN_PARTS]))
+        list(pool.map(_part, [(a.work, p, a.detune, a.wide) for p in DRUM_TRAIN_PARTS]))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 
