@@ -320,7 +320,8 @@ def piano_card(r: dict) -> str:
         + (f" --span {spec['span'][0]}-{spec['span'][1]}" if spec.get("span") else "")
         + f"`, {spec['train_tracks']} pieces x 30 s (seed 40"
         + ("; phrases centred on MIDI {}-{} instead of the default {}-{}, so the outer octaves are played about "
-           "twice as often as in the test pieces".format(*spec["span"], *PIANO_SPAN) if spec.get("span") else "")
+           "twice as often as in the test pieces; this is one build: over two seeds the wider span is not a reliable "
+           "gain, see docs/benchmarks.md, Held-out piano".format(*spec["span"], *PIANO_SPAN) if spec.get("span") else "")
         + "), each on "
         f"one of the {len(r['train_pianos'])} SoundFont pianos below, rendered by FluidSynth with its sustain "
         "pedal, then a generated room at a random microphone distance, mix-bus EQ, sometimes compression, noise "
