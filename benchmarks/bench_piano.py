@@ -66,6 +66,7 @@ A model whose front-end differs from the test set's gets its features computed f
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -136,18 +137,33 @@ def main() -> None:
     parser.add_argument("--scales", default="1,0.5,0.25", help="threshold multipliers to score at")
     parser.add_argument("--about", default=ABOUT)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--merge", default=None,
+                        help="a result file of this script: its rows that this run does not score are kept, each with "
+                             "the command that scored it (``command`` of the row)")
     a = parser.parse_args()
     scales = [float(s) for s in a.scales.split(",")]
     if 1.0 not in scales:
         scales.insert(0, 1.0)
     tests = dict(t.split("=", 1) for t in a.test)
-    doc = {"benchmark": "piano_libraries", "about": a.about, "command": " ".join(sys.argv), "tests": tests,
+    command = " ".join(sys.argv)
+    doc = {"benchmark": "piano_libraries", "about": a.about, "command": command, "tests": tests,
            "device": "cpu", "environment": environment("cpu"), "models": {}}
+    names = [spec.partition("=")[0] for spec in a.model]
+    if a.merge:
+        old = json.loads(Path(a.merge).read_text())
+        if old.get("tests") != tests:
+            raise SystemExit(f"{a.merge}: scored on other test sets ({old.get('tests')}); cannot merge")
+        for name, row in old["models"].items():  # kept rows first, in their order, with their own command
+            if name not in names:
+                doc["models"][name] = {**row, "command": row.get("command", old["command"]),
+                                       "environment": row.get("environment", old["environment"])}
     for spec in a.model:
         name, _, rest = spec.partition("=")
         model, _, about = rest.partition(":")
         doc["models"][name] = {"about": about or model, "model": model,
                                "tests": {t: score(model, folder, scales) for t, folder in tests.items()}}
+        if a.merge:
+            doc["models"][name]["command"] = command
     write_json(doc, a.json)
 
 

@@ -363,8 +363,13 @@ def piano_section(results: Path) -> list[str]:
             out.append(f"| {name}: {m['about']} | {test} | {r['note_f1']:.3f} | {r['note_precision']:.3f} / "
                        f"{r['note_recall']:.3f} | {r['onset_global_f1']:.3f} | "
                        + " | ".join(f"{r['scales'][k]['note_f1']:.3f}" for k in scales) + " |")
+    commands: dict[str, list[str]] = {}  # rows merged from an earlier run (bench_piano.py --merge) keep its command
+    for name, m in doc["models"].items():
+        commands.setdefault(m.get("command", doc["command"]), []).append(name)
+    said = (f"Command: `{doc['command']}`." if len(commands) == 1 else
+            "Commands: " + "; ".join(f"rows {', '.join(names)}: `{c}`" for c, names in commands.items()) + ".")
     out += ["", f"Thresholds: each model's own, calibrated on its validation split; the last columns multiply "
-            f"them all. Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+            f"them all. Measured on: {_env_line(doc)}. {said}", ""]
     regs = [(name, r["onset_f1_registers"]) for name, m in doc["models"].items() for r in m["tests"].values()
             if "onset_f1_registers" in r]
     if regs:

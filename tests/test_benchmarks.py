@@ -146,3 +146,29 @@ def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
     assert "NaN" not in (tmp_path / "l.json").read_text()
     rows = _module("report").seeds_rows(lib)
     assert len(rows) == 3 and rows[0].startswith("| m | a tiny model | a |")
+
+
+def test_piano_bench_merge_keeps_earlier_rows_with_their_command(tmp_path, monkeypatch):
+    """``bench_piano.py --merge``: rows of an earlier result that this run does not score are kept (with the
+    command that scored them), rows it scores are replaced; another test set refuses to merge."""
+    import json
+
+    bench = _module("bench_piano")
+    monkeypatch.setattr(bench, "environment", lambda device: {"python": "3"})
+    monkeypatch.setattr(bench, "score", lambda model, folder, scales: {"note_f1": len(model) / 100})
+    out = tmp_path / "r.json"
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "s=T", *args, "--json", str(out)])
+        bench.main()
+        return json.loads(out.read_text())
+
+    first = run("--model", "a=aa:first", "--model", "b=bbb")
+    assert list(first["models"]) == ["a", "b"] and "command" not in first["models"]["a"]
+    second = run("--model", "b=bbbbb:again", "--model", "c=c", "--merge", str(out))
+    assert list(second["models"]) == ["a", "b", "c"]
+    assert second["models"]["a"]["command"] == first["command"] and second["models"]["a"]["tests"]["s"]["note_f1"] == 0.02
+    assert second["models"]["b"]["tests"]["s"]["note_f1"] == 0.05 and second["models"]["b"]["command"] == second["command"]
+    monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "other=T", "--model", "d=d", "--merge", str(out)])
+    with pytest.raises(SystemExit, match="other test sets"):
+        bench.main()
