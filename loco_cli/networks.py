@@ -39,15 +39,19 @@ def _pool_frequency(h: torch.Tensor, pool: int) -> torch.Tensor:
     """Max over non-overlapping groups of ``pool`` bands: ``(B, C, T, F) -> (B, C, T, F // pool)``.
 
     The same values as ``F.max_pool2d(h, (1, pool))`` (a trailing partial group is dropped). Without
-    autograd (detection) a reshape + ``amax`` is used: on a 30 s input max_pool2d with a 1 x k kernel
-    took more time than the convolutions, and the front-end ran 1.8x faster without it (one thread). In training max_pool2d stays
-    (its backward is the faster one for batches of short windows, measured on CPU).
+    autograd (detection) the element-wise maximum of the ``pool`` strided views is used: on a 30 s input
+    max_pool2d with a 1 x k kernel took more time than the convolutions, a reshape + ``amax`` 1.8x less,
+    and the strided maximum 1.8x less again (the drum model's pooling: 1.47 -> 0.83 ms per 1000 frames,
+    one thread; the same values, a maximum is exact). In training max_pool2d stays (its backward is the
+    faster one for batches of short windows, measured on CPU).
     """
     if torch.is_grad_enabled():
         return F.max_pool2d(h, (1, pool))
-    b, c, t, f = h.shape
-    n = f // pool
-    return h[..., : n * pool].reshape(b, c, t, n, pool).amax(-1)
+    end = (h.shape[-1] // pool) * pool
+    out = h[..., 0:end:pool]
+    for k in range(1, pool):
+        out = torch.maximum(out, h[..., k:end:pool])
+    return out
 
 
 class _Normalise(nn.Module):
