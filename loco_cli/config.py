@@ -251,9 +251,9 @@ class ModelConfig(_Config):
 DRUM_MODEL = ModelConfig()
 #: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~13k parameters.
 #: A 29k one (``benchmarks/recipes/piano_m.toml``) trained more evenly over two seeds (held-out Salamander
-#: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (85x against 131x real time on
-#: two threads, under the 100x goal; benchmarks/results/detect.json), and its
-#: seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
+#: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (75-85x against 118-131x real
+#: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
+#: and its seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
 PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.

@@ -36,6 +36,7 @@ from loco_cli.peaks import OnsetDecoder, decode
 
 __all__ = [
     "STREAM_CHUNK_FRAMES",
+    "DEFAULT_STREAM_BLOCK_SECONDS",
     "STREAM_BLOCK_SECONDS",
     "activations",
     "detect_tracks",
@@ -52,12 +53,13 @@ __all__ = [
 #: keeps its activations in cache (the piano network ran 2.5x faster than on 4000-frame chunks).
 STREAM_CHUNK_FRAMES = 500
 #: Seconds of audio per block when a file streams through features, network and peak picking
-#: (:func:`detect_stream`), per network (``arch``; others: 2.5): 1002 frames for the drum CRNN (200
-#: frames/s), 251 for the piano keys network (100). Longer blocks cost memory and, on the keys network,
-#: speed (its activations for 88 keys leave the cache: 2.5 s ran 1.1-1.2x faster than 5 s on two threads);
-#: on the CRNN 5 s ran 6-7 % faster than 2.5 s on one thread (ad hoc, alternating passes; bench_detect.py
-#: and bench_memory.py measure the result).
+#: (:func:`detect_stream`), per network (``arch``; others: :data:`DEFAULT_STREAM_BLOCK_SECONDS`): 1002
+#: frames for the drum CRNN (200 frames/s), 251 for the piano keys network (100). Longer blocks cost
+#: memory and, on the keys network, speed (its activations for 88 keys leave the cache: 2.5 s ran
+#: 1.1-1.2x faster than 5 s on two threads); on the CRNN 5 s ran 6-7 % faster than 2.5 s on one thread
+#: (ad hoc, alternating passes; bench_detect.py and bench_memory.py measure the result).
 STREAM_BLOCK_SECONDS = {"crnn": 5.0, "keys": 2.5}
+DEFAULT_STREAM_BLOCK_SECONDS = 2.5
 
 
 @torch.no_grad()
@@ -201,7 +203,7 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
     counted = _Counted(chunks)
     if cfg.mode == "stream" and hasattr(loaded.model, "stream"):
         overlap = torch.get_num_threads() >= 2 and torch.device(device).type == "cpu"
-        seconds = STREAM_BLOCK_SECONDS.get(getattr(getattr(loaded.model, "cfg", None), "arch", ""), 2.5)
+        seconds = STREAM_BLOCK_SECONDS.get(loaded.model.cfg.arch, DEFAULT_STREAM_BLOCK_SECONDS)
         blocks = log_mel_stream(counted, f, block_frames=max(1, round(seconds * fps)),
                                 workers=1 if overlap else torch.get_num_threads())
         decoder, feats, probs = OnsetDecoder(loaded.classes, fps, cfg), [], []
