@@ -53,12 +53,13 @@ __all__ = [
 #: keeps its activations in cache (the piano network ran 2.5x faster than on 4000-frame chunks).
 STREAM_CHUNK_FRAMES = 500
 #: Seconds of audio per block when a file streams through features, network and peak picking
-#: (:func:`detect_stream`), per network (``arch``; others: :data:`DEFAULT_STREAM_BLOCK_SECONDS`): 1002
-#: frames for the drum CRNN (200 frames/s), 251 for the piano keys network (100). Longer blocks cost
+#: (:func:`detect_stream`), per network (``arch``; the others, the piano keys network included:
+#: :data:`DEFAULT_STREAM_BLOCK_SECONDS`): 1002 frames for the drum CRNN (200 frames/s), 251 for the piano
+#: keys network (100). Longer blocks cost
 #: memory and, on the keys network, speed (its activations for 88 keys leave the cache: 2.5 s ran
 #: 1.1-1.2x faster than 5 s on two threads); on the CRNN 5 s ran 6-7 % faster than 2.5 s on one thread
 #: (ad hoc, alternating passes; bench_detect.py and bench_memory.py measure the result).
-STREAM_BLOCK_SECONDS = {"crnn": 5.0, "keys": 2.5}
+STREAM_BLOCK_SECONDS = {"crnn": 5.0}
 DEFAULT_STREAM_BLOCK_SECONDS = 2.5
 
 

@@ -40,9 +40,10 @@ def _pool_frequency(h: torch.Tensor, pool: int) -> torch.Tensor:
 
     The same values as ``F.max_pool2d(h, (1, pool))`` (a trailing partial group is dropped). Without
     autograd (detection) the element-wise maximum of the ``pool`` strided views is used: on a 30 s input
-    max_pool2d with a 1 x k kernel took more time than the convolutions, a reshape + ``amax`` 1.8x less,
-    and the strided maximum 1.8x less again (the drum model's pooling: 1.47 -> 0.83 ms per 1000 frames,
-    one thread; the same values, a maximum is exact). In training max_pool2d stays (its backward is the
+    max_pool2d with a 1 x k kernel took more time than the convolutions (the front-end ran 1.8x faster
+    with a reshape + ``amax`` instead, one thread), and the strided maximum takes less time again than the
+    ``amax`` (the drum model's pooling: 1.47 -> 0.83 ms per 1000 frames, one thread, ad hoc; the same
+    values, a maximum is exact). In training max_pool2d stays (its backward is the
     faster one for batches of short windows, measured on CPU).
     """
     if torch.is_grad_enabled():
