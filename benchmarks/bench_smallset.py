@@ -3,7 +3,7 @@ before and after a code change.
 
     python benchmarks/bench_smallset.py --source DIR --variant NAME=CODE@LOSS[+INIT][%RECIPE][#STEPS][:SEEDS] [--variant ...]
                                         [--seeds 0,1] [--folds 3] [--steps 1400] [--work runs/smallset]
-                                        [--json benchmarks/results/smallset.json]
+                                        [--json benchmarks/results/smallset.json] [--merge FILE]
 
 The situation of a user with a few minutes of their own drums: ``loco crossval SOURCE --folds 3
 --loss LOSS --steps N --seed S`` (each track tested once, about 5 minutes of audio per training fold,
@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=1400)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "smallset")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--merge", type=Path, default=None,
+                    help="an earlier result file of the same source, folds and steps: its variants are kept (each "
+                         "with its own command) and the new ones added or replaced, without re-running the old ones")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = {}
@@ -120,11 +123,20 @@ def main(argv: list[str] | None = None) -> None:
                          "mean_f1": _stats([r["mean_f1"] for r in runs]),
                          "classes": {c: _stats([r["classes"][c] for r in runs]) for c in runs[0]["classes"]},
                          "runs": runs}
+    command = "python benchmarks/bench_smallset.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    try:
+        source = str(args.source.resolve().relative_to(ROOT))
+    except ValueError:
+        source = str(args.source)
+    if args.merge:
+        old = json.loads(args.merge.read_text())
+        if (old.get("source"), old.get("folds"), old.get("steps")) != (source, args.folds, args.steps):
+            raise SystemExit(f"{args.merge}: measured on another source or with other folds or steps "
+                             f"({old.get('source')}, {old.get('folds')}, {old.get('steps')}); cannot merge")
+        kept = {k: {**v, "command": v.get("command", old["command"]), "environment": v.get("environment", old["environment"])}
+                for k, v in old["variants"].items() if k not in variants}
+        variants = {**kept, **{k: {**v, "command": command} for k, v in variants.items()}}
     if args.json:
-        try:
-            source = str(args.source.resolve().relative_to(ROOT))
-        except ValueError:
-            source = str(args.source)
         write_json({
             "benchmark": "smallset",
             "about": (f"loco crossval --folds {args.folds} --steps {args.steps} (a variant's own where given) on {source} "
@@ -132,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                       "recorded kits the shipped model never heard, drums only; about 5 minutes of audio per training "
                       "fold), from random weights or fine-tuning a model (--init), one thread per run; pooled global "
                       "F1 at 50 ms over all folds' test tracks, per fold-assignment seed"),
-            "command": "python benchmarks/bench_smallset.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": command,
             "source": source, "folds": args.folds, "steps": args.steps, "seeds": seeds,
             "environment": environment("cpu"), "variants": variants}, str(args.json))
 

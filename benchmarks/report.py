@@ -432,7 +432,12 @@ def smallset_section(results: Path) -> list[str]:
     out, doc = _section(results, "Cross-validation on a small set (drums, counts vs onset times)", "smallset", "python benchmarks/bench_smallset.py ... (its docstring)")
     if doc is None:
         return out
-    out += [f"{doc['about']} (`{doc['command']}`). `before`: the code of commit "
+    commands: dict[str, list[str]] = {}  # variants merged from an earlier run (bench_smallset.py --merge) keep its command
+    for key, v in doc["variants"].items():
+        commands.setdefault(v.get("command", doc["command"]), []).append(key.rsplit("-", 1)[0])
+    said = (f"`{doc['command']}`" if len(commands) == 1 else
+            "; ".join(f"{', '.join(dict.fromkeys(names))}: `{c}`" for c, names in commands.items()))
+    out += [f"{doc['about']} ({said}). `before`: the code of commit "
             f"{doc['variants'].get('before-loco', {}).get('commit', '?')} (before the threshold-aware, shrunk latency, "
             "the prior-pooled checkpoint score and stratified validation); the other rows: after them. `now` and "
             "`drums2`: the `drums` recipe with sample-rate scaling, and `drums2` starting from the shipped model "
@@ -440,6 +445,9 @@ def smallset_section(results: Path) -> list[str]:
             "`steps2800`, `steps5600`: counts from random weights with one change to that recipe each. "
             "`counts12k`: counts only at every stage, from the first model (built-in synthesizer counts) "
             "fine-tuned 12000 steps on the counts of the shipped model's training renders (`libraries.json`). "
+            "`onset05`, `assign03`, `assign1`, `ema099`: counts from random weights with the onset prior (mass off "
+            "spectral-flux peaks costs), plus hard-EM count assignment at weight 0.3 or 1.0, or a shorter weight "
+            "average (docs/evaluating.md, small sets). "
             "Timing: mean (and std) of detected minus reference over the matched onsets.", "",
             "| variant | loss | recipe | steps | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
             "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|---|"]

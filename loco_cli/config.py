@@ -285,6 +285,10 @@ class LossConfig(_Config):
     mil_pooling: str = "max"  # 'max' or 'mean'
     teacher_weight: float = 1.0  # SeCoST: weight a of the original label (1 = no teacher)
     peak_weight: float = 0.0  # loco: weight of the count-variance term sum_t p_t (1 - p_t) (sharp peaks)
+    onset_weight: float = 0.0  # loco: weight of the onset prior, mass off spectral-flux peaks (losses.onset_mask)
+    onset_after_frames: int = 6  # the onset prior's mask reaches this many frames past each flux peak
+    onset_threshold: float = 0.1  # flux peaks count above this fraction of the window's largest flux
+    assign_weight: float = 0.0  # loco: weight of framewise BCE on the counts' most probable placement (hard EM)
 
     def __post_init__(self) -> None:
         if self.name not in LOSS_NAMES:
@@ -303,6 +307,10 @@ class LossConfig(_Config):
             raise ConfigError("teacher_weight must lie in [0, 1]")
         if self.peak_weight < 0:
             raise ConfigError("peak_weight must be >= 0")
+        if self.assign_weight < 0:
+            raise ConfigError("assign_weight must be >= 0")
+        if self.onset_weight < 0 or self.onset_after_frames < 0 or not 0 <= self.onset_threshold < 1:
+            raise ConfigError("need onset_weight >= 0, onset_after_frames >= 0 and 0 <= onset_threshold < 1")
 
 
 LOSS_NAMES = ("loco", "softloc", "oss", "ce", "mil")

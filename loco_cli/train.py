@@ -49,7 +49,7 @@ from loco_cli.detection import detect_tracks
 from loco_cli.devices import resolve_device
 from loco_cli.errors import DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
-from loco_cli.losses import compute_loss
+from loco_cli.losses import compute_loss, onset_mask
 from loco_cli.networks import build_model
 from loco_cli.prepared import Prepared, load_prepared
 from loco_cli.threads import LoadMonitor, pinned_threads, set_threads
@@ -178,6 +178,9 @@ def _load_training_data(data_dir: str | Path, loss: LossConfig) -> Prepared:
     if not data.split_tracks("train"):
         raise DatasetError(f"{data_dir}: no training tracks")
     data.check_features(data.split_tracks("train") + data.split_tracks("val"))  # a corrupt cache stops here
+    if loss.name == "loco" and (loss.onset_weight > 0 or loss.assign_weight > 0) and data.features.delta_channel is None:
+        raise InvalidOption(f"the onset prior (onset_weight) reads the features' time difference; {data_dir} was "
+                            "prepared without it (prepare with delta = true, or set onset_weight = 0)")
     return data
 
 
@@ -411,6 +414,9 @@ def train_run(
     stopped = False
     while progress.step < train.steps and not stopped:
         batch = {k: v.to(dev) for k, v in sampler.batch().items()}
+        if loss.name == "loco" and (loss.onset_weight > 0 or loss.assign_weight > 0):
+            batch["onset_mask"] = onset_mask(batch["features"], batch["lengths"], delta_channel=data.features.delta_channel,
+                                             after=loss.onset_after_frames, threshold=loss.onset_threshold)
         value = _train_step(forward, net, opt, ema_net, batch, loss, train, teacher_model, progress.step, use_amp, run)
         progress.step += 1
         step = progress.step

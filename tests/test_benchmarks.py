@@ -172,3 +172,31 @@ def test_piano_bench_merge_keeps_earlier_rows_with_their_command(tmp_path, monke
     monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "other=T", "--model", "d=d", "--merge", str(out)])
     with pytest.raises(SystemExit, match="other test sets"):
         bench.main()
+
+
+def test_smallset_bench_merge_keeps_earlier_variants_with_their_command(tmp_path, monkeypatch):
+    """``bench_smallset.py --merge``: variants of an earlier result that this run does not train are kept
+    (with their command and environment), the ones it trains are added; another source refuses to merge."""
+    import json
+
+    bench = _module("bench_smallset")
+    monkeypatch.setattr(bench, "environment", lambda device: {"python": "3"})
+    monkeypatch.setattr(bench, "_commit", lambda code: "abc")
+    report = {"pooled": {"overall": {"global": {"f1": 0.5}, "mean": {"f1": 0.4}}, "classes": {"KD": {"global": {"f1": 0.6}}}},
+              "folds": [{"global_f1": 0.5}], "classes": ["KD"], "timing": {"KD": {"mean_ms": 1.0, "std_ms": 2.0}}}
+    trained = []
+    monkeypatch.setattr(bench, "run_crossval", lambda code, source, out, loss, seed, *a: trained.append(out.name) or report)
+    out = tmp_path / "r.json"
+    first_args = ["--source", str(tmp_path), "--variant", "a=.@loco:0", "--variant", "b=.@ce:0", "--json", str(out)]
+    bench.main(first_args)
+    first = json.loads(out.read_text())
+    bench.main(["--source", str(tmp_path), "--variant", "b=.@ce:1", "--variant", "c=.@loco%r.toml:0",
+                "--merge", str(out), "--json", str(out)])
+    second = json.loads(out.read_text())
+    assert trained == ["a-loco-s0", "b-ce-s0", "b-ce-s1", "c-loco-s0"]  # the kept variant is not trained again
+    assert list(second["variants"]) == ["a-loco", "b-ce", "c-loco"]
+    assert second["variants"]["a-loco"]["command"] == first["command"] and second["variants"]["a-loco"]["environment"]
+    assert [r["seed"] for r in second["variants"]["b-ce"]["runs"]] == [1]  # replaced by this run's
+    assert second["variants"]["c-loco"]["command"] == second["command"] and second["variants"]["c-loco"]["recipe"] == "r.toml"
+    with pytest.raises(SystemExit, match="another source"):
+        bench.main(["--source", str(tmp_path / "other"), "--variant", "d=.@loco:0", "--merge", str(out)])

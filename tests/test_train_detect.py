@@ -13,7 +13,7 @@ from loco_cli.checkpoint import content_hash, load_model
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.data import Sampler, scale_frequency, stretch_features
 from loco_cli.detection import activations
-from loco_cli.errors import InvalidOption, ModelError
+from loco_cli.errors import ConfigError, InvalidOption, ModelError
 from loco_cli.features import frames_to_seconds
 from loco_cli.outputs import write_midi
 from loco_cli.peaks import decode, pick_peaks
@@ -529,6 +529,67 @@ def test_count_variance_term():
     batch = {"counts": torch.tensor([[1]]), "lengths": torch.tensor([3])}
     base = compute_loss("loco", logits, batch, LossConfig(k_max=4))
     assert float(compute_loss("loco", logits, batch, LossConfig(k_max=4, peak_weight=2.0)) - base) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_onset_mask_marks_flux_peaks_and_the_frames_after():
+    from loco_cli.losses import onset_mask
+
+    x = torch.zeros(2, 20, 2, 3)
+    x[0, 5, 1] = 1.0  # a peak of the delta channel (all bands)
+    x[0, 12, 1] = 0.05  # under a tenth of the window's largest flux: no peak
+    x[0, 15, 1] = -3.0  # a decay (negative difference) is no onset
+    x[1, 3, 1] = 2.0
+    x[1, 14, 1] = 5.0  # past the length of example 1: ignored
+    m = onset_mask(x, torch.tensor([20, 10]), delta_channel=1, radius=2, after=3, threshold=0.1)
+    assert m.shape == (2, 20)
+    assert torch.nonzero(m[0]).flatten().tolist() == [4, 5, 6, 7, 8]  # peak - 1 .. peak + after
+    assert torch.nonzero(m[1]).flatten().tolist() == [2, 3, 4, 5, 6]
+    x[0, 6, 1] = 0.9  # a smaller flux within the radius of the peak is not a second peak
+    assert torch.equal(onset_mask(x, torch.tensor([20, 10]), delta_channel=1, radius=2, after=3)[0], m[0])
+
+
+def test_onset_prior_term_counts_mass_off_the_mask():
+    from loco_cli.losses import compute_loss, off_onset_mass
+
+    logits = torch.tensor([[[0.0], [-20.0], [20.0], [0.0]]])  # p = 0.5, ~0, ~1, 0.5
+    mask = torch.tensor([[0.0, 0.0, 1.0, 1.0]])
+    assert float(off_onset_mass(logits, mask)) == pytest.approx(0.5, abs=1e-6)  # the first frame's 0.5
+    assert float(off_onset_mass(logits, torch.zeros(1, 4), torch.tensor([3]))) == pytest.approx(1.5, abs=1e-6)
+    batch = {"counts": torch.tensor([[2]]), "lengths": torch.tensor([4]), "onset_mask": mask}
+    base = compute_loss("loco", logits, batch, LossConfig(k_max=4))
+    with_prior = compute_loss("loco", logits, batch, LossConfig(k_max=4, onset_weight=2.0))
+    assert float(with_prior - base) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ConfigError):
+        LossConfig(onset_weight=-1.0)
+
+
+def test_count_assignment_places_each_count_on_the_best_peaks():
+    from loco_cli.losses import compute_loss, count_assignment, loco_loss
+
+    x = torch.tensor([[[0.0], [3.0], [1.0], [0.0], [5.0], [0.0], [2.0], [0.0]]])  # local maxima: 1, 4, 6
+    pick = lambda *a, **k: torch.nonzero(count_assignment(*a, radius=1, **k)[0, :, 0]).flatten().tolist()  # noqa: E731
+    assert pick(x, torch.tensor([[2]])) == [1, 4]  # the two best peaks, one frame each
+    assert pick(x, torch.tensor([[0]])) == []
+    assert pick(x, torch.tensor([[9]])) == [1, 4, 6]  # more events than peaks: every peak
+    assert pick(x, torch.tensor([[2]]), mask=torch.tensor([[1, 0, 0, 0, 1, 1, 1, 1]])) == [4, 6]
+    assert pick(x, torch.tensor([[2]]), lengths=torch.tensor([5])) == [1, 4]
+    assert pick(x, torch.tensor([[3]]), lengths=torch.tensor([5])) == [1, 4]
+    batch = {"counts": torch.tensor([[2]]), "lengths": torch.tensor([8])}
+    logits = x.clone().requires_grad_(True)
+    value = compute_loss("loco", logits, batch, LossConfig(k_max=4, assign_weight=1.0))
+    target = torch.zeros(1, 8, 1)
+    target[0, 4] = 1.0  # the default radius (4 frames) leaves frame 4 the only candidate
+    expected = loco_loss(x, batch["counts"], k_max=4) + torch.nn.functional.binary_cross_entropy_with_logits(x, target)
+    assert float(value) == pytest.approx(float(expected), abs=1e-5)
+    value.backward()  # the choice itself carries no gradient; the loss does
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_training_with_the_onset_prior_runs_and_is_saved(prepared, tmp_path):
+    loss = LossConfig(onset_weight=0.5, assign_weight=1.0)
+    result = train_run(prepared, tmp_path / "r", loss=loss, train=QUICK.replace(steps=3), model=TINY)
+    saved = load_model(result.model_path).payload["loss"]
+    assert (saved["onset_weight"], saved["assign_weight"]) == (0.5, 1.0)
 
 
 def test_drums_recipe_is_the_robust_one():
