@@ -114,7 +114,8 @@ def onset_mask(features, lengths=None, *, delta_channel: int, radius: int = 4, a
     A peak is a frame whose flux is the largest within ``+-radius`` frames and above ``threshold`` times
     the window's largest flux; the mask covers ``peak - 1 .. peak + after`` frames (``after`` leaves a
     causal network the latency it needs to name the event). On loco's held-out drum renders, 1.5 s
-    windows at 200 frames/s, the defaults cover 96 % of the onsets with 29 % of the frames.
+    windows at 200 frames/s, the defaults covered 96 % of the onsets with 29 % of the frames (one ad hoc
+    count, the mask computed on whole tracks' features).
     """
     flux = features[:, :, delta_channel, :].float().clamp_min(0).mean(-1)  # (N, T)
     valid = valid_frames(lengths, flux.shape[0], flux.shape[1], flux.device)
@@ -134,9 +135,8 @@ def off_onset_mass(logits, mask, lengths=None) -> torch.Tensor:
 
     A localisation prior for counts-only training (``LossConfig.onset_weight``): the count NLL
     (LoCo [1] eq. 7) fixes how much probability mass a window holds, this term says where it may lie
-    (at an onset of any kind); telling the classes apart stays the counts' job. Its pull on a frame
-    (``w p (1 - p)`` per unit of mass) is far weaker than the count NLL's for an event the mask misses,
-    so it guides early training without overruling the counts.
+    (at an onset of any kind); telling the classes apart stays the counts' job. An event the mask
+    misses costs ``w`` per unit of mass where it is, so the counts can still place it there.
     """
     valid = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)
     p = torch.sigmoid(logits)
@@ -152,7 +152,7 @@ def count_assignment(logits, counts, mask=None, lengths=None, *, radius: int = 4
     the largest logits. Candidates are the local maxima of the logits within ``+-radius`` frames (one
     frame per peak), restricted to ``mask`` (``(N, T)``, e.g. :func:`onset_mask`) when given and to
     valid frames. Training on these targets (hard EM, ``LossConfig.assign_weight``) commits each count to
-    frames, where the count NLL's gradient, ``P(b_t = 1 | Y = y) - p_t``, spreads it thinly while the
+    frames, where the count NLL's gradient, ``p_t - P(E_t = 1 | Y = y)``, spreads it thinly while the
     probabilities are still flat. No gradient flows through the choice.
     """
     with torch.no_grad():

@@ -179,8 +179,8 @@ def _load_training_data(data_dir: str | Path, loss: LossConfig) -> Prepared:
         raise DatasetError(f"{data_dir}: no training tracks")
     data.check_features(data.split_tracks("train") + data.split_tracks("val"))  # a corrupt cache stops here
     if loss.name == "loco" and (loss.onset_weight > 0 or loss.assign_weight > 0) and data.features.delta_channel is None:
-        raise InvalidOption(f"the onset prior (onset_weight) reads the features' time difference; {data_dir} was "
-                            "prepared without it (prepare with delta = true, or set onset_weight = 0)")
+        raise InvalidOption(f"the onset prior and count assignment (onset_weight, assign_weight) read the features' time "
+                            f"difference; {data_dir} was prepared without it (prepare with delta = true, or set both to 0)")
     return data
 
 

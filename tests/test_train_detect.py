@@ -592,6 +592,17 @@ def test_training_with_the_onset_prior_runs_and_is_saved(prepared, tmp_path):
     assert (saved["onset_weight"], saved["assign_weight"]) == (0.5, 1.0)
 
 
+def test_onset_terms_need_the_delta_channel(tmp_path):
+    from loco_cli.config import DRUM_FEATURES
+    from loco_cli.corpus import write_corpus
+    from loco_cli.prepare import prepare_dataset
+
+    write_corpus("drums", tmp_path / "c", n_tracks=3, duration=4.0, seed=2)
+    prepare_dataset(tmp_path / "c", tmp_path / "p", features=DRUM_FEATURES.replace(delta=False), split="random")
+    with pytest.raises(InvalidOption, match="time difference"):
+        train_run(tmp_path / "p", tmp_path / "r", loss=LossConfig(assign_weight=1.0), train=QUICK.replace(steps=1), model=TINY)
+
+
 def test_drums_recipe_is_the_robust_one():
     t = load_recipe("drums")["train"]
     assert (t.ema_decay, t.length_dist, t.stack_prob, t.warmup_steps, t.rate_scale) == (0.998, "log", 0.5, 100, 0.125)
