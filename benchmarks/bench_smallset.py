@@ -78,6 +78,8 @@ def summarise(report: dict) -> dict:
     return {"global_f1": pooled["overall"]["global"]["f1"], "mean_f1": pooled["overall"]["mean"]["f1"],
             "folds_global_f1": [f["global_f1"] for f in report["folds"]],
             "classes": {c: pooled["classes"][c]["global"]["f1"] for c in report["classes"]},
+            "classes_precision_recall": {c: [round(pooled["classes"][c]["global"]["precision"], 4),
+                                             round(pooled["classes"][c]["global"]["recall"], 4)] for c in report["classes"]},
             "timing_ms": {c: {"mean": round(t["mean_ms"], 2), "std": round(t["std_ms"], 2)}
                           for c, t in report["timing"].items()}}
 

@@ -182,7 +182,8 @@ def test_smallset_bench_merge_keeps_earlier_variants_with_their_command(tmp_path
     bench = _module("bench_smallset")
     monkeypatch.setattr(bench, "environment", lambda device: {"python": "3"})
     monkeypatch.setattr(bench, "_commit", lambda code: "abc")
-    report = {"pooled": {"overall": {"global": {"f1": 0.5}, "mean": {"f1": 0.4}}, "classes": {"KD": {"global": {"f1": 0.6}}}},
+    report = {"pooled": {"overall": {"global": {"f1": 0.5}, "mean": {"f1": 0.4}},
+                         "classes": {"KD": {"global": {"f1": 0.6, "precision": 0.5, "recall": 0.75}}}},
               "folds": [{"global_f1": 0.5}], "classes": ["KD"], "timing": {"KD": {"mean_ms": 1.0, "std_ms": 2.0}}}
     trained = []
     monkeypatch.setattr(bench, "run_crossval", lambda code, source, out, loss, seed, *a: trained.append(out.name) or report)
@@ -198,5 +199,6 @@ def test_smallset_bench_merge_keeps_earlier_variants_with_their_command(tmp_path
     assert second["variants"]["a-loco"]["command"] == first["command"] and second["variants"]["a-loco"]["environment"]
     assert [r["seed"] for r in second["variants"]["b-ce"]["runs"]] == [1]  # replaced by this run's
     assert second["variants"]["c-loco"]["command"] == second["command"] and second["variants"]["c-loco"]["recipe"] == "r.toml"
+    assert second["variants"]["c-loco"]["runs"][0]["classes_precision_recall"] == {"KD": [0.5, 0.75]}
     with pytest.raises(SystemExit, match="another source"):
         bench.main(["--source", str(tmp_path / "other"), "--variant", "d=.@loco:0", "--merge", str(out)])
