@@ -446,7 +446,7 @@ def smallset_section(results: Path) -> list[str]:
             "`counts12k`: counts only at every stage, from the first model (built-in synthesizer counts) "
             "fine-tuned 12000 steps on the counts of the shipped model's training renders (`libraries.json`). "
             "`base`: `now` (counts) re-run on a fresh checkout and environment. `onset05`, `assign03`, `assign1`, "
-            "`ema099`, `ema099a`: counts from random weights with the onset prior (mass off spectral-flux peaks "
+            "`ema099`, `ema099a`, `assign03steps2800`: counts from random weights with the onset prior (mass off spectral-flux peaks "
             "costs, weight 0.5), plus hard-EM count assignment at weight 0.3 or 1.0, a shorter weight average "
             "(0.99), or both (docs/evaluating.md, small sets). "
             "Timing: mean (and std) of detected minus reference over the matched onsets.", "",
