@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(LOCO) synth drums $(DEMO)/train-corpus --tracks 24 --duration 30 --seed 0 --force
 	$(LOCO) synth drums $(DEMO)/test-corpus --tracks 6 --duration 30 --seed 1 --force
 	$(LOCO) prepare $(DEMO)/train-corpus $(DEMO)/prepared --split none --force
-	$(LOCO) train $(DEMO)/prepared --out $(DEMO)/run --loss loco --steps $(DEMO_STEPS) --force
+	$(LOCO) train $(DEMO)/prepared --out $(DEMO)/run --loss loco --init none --steps $(DEMO_STEPS) --force
 	$(LOCO) detect $(DEMO)/test-corpus --out $(DEMO)/detections --model $(DEMO)/run --plot
 	$(LOCO) eval $(DEMO)/detections $(DEMO)/test-corpus --labels enst --json $(DEMO)/scores.json
 

@@ -10,7 +10,8 @@ The situation of a user with a few minutes of their own drums: ``loco crossval S
 from random weights), for every variant and fold-assignment seed. ``CODE`` is the folder of the loco
 source to run (``.`` for this checkout; a ``git worktree`` of an older commit for a "before" row),
 ``LOSS`` the training loss (``loco``: counts only; ``ce``: onset times), ``INIT`` a model every fold
-fine-tunes (``crossval --init``: ``drums``, a model file), ``RECIPE`` a recipe TOML (``crossval
+fine-tunes (``crossval --init``: ``drums``, a model file, ``auto``; without one, random weights:
+``--init none`` where the code's default is ``--init auto``), ``RECIPE`` a recipe TOML (``crossval
 --recipe``; default the preset's), ``STEPS`` the variant's own steps per fold (default ``--steps``),
 ``SEEDS`` the variant's own seeds
 (``:0``; default ``--seeds``). Each run goes to ``WORK/NAME-LOSS-sS`` and
@@ -67,6 +68,8 @@ def run_crossval(code: Path, source: Path, out: Path, loss: str, seed: int, fold
                "--steps", str(steps), "--seed", str(seed), "--jobs", "1"]
         if init:
             cmd += ["--init", init if init in ("drums", "piano") else str(Path(init).resolve())]
+        elif "INIT_NONE" in (code / "loco_cli" / "config.py").read_text():  # code where --init auto is the default
+            cmd += ["--init", "none"]
         if recipe:
             cmd += ["--recipe", recipe if recipe in ("drums", "piano") else str(Path(recipe).resolve())]
         subprocess.run(cmd, cwd=code, env=env, check=True)  # cwd: `python -c` puts it first on sys.path

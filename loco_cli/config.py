@@ -34,6 +34,17 @@ DRUM_GM_NOTES = {"KD": GM_DRUM_NOTES["KD"], "SD": GM_DRUM_NOTES["SD"], "HH": GM_
 GM_NOTE_CLASSES = {35: "KD", 36: "KD", 38: "SD", 40: "SD", 42: "HH", 44: "HH", 46: "HH"}
 #: ``loco train`` writes TensorBoard events into the run folder when the package is installed.
 TENSORBOARD = True
+#: ``loco train --init`` values besides a model: ``auto`` starts from the shipped model of the dataset's
+#: preset on a small set where it fits (:func:`loco_cli.train.auto_init`), ``none`` from random weights;
+#: ``auto`` is the default of ``loco train``, ``loco crossval`` and their Python functions.
+INIT_AUTO, INIT_NONE = "auto", "none"
+DEFAULT_INIT = INIT_AUTO
+#: Training audio (seconds) under which ``init="auto"`` (:func:`loco_cli.train.auto_init`, the default of ``loco train``
+#: and ``loco crossval``) starts from the shipped model: on 16 tracks of unheard kits (about 4.5 minutes
+#: per training fold, 1400 steps) counts from random weights scored 0.62 and fine-tuned from the shipped
+#: drum model 0.88 (onset times: 0.86 and 0.90; benchmarks/results/smallset.json). ``make demo``'s
+#: 10 minutes of the built-in synthesizer (a corpus the shipped model is not tuned for) stay above.
+SMALL_SET_SECONDS = 480.0
 #: Piano MIDI range (A0..C8).
 PIANO_LOW, PIANO_HIGH = 21, 108
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loco_cli.config import EVAL_WINDOW_S
+from loco_cli.config import DEFAULT_INIT, EVAL_WINDOW_S, INIT_NONE
 from loco_cli.errors import DatasetError, InvalidOption
 
 __all__ = ["CROSSVAL_FORMAT", "PROTOCOLS", "CrossvalResult", "crossval", "protocol_splits"]
@@ -141,7 +141,7 @@ def crossval(
     loss: str = "loco",
     recipe: str | None = None,
     steps: int | None = None,
-    init: str | None = None,
+    init: str | None = DEFAULT_INIT,
     preset: str = "drums",
     prepare_options: dict | None = None,
     window: float = EVAL_WINDOW_S,
@@ -156,7 +156,8 @@ def crossval(
     classes, label_map, val_fraction, seed, jobs ...); the split is set per fold. ``recipe``: drums,
     piano or a TOML file (default: the preset's); ``steps`` overrides its step count. ``init``: every
     fold fine-tunes this model (``drums``, ``piano``, a model file or a run folder; ``loco train
-    --init``) instead of starting from random weights. ``on_event(kind,
+    --init``); ``"auto"`` (the default): the shipped model where it fits each fold
+    (:func:`loco_cli.train.auto_init`); ``"none"`` / ``None``: random weights. ``on_event(kind,
     info)`` receives ``fold`` (fold, stage), the training events of :func:`loco_cli.train.train_run`
     with ``fold`` added, and ``done``. Returns the pooled report, also written to ``out/crossval.json``.
 
@@ -184,7 +185,7 @@ def crossval(
     marker = out / "crossval-config.json"
     config = {"source": str(Path(source).resolve()), "folds": len(splits), "loss": loss, "recipe": recipe,
               "steps": steps, "preset": preset, "prepare": {k: v for k, v in options.items() if k != "jobs"}}
-    if init:  # (runs from random weights keep the marker they had before --init existed)
+    if init and str(init) != INIT_NONE:  # (runs from random weights keep the marker they had before --init)
         config["init"] = str(init)
     if protocol != "kfold":  # kfold runs keep the marker they had before protocols existed
         config["protocol"], config["splits"] = protocol, splits

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_events
-from loco_cli.config import EVAL_WINDOW_S
+from loco_cli.config import DEFAULT_INIT, EVAL_WINDOW_S
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.errors import InvalidAnnotation, InvalidOption
 from loco_cli.scores import score_track, summarise, timing_errors
@@ -464,7 +464,7 @@ def train(
     patience: int | None = None,
     rate_scale: float | None = None,
     seed: int | None = None,
-    init: str | Path | None = None,
+    init: str | Path | None = DEFAULT_INIT,
     teacher: str | Path | None = None,
     teacher_weight: float = 0.5,
     device: str = "auto",
@@ -477,7 +477,9 @@ def train(
 
     ``loss``: ``loco`` (counts only, LoCo [1] eq. 14), ``softloc``, ``oss``, ``ce`` (onset times),
     ``mil``; ``recipe`` and the ``None``-means-the-recipe's overrides as :func:`training_configs`;
-    ``init``: fine-tune ``drums``, ``piano``, a model file or a run folder; ``teacher``: SeCoST. The
+    ``init``: fine-tune ``drums``, ``piano``, a model file or a run folder; ``"auto"`` (the default)
+    starts from the shipped model on a small set where it fits (:func:`loco_cli.train.auto_init`),
+    ``"none"`` / ``None`` from random weights; ``teacher``: SeCoST. The
     best checkpoint on validation is calibrated (per-class thresholds and latency,
     :mod:`loco_cli.calibration`) and written to ``out/model.pt``. ``on_event(kind, info)`` reports
     progress (:func:`loco_cli.train.train_run`). Returns a :class:`~loco_cli.train.TrainResult`

@@ -42,7 +42,16 @@ import torch
 from loco_cli.atomic import atomic_write_text
 from loco_cli.calibration import calibrate, checkpoint_score
 from loco_cli.checkpoint import atomic_save, load_model, make_payload
-from loco_cli.config import TENSORBOARD, DecodeConfig, LossConfig, ModelConfig, TrainConfig
+from loco_cli.config import (
+    INIT_AUTO,
+    INIT_NONE,
+    SMALL_SET_SECONDS,
+    TENSORBOARD,
+    DecodeConfig,
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
 from loco_cli.detection import detect_tracks
@@ -298,7 +307,7 @@ def _write_run_config(run: Path, meta: dict, decode_cfg: DecodeConfig, data: Pre
         {"loss": meta["loss"].to_dict(), "train": meta["train"].to_dict(), "model": meta["model_cfg"].to_dict(),
          "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
          "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world,
-         "init": {"model": str(start.path), **init_info} if start is not None else None},
+         "init": {**init_info, "model": str(start.path), "name": init_info["model"]} if start is not None else None},
         indent=1) + "\n")
 
 
@@ -349,7 +358,9 @@ def train_run(
     of random weights: its architecture (``model`` is then ignored), its input normalisation and every
     weight; the output layer keeps the rows of the classes both share (by name) and initialises the
     others afresh (eq. 15 bias). The model's features must equal the dataset's (prepare the data with
-    the model's preset). A resumed run ignores ``init`` (its weights come from ``last.pt``).
+    the model's preset). ``"auto"``: the shipped model of the dataset's preset on a small set where it
+    fits (:func:`auto_init`), else random weights; ``None`` or ``"none"``: random weights. A resumed run
+    ignores ``init`` (its weights come from ``last.pt``).
 
     ``threads`` (CPU training): torch's and numba's thread count for the run; ``None`` uses up to
     torch's current count and, unless the environment pins one (:mod:`loco_cli.threads`), fewer while
@@ -371,8 +382,11 @@ def train_run(
     run = Path(run_dir)
     last = run / "last.pt"
     _prepare_run_folder(run, resume=resume, force=force, rank=rank)
-    start = load_model(init, "cpu") if init is not None and not resume else None
+    init, init_auto = resolve_init(init, data, model) if not resume else (None, False)
+    start = load_model(init, "cpu") if init is not None else None
     net, model_cfg, init_info = _build_network(data, data_dir, model, start, init, train.seed)
+    if init_info is not None:
+        init_info = {**init_info, "model": str(init), "auto": init_auto}
     decode_cfg = decode_cfg or DecodeConfig()
     net.to(dev)
     # the weight average that validation scores and the run ships (TrainConfig.ema_decay)
@@ -399,8 +413,7 @@ def train_run(
                    "params": sum(p.numel() for p in net.parameters()), "train_tracks": len(data.split_tracks("train")),
                    "val_split": val_split, "world_size": world,
                    "tensorboard": str(run / "tensorboard") if board else None, "init": init_info,
-                   "thin_classes": validation_gaps(data, val_split),
-                   "suggest_init": fine_tune_hint(data, start) if not resume else None})
+                   "thin_classes": validation_gaps(data, val_split)})
     use_amp = train.amp and dev.type == "cuda"
     threads_before = torch.get_num_threads()
     monitor = None
@@ -478,23 +491,19 @@ def train_run(
     return result  # type: ignore[return-value]
 
 
-#: Training audio (seconds) under which :func:`fine_tune_hint` suggests starting from the shipped model:
-#: on 16 tracks of unheard kits (about 4.5 minutes per training fold) counts from random weights scored
-#: 0.62 and fine-tuned from the shipped drum model 0.88 (benchmarks/results/smallset.json). ``make
-#: demo``'s 10 minutes of the built-in synthesizer (a corpus the shipped model is not tuned for) stay above.
-SMALL_SET_SECONDS = 480.0
+def auto_init(data: Prepared, model: ModelConfig) -> str | None:
+    """The shipped model that ``init="auto"`` starts from, or ``None`` (random weights).
 
-
-def fine_tune_hint(data: Prepared, start) -> str | None:
-    """The shipped model to suggest as ``--init`` for a run from random weights on a small dataset:
-    its name when the run has no ``start`` model, the training split holds under
-    :data:`SMALL_SET_SECONDS` of audio, and the dataset's preset has a shipped model with the same
-    classes and features; else ``None``."""
+    Its name (``drums`` / ``piano``: the dataset's preset) when the training split holds under
+    :data:`SMALL_SET_SECONDS` of audio and the shipped model fits the run: the same classes (names and
+    order), the same features (digest) and the same network as ``model`` (the recipe's, fitted to the
+    data); else ``None``, also when the shipped model file is not installed.
+    """
     from loco_cli.checkpoint import SHIPPED_MODELS
     from loco_cli.errors import LocoError
 
     preset = data.meta.get("preset")
-    if start is not None or preset not in SHIPPED_MODELS:
+    if preset not in SHIPPED_MODELS:
         return None
     if sum(float(data.tracks[n]["seconds"]) for n in data.split_tracks("train")) >= SMALL_SET_SECONDS:
         return None
@@ -502,8 +511,21 @@ def fine_tune_hint(data: Prepared, start) -> str | None:
         shipped = load_model(preset, "cpu")
     except LocoError:  # not installed in this checkout
         return None
-    same = shipped.classes == data.classes and shipped.features.digest() == data.meta.get("feature_digest")
+    same = (shipped.classes == data.classes and shipped.features.digest() == data.meta.get("feature_digest")
+            and model_config_for(data, ModelConfig.from_dict(shipped.payload["model"])) == model_config_for(data, model))
     return preset if same else None
+
+
+def resolve_init(init: str | Path | None, data: Prepared, model: ModelConfig) -> tuple[str | Path | None, bool]:
+    """``(model to start from or None, chosen by "auto")`` for a run's ``init``: ``None`` / ``"none"``:
+    random weights; ``"auto"``: :func:`auto_init`; anything else as given (``drums``, ``piano``, a model
+    file or a run folder)."""
+    if init is None or str(init) == INIT_NONE:
+        return None, False
+    if str(init) == INIT_AUTO:
+        chosen = auto_init(data, model)
+        return chosen, chosen is not None
+    return init, False
 
 
 def validation_gaps(data: Prepared, split: str) -> dict[str, int]:

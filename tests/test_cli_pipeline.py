@@ -165,15 +165,38 @@ def test_train_prints_plain_progress_when_piped(pipeline):
     line = next(x for x in result.output.splitlines() if x.startswith("step 4/4"))
     assert "loss" in line and "steps/s" in line and "ETA 0 min 00 s" in line
     assert "━" not in result.output
-    # 12 s of drums from random weights, the shipped drum model's classes and features: it is suggested
-    assert "hint: a small training set: starting from the shipped model (--init drums)" in result.output
+    # 12 s of drums, but the tiny recipe's network is not the shipped model's: --init auto keeps random weights
+    assert "starting from" not in result.output
+    assert json.loads((pipeline / "run-plain" / "config.json").read_text())["init"] is None
+
+
+def test_train_init_auto_starts_small_sets_from_the_shipped_model(pipeline):
+    """12 s of drums with the drums recipe: the default --init auto starts from the shipped drum model,
+    says so, and trains exactly what --init drums trains; --init none starts from random weights."""
+    import torch
+
+    common = ["--steps", 2, "--val-every", 2, "--batch-size", 4]
+    result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-auto", *common])
+    assert "starting from the shipped drums model (--init auto" in result.output and "kept KD, SD, HH" in result.output
+    init = json.loads((pipeline / "run-auto" / "config.json").read_text())["init"]
+    assert init["auto"] is True and init["name"] == "drums" and init["model"].endswith("drums.pt")
+    _ok(["train", pipeline / "prep", "--out", pipeline / "run-drums", "--init", "drums", *common])
+    result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-none", "--init", "none", *common])
+    assert "starting from" not in result.output
+
+    def weights(name):
+        return torch.load(pipeline / name / "last.pt", weights_only=True)["model_payload"]["state_dict"]
+
+    auto, drums, none = weights("run-auto"), weights("run-drums"), weights("run-none")
+    assert all(torch.equal(auto[k], drums[k]) for k in auto)
+    assert not all(torch.equal(auto[k], none[k]) for k in auto)
 
 
 def test_train_init_from_a_run(pipeline):
     result = _ok(["train", pipeline / "prep", "--out", pipeline / "run-init", "--recipe", pipeline / "tiny.toml",
                   "--init", pipeline / "run"])
     assert "starting from --init" in result.output and "kept KD, SD, HH" in result.output
-    assert "hint:" not in result.output  # it starts from a model already
+    assert "(--init auto" not in result.output
     result = runner.invoke(app, ["train", str(pipeline / "prep"), "--out", str(pipeline / "run-bad"), "--init", "piano"])
     assert result.exit_code == 2 and "features differ" in result.output and "Traceback" not in result.output
 

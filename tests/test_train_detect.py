@@ -761,22 +761,26 @@ def test_the_measured_rate_scale_recipe_is_the_drums_recipe():
     assert before == default["train"].replace(rate_scale=0.0)
 
 
-def test_fine_tune_hint_only_for_small_sets_from_random_weights(tmp_path):
-    """The shipped model is suggested for a small drums set trained from random weights, not when the
-    run starts from a model, the set is large, or the classes differ from the shipped model's."""
-    from loco_cli.checkpoint import load_model
+def test_auto_init_only_for_small_sets_where_the_shipped_model_fits(tmp_path):
+    """``init="auto"`` picks the shipped model for a small drums set with its classes, features and
+    network; not when the set is large, the classes or the network differ; "none" / None mean random
+    weights and a named model is kept as given."""
     from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
     from loco_cli.prepared import load_prepared
-    from loco_cli.train import SMALL_SET_SECONDS, fine_tune_hint
+    from loco_cli.train import SMALL_SET_SECONDS, auto_init, load_recipe, resolve_init
 
     write_corpus("drums", tmp_path / "c", n_tracks=3, duration=3.0, seed=5)
     prepare_dataset(tmp_path / "c", tmp_path / "p", preset="drums", jobs=1)
     prepare_dataset(tmp_path / "c", tmp_path / "p2", preset="drums", classes=["KD", "SD"], jobs=1)
     data = load_prepared(tmp_path / "p")
-    assert fine_tune_hint(data, None) == "drums"
-    assert fine_tune_hint(data, load_model("drums")) is None
-    assert fine_tune_hint(load_prepared(tmp_path / "p2"), None) is None
+    model = load_recipe("drums")["model"]
+    assert auto_init(data, model) == "drums"
+    assert resolve_init("auto", data, model) == ("drums", True)
+    assert resolve_init("none", data, model) == (None, False) and resolve_init(None, data, model) == (None, False)
+    assert resolve_init("piano", data, model) == ("piano", False)
+    assert auto_init(data, model.replace(rnn_hidden=8)) is None  # another network
+    assert auto_init(load_prepared(tmp_path / "p2"), model) is None  # other classes
     for name in data.tracks:
         data.tracks[name]["seconds"] = SMALL_SET_SECONDS
-    assert fine_tune_hint(data, None) is None
+    assert auto_init(data, model) is None  # not a small set

@@ -83,7 +83,16 @@ def progress(console):
     )
 
 
-def fine_tune_hint_text(name: str) -> str:
-    """The hint a run from random weights on a small set prints (:func:`loco_cli.train.fine_tune_hint`)."""
-    return (f"hint: a small training set: starting from the shipped model (--init {name}) usually beats random "
-            "weights here (on 5 minutes of unheard drum kits, counts: 0.88 vs 0.62; docs/evaluating.md, small sets)")
+def init_text(info: dict) -> str:
+    """The line a run that starts from a model prints: which model (and why, when ``--init auto`` chose
+    it: :func:`loco_cli.train.auto_init`) and which classes kept their output weights."""
+    from loco_cli.train import SMALL_SET_SECONDS
+
+    if info.get("auto"):
+        head = (f"starting from the shipped {info['model']} model (--init auto: under {SMALL_SET_SECONDS / 60:.0f} "
+                "minutes of training audio, where it beats random weights; --init none trains from random weights)")
+    else:
+        head = f"starting from --init {info['model']}"
+    return (f"{head}: kept {', '.join(info['kept']) or 'no classes'}"
+            + (f"; new {', '.join(info['new'])}" if info["new"] else "")
+            + (f"; dropped {', '.join(info['dropped'])}" if info["dropped"] else ""))

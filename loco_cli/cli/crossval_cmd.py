@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loco_cli.config import EVAL_WINDOW_S, LOSS_NAMES
+from loco_cli.config import DEFAULT_INIT, EVAL_WINDOW_S, LOSS_NAMES, SMALL_SET_SECONDS
 from loco_cli.splits import DEFAULT_VAL_FRACTION
 
 
@@ -20,8 +20,9 @@ def crossval_command(
     loss: str = typer.Option("loco", help=f"Training objective: {', '.join(LOSS_NAMES)}."),
     recipe: str = typer.Option("", help="drums, piano or a TOML file (default: the preset's)."),
     steps: int = typer.Option(None, help="Training steps per fold (default: the recipe's)."),
-    init: str = typer.Option("", help="Fine-tune every fold from this model (drums, piano, a model file or a run "
-                                      "folder) instead of random weights, as loco train --init."),
+    init: str = typer.Option(DEFAULT_INIT, help="Start every fold from this model, as loco train --init: drums, "
+                                                "piano, a model file or a run folder; auto: the shipped model on "
+                                                f"folds under {SMALL_SET_SECONDS / 60:.0f} minutes where it fits; none: random weights."),
     preset: str = typer.Option("drums", help="drums or piano."),
     layout: str = typer.Option("auto", help="auto, generic, enst, idmt, maps or mdb."),
     channel: str = typer.Option("wet_mix", help="ENST-Drums audio channel folder; MDB Drums: drum_only or full_mix."),
@@ -43,7 +44,7 @@ def crossval_command(
     from loco_cli.cli._common import (
         default_jobs,
         fail_on_error,
-        fine_tune_hint_text,
+        init_text,
         label_map_option,
         split_list,
         use_thread_policy,
@@ -55,9 +56,9 @@ def crossval_command(
     hinted = []
 
     def on_event(kind: str, info: dict) -> None:
-        if kind == "start" and info.get("suggest_init") and not hinted:
+        if kind == "start" and info.get("init") and not hinted:  # the first fold's; the others start alike
             hinted.append(True)
-            console.print(fine_tune_hint_text(info["suggest_init"]), highlight=False, markup=False)
+            console.print(init_text(info["init"]), highlight=False, markup=False)
         elif kind == "fold":
             console.print(f"fold {info['fold'] + 1}/{info['folds']} ({info['split']}): {info['stage']}", highlight=False,
                           markup=False)
@@ -71,7 +72,7 @@ def crossval_command(
                    "label_map": label_map_option(labels), "val_fraction": val_fraction, "seed": seed,
                    "jobs": jobs if jobs > 0 else default_jobs()}
         result = crossval(source, out, folds=folds, protocol=protocol, loss=loss, recipe=recipe or None, steps=steps,
-                          init=init or None, preset=preset,
+                          init=init, preset=preset,
                           prepare_options=options, window=window, device=device, train_jobs=train_jobs,
                           on_event=on_event)
     r = result.report

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loco_cli.config import LOSS_NAMES, TENSORBOARD
+from loco_cli.config import DEFAULT_INIT, LOSS_NAMES, SMALL_SET_SECONDS, TENSORBOARD
 
 #: Seconds between plain-text progress lines when stderr is not a terminal (a log file, a pipe).
 PLAIN_EVERY_S = 30.0
@@ -31,8 +31,11 @@ def train_command(
     tensorboard: bool = typer.Option(TENSORBOARD, help="Write TensorBoard events to RUN/tensorboard "
                                      "(when the tensorboard package is installed)."),
     teacher: Path = typer.Option(None, help="SeCoST: a trained run or model whose count predictions mix into the targets."),
-    init: str = typer.Option(None, help="Fine-tune: start from drums, piano, a model file or a run folder "
-                             "(shared classes keep their output weights; new ones start afresh)."),
+    init: str = typer.Option(DEFAULT_INIT, help="Start from a trained model (fine-tuning): drums, piano, a model file "
+                             "or a run folder (shared classes keep their output weights; new ones start afresh); "
+                             f"auto: the shipped model of the data's preset on under {SMALL_SET_SECONDS / 60:.0f} "
+                             "minutes of training audio where it fits (classes, features, network); none: random "
+                             "weights."),
     teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
 ) -> None:
     """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
@@ -40,7 +43,7 @@ def train_command(
 
     from rich.console import Console
 
-    from loco_cli.cli._common import fail_on_error, fine_tune_hint_text, use_thread_policy
+    from loco_cli.cli._common import fail_on_error, init_text, use_thread_policy
     from loco_cli.errors import InvalidOption
 
     console = Console(stderr=True)
@@ -66,18 +69,12 @@ def train_command(
                 console.print(f"training {info['params']} parameters on {info['device']} "
                               f"({info['train_tracks']} training tracks, validating on {info['val_split']})")
                 if info.get("init"):
-                    i = info["init"]
-                    console.print(f"starting from --init {init}: kept {', '.join(i['kept']) or 'no classes'}"
-                                  + (f"; new {', '.join(i['new'])}" if i["new"] else "")
-                                  + (f"; dropped {', '.join(i['dropped'])}" if i["dropped"] else ""), highlight=False,
-                                  markup=False)
+                    console.print(init_text(info["init"]), highlight=False, markup=False)
                 if info.get("thin_classes") and len(info["thin_classes"]) <= 12:
                     gaps = ", ".join(f"{c} {k}" for c, k in info["thin_classes"].items())
                     console.print(f"warning: few validation onsets ({gaps}); these classes take pooled thresholds "
                                   "and latency and barely count in choosing the checkpoint; give validation more "
                                   "tracks (loco prepare --val-fraction)", highlight=False, markup=False)
-                if info.get("suggest_init"):
-                    console.print(fine_tune_hint_text(info["suggest_init"]), highlight=False, markup=False)
                 if info["tensorboard"]:
                     console.print(f"TensorBoard: tensorboard --logdir {info['tensorboard']}")
                 task = bar.add_task("train", total=info["steps"], completed=info["step"], info="")
