@@ -55,6 +55,23 @@ def _commit(code: Path) -> str | None:
         return None
 
 
+def crossval_args(code: Path, source: Path, out: Path, loss: str, seed: int, folds: int, steps: int,
+                  init: str | None = None, recipe: str | None = None) -> list[str]:
+    """The ``loco crossval`` arguments of one run: ``init`` as given (``drums``, ``piano``, ``auto``,
+    ``none``) or a model file's absolute path; without one, random weights, said as ``--init none`` to
+    code whose default is ``--init auto`` (older code, a "before" worktree, has no such option and
+    starts from random weights anyway)."""
+    args = ["crossval", str(source.resolve()), "--out", str(out.resolve()), "--folds", str(folds), "--loss", loss,
+            "--steps", str(steps), "--seed", str(seed), "--jobs", "1"]
+    if init:
+        args += ["--init", init if init in ("drums", "piano", "auto", "none") else str(Path(init).resolve())]
+    elif "INIT_NONE" in (code / "loco_cli" / "config.py").read_text():
+        args += ["--init", "none"]
+    if recipe:
+        args += ["--recipe", recipe if recipe in ("drums", "piano") else str(Path(recipe).resolve())]
+    return args
+
+
 def run_crossval(code: Path, source: Path, out: Path, loss: str, seed: int, folds: int, steps: int,
                  init: str | None = None, recipe: str | None = None) -> dict:
     """``loco crossval`` with the loco source in ``code`` (one thread), or its cached report."""
@@ -64,14 +81,7 @@ def run_crossval(code: Path, source: Path, out: Path, loss: str, seed: int, fold
                    NUMBA_NUM_THREADS="1", MKL_NUM_THREADS="1")
         check = f"import loco_cli, sys; assert loco_cli.__file__.startswith({str(code)!r}), loco_cli.__file__; "
         cmd = [sys.executable, "-c", check + "from loco_cli.cli import main; sys.argv[0] = 'loco'; main()",
-               "crossval", str(source.resolve()), "--out", str(out.resolve()), "--folds", str(folds), "--loss", loss,
-               "--steps", str(steps), "--seed", str(seed), "--jobs", "1"]
-        if init:
-            cmd += ["--init", init if init in ("drums", "piano") else str(Path(init).resolve())]
-        elif "INIT_NONE" in (code / "loco_cli" / "config.py").read_text():  # code where --init auto is the default
-            cmd += ["--init", "none"]
-        if recipe:
-            cmd += ["--recipe", recipe if recipe in ("drums", "piano") else str(Path(recipe).resolve())]
+               *crossval_args(code, source, out, loss, seed, folds, steps, init, recipe)]
         subprocess.run(cmd, cwd=code, env=env, check=True)  # cwd: `python -c` puts it first on sys.path
     return json.loads(report.read_text())
 

@@ -478,6 +478,14 @@ def robustness_sections(results: Path) -> list[str]:
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
     out += model_size_section(results)
+    losses = results / "losses_drums.json"
+    out += ["## Losses (drums, held-out sample libraries)", ""]
+    if losses.is_file():
+        doc = json.loads(losses.read_text())
+        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
+                f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    else:
+        out += _missing("losses_drums", "python benchmarks/bench_seeds.py ... (docs/real-audio.md)")
     out += ["## Augmentations (drums, held-out sample libraries)", ""]
     augments = sorted(results.glob("augment_*.json"))
     for aug in augments:

@@ -202,3 +202,21 @@ def test_smallset_bench_merge_keeps_earlier_variants_with_their_command(tmp_path
     assert second["variants"]["c-loco"]["runs"][0]["classes_precision_recall"] == {"KD": [0.5, 0.75]}
     with pytest.raises(SystemExit, match="another source"):
         bench.main(["--source", str(tmp_path / "other"), "--variant", "d=.@loco:0", "--merge", str(out)])
+
+
+def test_smallset_bench_says_how_each_run_starts(tmp_path):
+    """Runs from random weights pass ``--init none`` to code whose default is ``--init auto`` (and nothing
+    to older code without the option); ``auto`` / ``drums`` go as given, a model file as its path."""
+    bench = _module("bench_smallset")
+    here = Path(__file__).resolve().parents[1]
+    old = tmp_path / "old"
+    (old / "loco_cli").mkdir(parents=True)
+    (old / "loco_cli" / "config.py").write_text("EVAL_WINDOW_S = 0.05\n")
+
+    def init_of(code, init):
+        args = bench.crossval_args(code, tmp_path, tmp_path / "o", "loco", 0, 3, 1400, init)
+        return args[args.index("--init") + 1] if "--init" in args else None
+
+    assert init_of(here, None) == "none" and init_of(old, None) is None
+    assert init_of(here, "auto") == "auto" and init_of(here, "drums") == "drums"
+    assert init_of(here, "m.pt") == str(Path("m.pt").resolve())
