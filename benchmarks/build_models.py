@@ -91,12 +91,12 @@ _N = SPECS["drums"]["train_tracks"]
 DRUM_TRAIN_PARTS = [("dry", _N // 2, 30, None), ("mix", _N // 3, 31, -3.0), ("mix9", _N - _N // 2 - _N // 3, 32, -9.0)]
 
 
-def drum_train_part(root: Path, part: tuple, detune: float, kits: list[str] | None = None) -> str:
+def drum_train_part(root: Path, part: tuple, detune: float, kits: list[str] | None = None, kit_mix: float = 0.0) -> str:
     """Render one part of :data:`DRUM_TRAIN_PARTS` into ``root/train-corpus/<folder>`` with ``kits``
-    (default :data:`DRUM_TRAIN_KITS`)."""
+    (default :data:`DRUM_TRAIN_KITS`), ``detune`` and ``kit_mix`` (``loco synth --detune / --kit-mix``)."""
     sub, tracks, seed, acc = part
     write_corpus("drums", root / "train-corpus" / sub, n_tracks=tracks, duration=30.0, seed=seed,
-                 renderer="samples", kits=kits or DRUM_TRAIN_KITS, accompaniment_db=acc, detune=detune)
+                 renderer="samples", kits=kits or DRUM_TRAIN_KITS, accompaniment_db=acc, detune=detune, kit_mix=kit_mix)
     return sub
 
 

@@ -3,6 +3,7 @@ given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py 
 
     python benchmarks/render_drum_train.py --detune 3 --work runs/detune
     python benchmarks/render_drum_train.py --detune 3 --wide --work runs/wide   # 42 training libraries
+    python benchmarks/render_drum_train.py --detune 3 --kit-mix 0.5 --work runs/kitmix   # kits mixed per track
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
@@ -21,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _part(args: tuple) -> str:
     from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, drum_train_part
 
-    root, part, detune, wide = args
-    return drum_train_part(Path(root), part, detune, DRUM_TRAIN_KITS_WIDE if wide else DRUM_TRAIN_KITS)
+    root, part, detune, wide, kit_mix = args
+    return drum_train_part(Path(root), part, detune, DRUM_TRAIN_KITS_WIDE if wide else DRUM_TRAIN_KITS, kit_mix)
 
 
 def main() -> None:
@@ -31,13 +32,14 @@ def main() -> None:
     parser.add_argument("--work", required=True)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--wide", action="store_true", help="build_models.DRUM_TRAIN_KITS_WIDE: 42 libraries, not 26")
+    parser.add_argument("--kit-mix", type=float, default=0.0, help="loco synth --kit-mix: kits mixed per track")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_PARTS
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
-        list(pool.map(_part, [(a.work, p, a.detune, a.wide) for p in DRUM_TRAIN_PARTS]))
+        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.kit_mix) for p in DRUM_TRAIN_PARTS]))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 

@@ -117,6 +117,7 @@ def write_corpus(
     kits: str | list[str] | None = None,
     pianos: str | list[str] | None = None,
     detune: float = 0.0,
+    kit_mix: float = 0.0,
     span: tuple[int, int] | None = None,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
@@ -130,7 +131,10 @@ def write_corpus(
     events per label) and returns it. Files are written atomically; the caller owns ``out``.
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
     (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones, drum
-    kits only) retunes and colours each instrument per track (:func:`loco_cli.samples.render_sample_track`).
+    kits only) retunes and colours each instrument per track (:func:`loco_cli.samples.render_sample_track`);
+    ``kit_mix`` (probability, drum kits only) has each instrument group of a track played, with that
+    probability, by another of the ``kits`` (:func:`loco_cli.samples.mix_kits`; 0 renders exactly what
+    it did before the option existed).
     ``span`` (MIDI low, high; pianos on ``--renderer samples`` only) centres the pieces' phrases in that
     range instead of :data:`loco_cli.patterns.PIANO_SPAN` (:func:`loco_cli.patterns.piano_score`).
     """
@@ -151,6 +155,10 @@ def write_corpus(
         raise InvalidOption("--span applies to pianos: use it with --renderer samples --pianos")
     if span is not None and not 21 <= span[0] <= span[1] <= 108:
         raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
+    if kit_mix and not (renderer == "samples" and kind == "drums"):
+        raise InvalidOption("--kit-mix applies to drum kits: use it with --renderer samples --kits")
+    if not 0 <= kit_mix <= 1:
+        raise InvalidOption(f"--kit-mix {kit_mix}: give a probability from 0 to 1")
     if not 0 <= detune <= 12:
         raise InvalidOption(f"--detune {detune}: give 0 to 12 semitones")
     if kind == "piano" and kits or kind == "drums" and pianos:
@@ -165,6 +173,8 @@ def write_corpus(
         summary["kits_left_out"] = left_out  # no kick, snare or closed hi-hat
         if detune:
             summary["detune"] = detune
+        if kit_mix:
+            summary["kit_mix"] = kit_mix
     if piano_list:
         summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
         if span is not None:
@@ -172,9 +182,11 @@ def write_corpus(
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
-                from loco_cli.samples import render_sample_track
+                from loco_cli.samples import mix_kits, render_sample_track
 
                 kit = kit_list[i % len(kit_list)]
+                if kit_mix:
+                    kit = mix_kits(np.random.default_rng(np.random.SeedSequence([seed, i, 5])), kit, kit_list, kit_mix)
                 audio, hits = render_sample_track(seed, i, kit, duration=duration, accompaniment_db=accompaniment_db,
                                                   soundfont=soundfont, detune=detune)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", kit.name).strip("_")

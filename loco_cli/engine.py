@@ -359,13 +359,15 @@ def synth(
     kits: str | list[str] | None = None,
     pianos: str | list[str] | None = None,
     detune: float = 0.0,
+    kit_mix: float = 0.0,
     span: tuple[int, int] | None = None,
     force: bool = False,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render a corpus of ``tracks`` drum or piano tracks of ``duration`` seconds into ``out``: ``loco
     synth``. ``kind``: ``"drums"`` or ``"piano"``; ``renderer``: ``builtin``, ``fluidsynth`` or ``samples``
-    (with ``kits`` / ``pianos``; ``detune``: retune and colour each drum per track, semitones; ``span``:
+    (with ``kits`` / ``pianos``; ``detune``: retune and colour each drum per track, semitones; ``kit_mix``:
+    the probability that each instrument group of a track comes from another of the kits; ``span``:
     the MIDI range the piano pieces' phrases are centred in). The
     same ``seed`` gives byte-identical files. The corpus is rendered into a temporary folder and
     renamed to ``out`` when complete; an existing ``out`` is replaced only with ``force`` and only when
@@ -388,7 +390,7 @@ def synth(
     try:
         summary = write_corpus(kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, detune=detune, span=span, on_track=on_track)
+                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=span, on_track=on_track)
         replace_folder(tmp, out)
     finally:
         if tmp.exists():

@@ -128,6 +128,7 @@ class SampleKit:
     licence: str
     voices: dict[str, list[list[Layer]]] = field(default_factory=dict)
     velocity_gain: bool = True
+    velocity_gains: dict[str, bool] = field(default_factory=dict)  # per instrument, where it differs (mix_kits)
 
     def has(self, inst: str) -> bool:
         return bool(self.voices.get(inst))
@@ -140,7 +141,7 @@ class SampleKit:
             min(drum, key=lambda layer: min(abs(layer.vmin - velocity), abs(layer.vmax - velocity)))]
         layer = fits[rng.integers(len(fits))]
         shot = layer.samples[rng.integers(len(layer.samples))]
-        return shot, layer.gain * (velocity if self.velocity_gain else 1.0)
+        return shot, layer.gain * (velocity if self.velocity_gains.get(inst, self.velocity_gain) else 1.0)
 
     def hit(self, rng: np.random.Generator, inst: str, velocity: float) -> np.ndarray:
         """A one-shot of ``inst`` at ``velocity`` (0..1) at its level (:meth:`pick`)."""
@@ -149,6 +150,40 @@ class SampleKit:
 
     def summary(self) -> str:
         return ", ".join(f"{k} {sum(len(layer.samples) for d in v for layer in d)}" for k, v in sorted(self.voices.items()))
+
+
+#: The instrument groups :func:`mix_kits` takes from one kit each: a snare with its rimshot, a hi-hat's
+#: closed, pedal and open sounds, the toms, the cymbals stay together.
+MIX_GROUPS = (("KD",), ("SD", "RS"), ("CHH", "PHH", "OHH"), ("LT", "MT", "HT"), ("CR", "RC"), ("PERC",))
+
+
+def mix_kits(rng: np.random.Generator, base: SampleKit, kits: list[SampleKit], p: float) -> SampleKit:
+    """``base`` with each instrument group of :data:`MIX_GROUPS`, with probability ``p``, played by a kit
+    drawn from ``kits`` that has the group's first instrument (``base`` itself among them): the kick of
+    one recorded kit, the snare of another, the hi-hat of a third. Kits are recorded as sets; mixing
+    them keeps a network from telling a snare by the kit it came with. The result shares the sample
+    arrays (nothing is copied); ``name`` stays ``base``'s, ``licence`` lists every kit used.
+    """
+    voices = dict(base.voices)
+    gains = {inst: base.velocity_gains.get(inst, base.velocity_gain) for inst in base.voices}
+    used = [base]
+    for group in MIX_GROUPS:
+        if rng.random() >= p:
+            continue
+        donors = [k for k in kits if k.has(group[0])]
+        if not donors:
+            continue
+        donor = donors[rng.integers(len(donors))]
+        for inst in group:
+            voices.pop(inst, None)
+            gains.pop(inst, None)
+            if donor.has(inst):
+                voices[inst] = donor.voices[inst]
+                gains[inst] = donor.velocity_gains.get(inst, donor.velocity_gain)
+        if donor not in used:
+            used.append(donor)
+    licence = "; ".join(dict.fromkeys(f"{k.name}: {k.licence}" if len(used) > 1 else k.licence for k in used))
+    return SampleKit(base.name, base.source, licence, voices, base.velocity_gain, gains)
 
 
 def _trim(shot: np.ndarray, sr: int, max_s: float = 4.0) -> np.ndarray:

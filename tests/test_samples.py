@@ -273,3 +273,45 @@ def test_cli_synth_with_sample_kits(kits, tmp_path):
         result = runner.invoke(app, ["synth", "drums", str(tmp_path / "c3"), "--tracks", "1", *bad])
         assert result.exit_code == 2 and "--detune" in result.output and "Traceback" not in result.output
         assert not (tmp_path / "c3").exists()  # nothing half-written
+
+
+def test_kit_mix_takes_instrument_groups_from_other_kits(kits, tmp_path):
+    """``mix_kits``: with p = 1 every group comes from a kit that has it, a group's instruments stay
+    together (with their own velocity scaling), nothing is copied; p = 0 keeps the kit; ``kit_mix=0``
+    renders the plain corpus bit for bit and ``kit_mix`` > 0 changes the sound, not the hits."""
+    from loco_cli.samples import MIX_GROUPS, SampleKit, mix_kits
+
+    old, new = load_hydrogen_kit(kits / "old", SR), load_hydrogen_kit(kits / "new", SR)
+    other = SampleKit("Other", "x", "MIT", {"SD": new.voices["SD"], "CHH": new.voices["CHH"]}, velocity_gain=False)
+    assert mix_kits(np.random.default_rng(0), old, [old, other], 0.0).voices == old.voices
+    seen = set()
+    for s in range(40):
+        mixed = mix_kits(np.random.default_rng(s), old, [old, other], 1.0)
+        assert mixed.name == old.name and set(mixed.voices) >= {"KD", "SD", "CHH"}
+        assert mixed.voices["KD"] is old.voices["KD"]  # only `old` has a kick
+        hat_from_other = mixed.voices["CHH"] is other.voices["CHH"]
+        if hat_from_other:  # the hi-hat group moves whole: `other` has no open hi-hat
+            assert "OHH" not in mixed.voices and mixed.velocity_gains["CHH"] is False
+        else:
+            assert mixed.voices["OHH"] is old.voices["OHH"] and mixed.velocity_gains["CHH"] is True
+        seen.add((mixed.voices["SD"] is other.voices["SD"], hat_from_other))
+    assert seen == {(a, b) for a in (False, True) for b in (False, True)}  # each group drawn on its own
+    assert [g[0] for g in MIX_GROUPS][:3] == ["KD", "SD", "CHH"]
+    plain = write_corpus("drums", tmp_path / "a", n_tracks=2, duration=3.0, seed=1, renderer="samples",
+                         kits=[str(kits / "old"), str(kits / "new")])
+    zero = write_corpus("drums", tmp_path / "b", n_tracks=2, duration=3.0, seed=1, renderer="samples",
+                        kits=[str(kits / "old"), str(kits / "new")], kit_mix=0.0)
+    mixed = write_corpus("drums", tmp_path / "c", n_tracks=2, duration=3.0, seed=1, renderer="samples",
+                         kits=[str(kits / "old"), str(kits / "new")], kit_mix=1.0)
+    assert "kit_mix" not in zero and mixed["kit_mix"] == 1.0
+    # the same hits; an open hi-hat becomes a closed one where the hi-hat's kit has no open sound
+    assert sum(mixed["events"].values()) == sum(plain["events"].values())
+    assert {k: mixed["events"][k] for k in ("bd", "sd")} == {k: plain["events"][k] for k in ("bd", "sd")}
+    wavs = lambda d: sorted((tmp_path / d).glob("*.wav"))  # noqa: E731
+    assert [w.read_bytes() for w in wavs("a")] == [w.read_bytes() for w in wavs("b")]
+    assert [w.read_bytes() for w in wavs("a")] != [w.read_bytes() for w in wavs("c")]
+    with pytest.raises(InvalidOption, match="--kit-mix"):
+        write_corpus("drums", tmp_path / "x", n_tracks=1, duration=3.0, kit_mix=0.5)
+    with pytest.raises(InvalidOption, match="--kit-mix"):
+        write_corpus("drums", tmp_path / "y", n_tracks=1, duration=3.0, renderer="samples", kits=str(kits / "old"),
+                     kit_mix=1.5)

