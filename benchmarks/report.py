@@ -448,7 +448,9 @@ def smallset_section(results: Path) -> list[str]:
             "`base`: `now` (counts) re-run on a fresh checkout and environment. `onset05`, `assign03`, `assign1`, "
             "`ema099`, `ema099a`, `assign03steps2800`: counts from random weights with the onset prior (mass off spectral-flux peaks "
             "costs, weight 0.5), plus hard-EM count assignment at weight 0.3 or 1.0, a shorter weight average "
-            "(0.99), or both (docs/evaluating.md, small sets). "
+            "(0.99), or both (docs/evaluating.md, small sets). `auto`: `loco crossval`'s default since "
+            "`--init auto` (no `--init` given): on these folds (under 8 minutes each) it starts from the shipped "
+            "drum model. "
             "Timing: mean (and std) of detected minus reference over the matched onsets.", "",
             "| variant | loss | recipe | steps | starts from | seeds | pooled global F1 per seed | KD / SD / HH (seed 0) | "
             "timing mean (std), ms, KD / SD / HH (seed 0) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -458,7 +460,7 @@ def smallset_section(results: Path) -> list[str]:
         per_seed = ", ".join(f"{r['global_f1']:.3f}" for r in v["runs"])
         recipe = Path(v["recipe"]).name if v.get("recipe") else "the preset's"
         out.append(f"| {name.rsplit('-', 1)[0]} ({v['commit']}) | {v['loss']} | {recipe} | {v.get('steps', doc['steps'])} | "
-                   f"{v.get('init') or 'random weights'} | "
+                   f"{'auto (the shipped model)' if v.get('init') == 'auto' else v.get('init') or 'random weights'} | "
                    f"{', '.join(str(r['seed']) for r in v['runs'])} | "
                    f"{per_seed} | "
                    + " / ".join(f"{f:.2f}" for f in first["classes"].values()) + f" | {timing} |")
