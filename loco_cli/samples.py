@@ -161,8 +161,9 @@ def mix_kits(rng: np.random.Generator, base: SampleKit, kits: list[SampleKit], p
     """``base`` with each instrument group of :data:`MIX_GROUPS`, with probability ``p``, played by a kit
     drawn from ``kits`` that has the group's first instrument (``base`` itself among them): the kick of
     one recorded kit, the snare of another, the hi-hat of a third. Kits are recorded as sets; mixing
-    them keeps a network from telling a snare by the kit it came with. The result shares the sample
-    arrays (nothing is copied); ``name`` stays ``base``'s, ``licence`` lists every kit used.
+    them keeps a network from telling a snare by the kit it came with (on the held-out kits it did not
+    help: docs/real-audio.md). The result shares the sample arrays (nothing is copied); ``name`` stays
+    ``base``'s, ``licence`` lists every kit used.
     """
     voices = dict(base.voices)
     gains = {inst: base.velocity_gains.get(inst, base.velocity_gain) for inst in base.voices}
@@ -180,7 +181,7 @@ def mix_kits(rng: np.random.Generator, base: SampleKit, kits: list[SampleKit], p
             if donor.has(inst):
                 voices[inst] = donor.voices[inst]
                 gains[inst] = donor.velocity_gains.get(inst, donor.velocity_gain)
-        if donor not in used:
+        if all(donor is not k for k in used):  # by identity: comparing kits would compare their samples
             used.append(donor)
     licence = "; ".join(dict.fromkeys(f"{k.name}: {k.licence}" if len(used) > 1 else k.licence for k in used))
     return SampleKit(base.name, base.source, licence, voices, base.velocity_gain, gains)
