@@ -86,7 +86,7 @@ def _train_side_by_side(out: Path, folds: list[int], jobs: int, *, loss: str, re
             else:
                 args = [str(fold / "prepared"), "--out", str(run), "--loss", loss, "--force", "--device", "cpu",
                         "--no-tensorboard", *(["--recipe", str(recipe)] if recipe else []),
-                        *(["--steps", str(steps)] if steps else []), *(["--init", str(init)] if init else [])]
+                        *(["--steps", str(steps)] if steps else []), "--init", str(init) if init else INIT_NONE]
             log = open(fold / "train.log", "w")  # closed when its process ends (below)
             running.append((i, subprocess.Popen([sys.executable, "-m", "loco_cli", "train", *args], stdout=log,
                                                 stderr=subprocess.STDOUT, env=env), log))

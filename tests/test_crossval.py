@@ -119,3 +119,27 @@ def test_folds_train_side_by_side(tmp_path, tiny_recipe):
         assert json.loads((tmp_path / "cv" / f"fold{i}" / "run" / "config.json").read_text())["init"]["kept"]
     report = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     assert len(report["folds"]) == 2 and report["over_folds"]["global_f1"]["n"] == 2
+
+
+@pytest.mark.parametrize("init,passed", [(None, "none"), ("none", "none"), ("auto", "auto"), ("drums", "drums")])
+def test_side_by_side_folds_get_the_same_start(tmp_path, monkeypatch, init, passed):
+    """Folds trained as ``loco train`` processes start as the in-process ones would: ``None`` (random
+    weights) is said as ``--init none``, since the command's own default is ``--init auto``."""
+    import subprocess
+
+    from loco_cli.crossval import _train_side_by_side
+
+    calls = []
+
+    class Done:
+        def __init__(self, args, **kwargs):
+            calls.append(args)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Done)
+    (tmp_path / "fold0").mkdir()
+    _train_side_by_side(tmp_path, [0], 1, loss="loco", recipe=None, steps=4, init=init)
+    args = calls[0]
+    assert args[args.index("--init") + 1] == passed
