@@ -763,7 +763,8 @@ def test_the_measured_rate_scale_recipe_is_the_drums_recipe():
 
 def test_auto_init_only_for_small_sets_where_the_shipped_model_fits(tmp_path):
     """``init="auto"`` picks the shipped model for a small drums set with its classes, features and
-    network; not when the set is large, the classes or the network differ; "none" / None mean random
+    network (and the piano model for a small piano set); not when the set is large, the classes or the
+    network differ; "none" / None mean random
     weights and a named model is kept as given."""
     from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
@@ -784,3 +785,6 @@ def test_auto_init_only_for_small_sets_where_the_shipped_model_fits(tmp_path):
     for name in data.tracks:
         data.tracks[name]["seconds"] = SMALL_SET_SECONDS
     assert auto_init(data, model) is None  # not a small set
+    write_corpus("piano", tmp_path / "pc", n_tracks=2, duration=3.0, seed=5)
+    prepare_dataset(tmp_path / "pc", tmp_path / "pp", preset="piano", jobs=1)
+    assert auto_init(load_prepared(tmp_path / "pp"), load_recipe("piano")["model"]) == "piano"
