@@ -183,7 +183,7 @@ def mix_kits(rng: np.random.Generator, base: SampleKit, kits: list[SampleKit], p
                 gains[inst] = donor.velocity_gains.get(inst, donor.velocity_gain)
         if all(donor is not k for k in used):  # by identity: comparing kits would compare their samples
             used.append(donor)
-    licence = "; ".join(dict.fromkeys(f"{k.name}: {k.licence}" if len(used) > 1 else k.licence for k in used))
+    licence = base.licence if len(used) == 1 else "; ".join(f"{k.name}: {k.licence}" for k in used)
     return SampleKit(base.name, base.source, licence, voices, base.velocity_gain, gains)
 
 

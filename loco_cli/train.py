@@ -307,7 +307,7 @@ def _write_run_config(run: Path, meta: dict, decode_cfg: DecodeConfig, data: Pre
         {"loss": meta["loss"].to_dict(), "train": meta["train"].to_dict(), "model": meta["model_cfg"].to_dict(),
          "decode": decode_cfg.to_dict(), "features": data.features.to_dict(), "classes": data.classes,
          "dataset": meta["dataset"], "teacher": str(teacher) if teacher else None, "world_size": world,
-         "init": {**init_info, "model": str(start.path), "name": init_info["model"]} if start is not None else None},
+         "init": {**init_info, "model": str(start.path)} if start is not None else None},
         indent=1) + "\n")
 
 
@@ -386,7 +386,7 @@ def train_run(
     start = load_model(init, "cpu") if init is not None else None
     net, model_cfg, init_info = _build_network(data, data_dir, model, start, init, train.seed)
     if init_info is not None:
-        init_info = {**init_info, "model": str(init), "auto": init_auto}
+        init_info = {**init_info, "name": str(init), "auto": init_auto}
     decode_cfg = decode_cfg or DecodeConfig()
     net.to(dev)
     # the weight average that validation scores and the run ships (TrainConfig.ema_decay)

@@ -89,10 +89,10 @@ def init_text(info: dict) -> str:
     from loco_cli.train import SMALL_SET_SECONDS
 
     if info.get("auto"):
-        head = (f"starting from the shipped {info['model']} model (--init auto: under {SMALL_SET_SECONDS / 60:.0f} "
+        head = (f"starting from the shipped {info['name']} model (--init auto: under {SMALL_SET_SECONDS / 60:.0f} "
                 "minutes of training audio, where it beats random weights; --init none trains from random weights)")
     else:
-        head = f"starting from --init {info['model']}"
+        head = f"starting from --init {info['name']}"
     return (f"{head}: kept {', '.join(info['kept']) or 'no classes'}"
             + (f"; new {', '.join(info['new'])}" if info["new"] else "")
             + (f"; dropped {', '.join(info['dropped'])}" if info["dropped"] else ""))
