@@ -130,8 +130,9 @@ def write_corpus(
     (``<Piano>/MUS/MAPS_MUS-<piece>_<Piano>.wav`` + ``.txt``). Writes ``corpus.json`` (seconds and
     events per label) and returns it. Files are written atomically; the caller owns ``out``.
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
-    (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones, drum
-    kits only) retunes and colours each instrument per track (:func:`loco_cli.samples.render_sample_track`);
+    (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones)
+    retunes and colours each drum per track (:func:`loco_cli.samples.render_sample_track`) or plays each
+    piano piece on another key's samples (:func:`loco_cli.pianos.render_piano_samples`);
     ``kit_mix`` (probability, drum kits only) has each instrument group of a track played, with that
     probability, by another of the ``kits`` (:func:`loco_cli.samples.mix_kits`; 0 renders exactly what
     it did before the option existed).
@@ -149,8 +150,8 @@ def write_corpus(
     engine = find_fluidsynth(soundfont) if renderer == "fluidsynth" else None
     if renderer != "samples" and (kits or pianos):
         raise InvalidOption(f"{'--kits' if kits else '--pianos'} needs --renderer samples")
-    if detune and not (renderer == "samples" and kind == "drums"):
-        raise InvalidOption("--detune applies to drum kits: use it with --renderer samples --kits")
+    if detune and renderer != "samples":
+        raise InvalidOption("--detune applies to real recorded samples: use it with --renderer samples")
     if span is not None and not (renderer == "samples" and kind == "piano"):
         raise InvalidOption("--span applies to pianos: use it with --renderer samples --pianos")
     if span is not None and not 21 <= span[0] <= span[1] <= 108:
@@ -179,6 +180,8 @@ def write_corpus(
         summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
         if span is not None:
             summary["span"] = list(span)
+        if detune:
+            summary["detune"] = detune
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -212,7 +215,8 @@ def write_corpus(
                 from loco_cli.pianos import render_piano_samples
 
                 piano = piano_list[i % len(piano_list)]
-                audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span)
+                audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,
+                                                    detune=detune)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
                                    [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])

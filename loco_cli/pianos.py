@@ -35,7 +35,7 @@ import numpy as np
 
 from loco_cli.errors import InvalidOption
 
-__all__ = ["Piano", "expand_piano_specs", "load_piano", "pedal_segments", "render_piano_samples", "note_number"]
+__all__ = ["Piano", "detune_shift", "expand_piano_specs", "load_piano", "pedal_segments", "render_piano_samples", "note_number"]
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)v(\d+)\.(ogg|wav|flac)$")
 _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
@@ -241,13 +241,41 @@ def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.
     return out, [(t, p, min(t + d, n / sr)) for t, p, _, d, _ in midi]
 
 
+#: With ``detune``, each piece is also tuned off by up to this many cents (a real piano is rarely at
+#: exactly A = 440 Hz; 10 cents is 2.5 Hz at A4).
+DETUNE_CENTS = 10.0
+
+
+def detune_shift(seed: int, index: int, detune: float, top: int = 108) -> tuple[int, float]:
+    """The key shift and resampling ratio of piece ``index`` under ``--detune``: a whole number of
+    semitones ``d`` uniform in ``[-floor(detune), min(floor(detune), 108 - top)]`` (``top``: the piece's
+    highest MIDI pitch; SoundFont pianos are silent above key 108) and
+    ``ratio = 2 ** ((d + c / 100) / 12)`` with ``c`` uniform in ``+-DETUNE_CENTS``; ``(0, 1.0)`` when
+    ``detune`` is 0. Drawn from its own random stream, so the piece's score, pedal and room do not
+    depend on it."""
+    if detune <= 0:
+        return 0, 1.0
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 6]))
+    d = int(rng.integers(-int(detune), max(min(int(detune), 108 - top), -int(detune)) + 1))
+    return d, float(2.0 ** ((d + rng.uniform(-DETUNE_CENTS, DETUNE_CENTS) / 100.0) / 12.0))
+
+
 def render_piano_samples(
-    seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None
+    seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None,
+    detune: float = 0.0,
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
-    ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano
-    and ``span`` (the phrase centres' MIDI range, :func:`loco_cli.patterns.piano_score`; default
-    :data:`loco_cli.patterns.PIANO_SPAN`)."""
+    ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano,
+    ``span`` (the phrase centres' MIDI range, :func:`loco_cli.patterns.piano_score`; default
+    :data:`loco_cli.patterns.PIANO_SPAN`) and ``detune``.
+
+    ``detune`` > 0 (semitones) makes one piano sound like several: the piece is played ``d`` keys away
+    (:func:`detune_shift`), ``ratio`` times faster, and the audio resampled back by ``ratio``, so every
+    note sounds at its written pitch (within ``DETUNE_CENTS``) and time, on the samples of another key:
+    its partials where they were, its body resonances (formants) moved by ``d`` semitones and its decay
+    stretched by ``ratio``. The room, EQ, compression, noise and level come after, as without it.
+    ``detune = 0`` renders exactly what it did before the option existed.
+    """
     from loco_cli.patterns import PIANO_SPAN, piano_score
     from loco_cli.samples import compress, in_room, shelf_eq
 
@@ -260,10 +288,20 @@ def render_piano_samples(
             notes.append((key[0] / sr, pitch, vel, dur))
     segments = pedal_segments(rng, np.array([o for o, *_ in notes]), duration)
     n = int(duration * sr)
+    shift, ratio = detune_shift(seed, index, detune, max((p for _, p, _, _ in notes), default=21))
+    if shift or ratio != 1.0:  # play d keys away, `ratio` times faster; resampled back below
+        notes = [(o / ratio, p + shift, v, d / ratio) for o, p, v, d in notes]
+        segments = [(a / ratio, b / ratio) for a, b in segments]
+    n_play = n if ratio == 1.0 else int(np.ceil(n / ratio)) + 2
     if piano.soundfont:
-        out, rows = _play_soundfont(piano, notes, segments, n, sr)
+        out, rows = _play_soundfont(piano, notes, segments, n_play, sr)
     else:
-        out, rows = _play_sampled(piano, notes, segments, n, sr, rng)
+        out, rows = _play_sampled(piano, notes, segments, n_play, sr, rng)
+    if shift or ratio != 1.0:
+        out = np.interp(np.arange(n) / ratio, np.arange(out.size), out)
+        rows = [(o * ratio, p - shift, min(off * ratio, n / sr)) for o, p, off in rows]
+    else:
+        out = out[:n]
     if rng.random() < 0.9:  # microphone distance: close (5 % room) to far (75 % room)
         out = in_room(out, rng, sr, rt60=(0.3, 2.2), wet=(0.05, 0.75))
     out = shelf_eq(out, rng, sr)

@@ -232,3 +232,35 @@ def test_write_corpus_span(piano, tmp_path):
                      span=(10, 90))
     with pytest.raises(InvalidOption, match="applies to pianos"):
         write_corpus("drums", tmp_path / "e", n_tracks=1, duration=4.0, span=(30, 90))
+
+
+def test_detune_plays_another_keys_samples_at_the_written_pitch(piano, tmp_path):
+    """``detune``: the piece is played ``d`` keys away and resampled back, so the notes keep their pitch
+    (within DETUNE_CENTS) and times; ``detune=0`` is the plain render, bit for bit."""
+    from loco_cli.pianos import DETUNE_CENTS, detune_shift
+
+    p = load_sample_piano(piano)
+    index = next(i for i in range(20) if detune_shift(5, i, 3.0)[0] != 0)  # a piece that does move
+    shift, ratio = detune_shift(5, index, 3.0)
+    assert abs(np.log2(ratio) * 1200 - 100 * shift) <= DETUNE_CENTS + 1e-9
+    assert detune_shift(5, index, 0.0) == (0, 1.0)
+    assert detune_shift(5, index, 3.0, top=108)[0] <= 0  # nothing above the top key
+    plain, notes = render_piano_samples(5, index, p, duration=6.0, sr=SR)
+    assert np.array_equal(plain, render_piano_samples(5, index, p, duration=6.0, sr=SR, detune=0.0)[0])
+    moved, notes_d = render_piano_samples(5, index, p, duration=6.0, sr=SR, detune=3.0)
+    assert np.array_equal(moved, render_piano_samples(5, index, p, duration=6.0, sr=SR, detune=3.0)[0])
+    assert moved.shape == plain.shape and not np.array_equal(moved, plain)
+    assert [n[1] for n in notes_d] == [n[1] for n in notes]  # the written pitches
+    assert np.allclose([n[0] for n in notes_d], [n[0] for n in notes], atol=2.0 / SR)  # and times
+
+    def peak_hz(x):
+        spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+        return np.fft.rfftfreq(x.size, 1 / SR)[np.argmax(spec)]
+
+    # the strongest partial of the piece sounds where it does without detuning (10 cents = 0.58 %)
+    assert abs(peak_hz(moved) / peak_hz(plain) - 1) < 0.0065
+    summary = write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples",
+                           pianos=str(piano), detune=2.0)
+    assert summary["detune"] == 2.0
+    with pytest.raises(InvalidOption, match="--detune"):
+        write_corpus("piano", tmp_path / "d", n_tracks=1, duration=3.0, detune=2.0)

