@@ -4,9 +4,12 @@ given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py 
     python benchmarks/render_drum_train.py --detune 3 --work runs/detune
     python benchmarks/render_drum_train.py --detune 3 --wide --work runs/wide   # 42 training libraries
     python benchmarks/render_drum_train.py --detune 3 --kit-mix 0.5 --work runs/kitmix   # kits mixed per track
+    python benchmarks/render_drum_train.py --detune 3 --copies 2 --work runs/twice   # twice the tracks
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
+``--copies K`` renders the parts K times, copy ``c`` with every seed moved by ``10 c`` (other grooves,
+rooms and detuning on the same kits) into ``{dry,mix,mix9}-c``: K times the tracks.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--wide", action="store_true", help="build_models.DRUM_TRAIN_KITS_WIDE: 42 libraries, not 26")
     parser.add_argument("--kit-mix", type=float, default=0.0, help="loco synth --kit-mix: kits mixed per track")
+    parser.add_argument("--copies", type=int, default=1, help="render the parts this many times (other seeds)")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_PARTS
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
-        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.kit_mix) for p in DRUM_TRAIN_PARTS]))
+        parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, acc)
+                 for c in range(a.copies) for sub, n, seed, acc in DRUM_TRAIN_PARTS]
+        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.kit_mix) for p in parts]))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 
