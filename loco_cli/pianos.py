@@ -272,8 +272,8 @@ def render_piano_samples(
     ``detune`` > 0 (semitones) makes one piano sound like several: the piece is played ``d`` keys away
     (:func:`detune_shift`), ``ratio`` times faster, and the audio resampled back by ``ratio``, so every
     note sounds at its written pitch (within ``DETUNE_CENTS``) and time, on the samples of another key:
-    its partials where they were, its body resonances (formants) moved by ``d`` semitones and its decay
-    stretched by ``ratio``. The room, EQ, compression, noise and level come after, as without it.
+    its partials where they were, its body resonances (formants) moved down by ``d`` semitones (up where
+    ``d`` < 0) and its decay stretched by ``ratio``. The room, EQ, compression, noise and level come after, as without it.
     ``detune = 0`` renders exactly what it did before the option existed.
     """
     from loco_cli.patterns import PIANO_SPAN, piano_score
