@@ -244,19 +244,21 @@ def _play_soundfont(piano: Piano, notes, segments, n: int, sr: int) -> tuple[np.
 #: With ``detune``, each piece is also tuned off by up to this many cents (a real piano is rarely at
 #: exactly A = 440 Hz; 10 cents is 2.5 Hz at A4).
 DETUNE_CENTS = 10.0
+#: The top key of a piano (C8); SoundFont pianos are silent above it (measured for every training preset).
+TOP_KEY = 108
 
 
-def detune_shift(seed: int, index: int, detune: float, top: int = 108) -> tuple[int, float]:
+def detune_shift(seed: int, index: int, detune: float, top: int = TOP_KEY) -> tuple[int, float]:
     """The key shift and resampling ratio of piece ``index`` under ``--detune``: a whole number of
-    semitones ``d`` uniform in ``[-floor(detune), min(floor(detune), 108 - top)]`` (``top``: the piece's
-    highest MIDI pitch; SoundFont pianos are silent above key 108) and
+    semitones ``d`` uniform in ``[-floor(detune), min(floor(detune), TOP_KEY - top)]`` (``top``: the
+    piece's highest MIDI pitch, so no note is played above :data:`TOP_KEY`) and
     ``ratio = 2 ** ((d + c / 100) / 12)`` with ``c`` uniform in ``+-DETUNE_CENTS``; ``(0, 1.0)`` when
     ``detune`` is 0. Drawn from its own random stream, so the piece's score, pedal and room do not
     depend on it."""
     if detune <= 0:
         return 0, 1.0
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 6]))
-    d = int(rng.integers(-int(detune), max(min(int(detune), 108 - top), -int(detune)) + 1))
+    d = int(rng.integers(-int(detune), max(min(int(detune), TOP_KEY - top), -int(detune)) + 1))
     return d, float(2.0 ** ((d + rng.uniform(-DETUNE_CENTS, DETUNE_CENTS) / 100.0) / 12.0))
 
 
@@ -273,7 +275,8 @@ def render_piano_samples(
     (:func:`detune_shift`), ``ratio`` times faster, and the audio resampled back by ``ratio``, so every
     note sounds at its written pitch (within ``DETUNE_CENTS``) and time, on the samples of another key:
     its partials where they were, its body resonances (formants) moved down by ``d`` semitones (up where
-    ``d`` < 0) and its decay stretched by ``ratio``. The room, EQ, compression, noise and level come after, as without it.
+    ``d`` < 0) and its decay stretched by ``ratio``. The room, EQ, compression, noise and level come
+    after, as without it.
     ``detune = 0`` renders exactly what it did before the option existed.
     """
     from loco_cli.patterns import PIANO_SPAN, piano_score
@@ -289,7 +292,7 @@ def render_piano_samples(
     segments = pedal_segments(rng, np.array([o for o, *_ in notes]), duration)
     n = int(duration * sr)
     shift, ratio = detune_shift(seed, index, detune, max((p for _, p, _, _ in notes), default=21))
-    if shift or ratio != 1.0:  # play d keys away, `ratio` times faster; resampled back below
+    if ratio != 1.0:  # play d keys away, `ratio` times faster; resampled back below
         notes = [(o / ratio, p + shift, v, d / ratio) for o, p, v, d in notes]
         segments = [(a / ratio, b / ratio) for a, b in segments]
     n_play = n if ratio == 1.0 else int(np.ceil(n / ratio)) + 2
@@ -297,7 +300,7 @@ def render_piano_samples(
         out, rows = _play_soundfont(piano, notes, segments, n_play, sr)
     else:
         out, rows = _play_sampled(piano, notes, segments, n_play, sr, rng)
-    if shift or ratio != 1.0:
+    if ratio != 1.0:
         out = np.interp(np.arange(n) / ratio, np.arange(out.size), out)
         rows = [(o * ratio, p - shift, min(off * ratio, n / sr)) for o, p, off in rows]
     else:
