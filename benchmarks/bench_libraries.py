@@ -49,11 +49,21 @@ def main() -> None:
     parser.add_argument("--seeds-json", action="append", default=[], help="bench_seeds.py results to merge")
     parser.add_argument("--about", default=ABOUT, help="what the test sets are (kept in the JSON)")
     parser.add_argument("--work", default="runs/libraries")
+    parser.add_argument("--merge", default=None, help="an earlier result file whose variants are kept (each with "
+                        "the command that scored it) unless this run scores them again")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     tests = dict(t.split("=", 1) for t in a.test)
     doc = {"benchmark": "libraries", "about": a.about, "command": " ".join(sys.argv), "tests": tests, "device": "cpu",
            "environment": environment("cpu"), "variants": {}}
+    if a.merge and Path(a.merge).is_file():
+        earlier = json.loads(Path(a.merge).read_text())
+        if earlier["tests"] != tests:
+            raise SystemExit(f"{a.merge}: scored on other test sets ({earlier['tests']}); not merged")
+        doc["variants"] = {name: {**v, "command": v.get("command", earlier["command"])}
+                           for name, v in earlier["variants"].items()}
+        if a.about == ABOUT:
+            doc["about"] = earlier["about"]
     for spec in a.model:
         name, _, rest = spec.partition("=")
         model, _, about = rest.partition(":")

@@ -130,7 +130,7 @@ def score(model: str, prepared: str, scales: list[float]) -> dict:
         cfg = loaded.decode.replace(thresholds=tuple(float(t) * scale for t in loaded.decode.thresholds))
         per_track, notes = {}, []
         for name, _, events in detect_tracks(loaded.model, data, names, cfg, fps=loaded.features.fps,
-                                              features_of=features_of):
+                                              features_of=features_of, features=loaded.features):
             ref = data.reference(name)
             per_track[name] = score_track(ref, events, data.classes, 0.05)
             notes.append(note_level_f1(ref, events, 0.05))

@@ -29,7 +29,7 @@ import torch
 from loco_cli import __version__
 from loco_cli.annotations import json_text
 from loco_cli.atomic import atomic_write_text
-from loco_cli.checkpoint import load_model
+from loco_cli.checkpoint import atomic_save, content_hash, load_model
 from loco_cli.corpus import write_corpus
 from loco_cli.engine import evaluate_model
 from loco_cli.patterns import PIANO_SPAN
@@ -37,11 +37,16 @@ from loco_cli.prepare import prepare_dataset
 from loco_cli.train import load_recipe, train_run
 
 HERE = Path(__file__).resolve().parent.parent / "models"  # the shipped models and their cards
+#: The input level the shipped models detect at (``DecodeConfig.level_dbfs``): every file is scaled so that
+#: its peak lies here. -10 dBFS is the middle of the training renders' peaks (``loco synth`` scales each
+#: track to a peak 0 to 20 dB below 0.95: -0.4 to -20.4 dBFS), chosen from the training data, not the tests.
+LEVEL_DBFS = -10.0
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
-              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale.toml"), "detune": 3.0},
+              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale.toml"), "detune": 3.0,
+              "level_dbfs": LEVEL_DBFS},
     "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": "piano", "span": (28, 100)},
+              "loss": "loco", "recipe": "piano", "span": (28, 100), "level_dbfs": LEVEL_DBFS},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -132,7 +137,8 @@ def build(name: str, work: Path, steps: int | None) -> dict:
             print(f"  step {info['step']}: val {info['name']} {info['metric']:.3f}", flush=True)
 
     result = train_run(root / "prepared", root / "run", loss=recipe["loss"].replace(name=spec["loss"]),
-                       train=train, model=recipe["model"], decode_cfg=recipe["decode"], force=True, on_event=log)
+                       train=train, model=recipe["model"], force=True, on_event=log,
+                       decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs")))
     train_s = time.perf_counter() - t0
     reports = {key: evaluate_model(result.model_path, root / f"prepared-{key}", split="train") for key in tests}
     report, info = reports["dry" if name == "drums" else "test"]
@@ -163,7 +169,15 @@ def recalibrate(name: str, work: Path) -> dict:
     old = json.loads((HERE / f"{name}.json").read_text())
     target = HERE / f"{name}.pt"
     tuned = root / f"{name}-recalibrated.pt"
-    evaluate_model(target, root / "prepared", split="val", tune=True, tuned_out=tuned)
+    start = target
+    level = SPECS[name].get("level_dbfs")
+    if load_model(target).decode.level_dbfs != level:  # the spec's input level first, then the thresholds for it
+        payload = dict(load_model(target).payload)
+        payload["decode"] = {**payload["decode"], "level_dbfs": level}
+        payload["hash"] = content_hash(payload)
+        start = root / f"{name}-level.pt"
+        atomic_save(payload, start)
+    evaluate_model(start, root / "prepared", split="val", tune=True, tuned_out=tuned)
     keys = {"drums": ("dry", "mix")}.get(name, ("test",))
     reports = {key: evaluate_model(tuned, root / f"prepared-{key}", split="train") for key in keys}
     report, info = reports[keys[0]]
@@ -172,9 +186,10 @@ def recalibrate(name: str, work: Path) -> dict:
                                                    load_model(target).model.state_dict().values(), strict=True)):
         raise SystemExit(f"{tuned}: weights differ from {target}")
     shutil.copyfile(tuned, target)
-    r = {**old, "report": report.report, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
-         "hash": loaded.payload["hash"], "recalibrated": {"before": {"notes": old.get("notes"),
-                                                                    "global_f1": old["report"]["overall"]["global"]["f1"]}}}
+    r = {**old, "spec": {**old["spec"], "level_dbfs": level}, "report": report.report, "notes": info.get("notes"),
+         "decode": loaded.decode.to_dict(), "hash": loaded.payload["hash"],
+         "recalibrated": {"before": {"notes": old.get("notes"), "global_f1": old["report"]["overall"]["global"]["f1"],
+                                     "level_dbfs": old["decode"].get("level_dbfs")}}}
     if name == "drums":
         r["mix_report"] = reports["mix"][0].report
     return r
@@ -249,6 +264,7 @@ def drum_card(r: dict) -> str:
         "## Model",
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: {', '.join(r['classes'])}.",
         f"- {r['steps']} steps of Adam. Content hash `{r['hash'][:16]}...` (checked at every load).",
+        *_level_text(r),
         "- Calibrated on validation: " + ", ".join(
             f"{c} latency {1000 * a:+.1f} ms / threshold {b:.2f}" for c, a, b in zip(r["classes"], lat, thr, strict=True)) + ".",
         "", "## Known to fail",
@@ -284,6 +300,16 @@ def _feature_text(f) -> str:
     return text
 
 
+def _level_text(r: dict) -> list[str]:
+    """The card's line on the input level (``decode.level_dbfs``), if the model sets one."""
+    level = r["decode"].get("level_dbfs")
+    if level is None:
+        return []
+    return [f"- Input level: `loco detect` scales every file so that its peak lies at {level:g} dBFS (the middle of "
+            "the training renders' peaks) before the features, so a quieter or louder copy of a recording gives the "
+            "same onsets (`python benchmarks/bench_levels.py`, docs/real-audio.md, Recording level)."]
+
+
 def _recalibrated_text(r: dict) -> str:
     """The card's line on a recalibration (``build_models.py NAME --recalibrate``), if there was one."""
     before = (r.get("recalibrated") or {}).get("before")
@@ -291,8 +317,11 @@ def _recalibrated_text(r: dict) -> str:
         return ""
     was = (f"note F1 {before['notes']['f1']:.3f}" if before.get("notes") else
            f"global F1 {before['global_f1']:.3f}")
-    return (f" Its thresholds and latencies were chosen again, weights unchanged, by `python benchmarks/build_models.py "
-            f"{r['name']} --recalibrate` with the calibration's threshold prior (docs/method.md; {was} before).")
+    level = r["decode"].get("level_dbfs")
+    what = (f"its input level set to a peak of {level:g} dBFS and its thresholds and latencies chosen again for it"
+            if level is not None and before.get("level_dbfs") != level else "its thresholds and latencies chosen again")
+    return (f" Then, weights unchanged, {what} by `python benchmarks/build_models.py {r['name']} --recalibrate` with "
+            f"the calibration's threshold prior (docs/method.md; {was} before).")
 
 
 def piano_card(r: dict) -> str:
@@ -341,7 +370,7 @@ def piano_card(r: dict) -> str:
         f"{r['classes'][0]}-{r['classes'][-1]}.",
         f"- Features: {_feature_text(load_model(HERE / (r['name'] + '.pt')).features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
-        f"Content hash `{r['hash'][:16]}...` (checked at every load).", "",
+        f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_level_text(r), "",
         "## Known to fail",
         "- The lowest octave (MIDI 21-32) and the top two (93-108) are the weak registers (see above): the "
         "186 ms window separates the bass keys down to about MIDI 33, not below; in the treble the cause is not "

@@ -401,6 +401,32 @@ def calibration_section(results: Path) -> list[str]:
     return out + ["", f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
 
 
+def levels_section(results: Path) -> list[str]:
+    """Detection at other recording levels (bench_levels.py): one row per model, one column per gain."""
+    out, doc = _section(results, "Recording level (held-out drums and piano)", "levels",
+                        "python benchmarks/bench_levels.py ... (its docstring)")
+    if doc is None:
+        return out
+    out += [doc["about"], ""]
+    for kind, metric, what in (("drums", "global_f1", "global onset F1"), ("piano", "note_f1", "note F1")):
+        rows = {n: m for n, m in doc["models"].items() if m["kind"] == kind}
+        if not rows:
+            continue
+        gains = list(next(iter(rows.values()))["gains"])
+        out += [f"{kind.capitalize()}, {what} at each gain (the files' peaks at gain 0: "
+                f"{next(iter(rows.values()))['gains'][gains[0]]['peak_dbfs']} dBFS):", "",
+                "| model | " + " | ".join(f"{float(g):+g} dB" for g in gains) + " |", "|---|" + "---|" * len(gains)]
+        out += [f"| {n.split('/', 1)[1]}: {m['about']} | " + " | ".join(f"{m['gains'][g][metric]:.3f}" for g in gains) + " |"
+                for n, m in rows.items()]
+        out.append("")
+    commands: dict[str, list[str]] = {}
+    for name, m in doc["models"].items():
+        commands.setdefault(m["command"], []).append(name)
+    out += ["Commands: " + "; ".join(f"rows {', '.join(n)}: `{c}`" for c, n in commands.items())
+            + f". Measured on: {_env_line(doc)}.", ""]
+    return out
+
+
 def model_size_section(results: Path) -> list[str]:
     """The drum model-size study (bench_model_size.py): held-out-library F1 and speed per size."""
     out, doc = _section(results, "Model size (drums, held-out sample libraries)", "model_size", "python benchmarks/bench_model_size.py ... (its docstring)")
@@ -499,6 +525,7 @@ def robustness_sections(results: Path) -> list[str]:
     out += smallset_section(results)
     out += piano_section(results)
     out += calibration_section(results)
+    out += levels_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
     if ft.is_file():

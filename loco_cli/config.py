@@ -429,6 +429,9 @@ class DecodeConfig(_Config):
     threshold; peaks closer than ``min_gap_s`` keep the stronger one. Its time is the centre of mass
     of ``p`` over those frames, minus the class's ``latency_s`` measured on validation data.
     ``thresholds`` / ``latency_s`` are per class (empty: ``threshold`` / 0 for all).
+    ``level_dbfs``: scale each input so that its peak sample lies at this level (dB relative to full
+    scale) before the features, so that a quieter or louder copy of a recording gives the same onsets
+    (a gain only adds a constant to the log-mel); ``None``: the audio as it comes.
     """
 
     threshold: float = 0.5
@@ -438,10 +441,13 @@ class DecodeConfig(_Config):
     mode: str = "stream"  # 'stream' (causal model, carried state) or 'windows' (overlap-averaged snippets)
     window_s: float = 1.5  # 'windows' mode only
     window_hop_s: float = 0.5
+    level_dbfs: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 3:
             raise ConfigError("threshold must lie in (0, 3]")
+        if self.level_dbfs is not None and not -60 <= self.level_dbfs <= 0:
+            raise ConfigError("level_dbfs must lie in [-60, 0] dBFS (or be unset)")
         if self.min_gap_s < 0:
             raise ConfigError("min_gap_s must be >= 0")
         if self.mode not in ("stream", "windows"):

@@ -28,7 +28,7 @@ from loco_cli.annotations import Events, write_events_csv
 from loco_cli.atomic import atomic_path
 from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, audio_warnings
 from loco_cli.checkpoint import LoadedModel
-from loco_cli.config import DRUM_GM_NOTES, DecodeConfig
+from loco_cli.config import DRUM_GM_NOTES, DecodeConfig, FeatureConfig
 from loco_cli.errors import InvalidOption, LocoError
 from loco_cli.features import log_mel, log_mel_stream, seconds_to_frames
 from loco_cli.outputs import plot_detection, pyplot, write_midi
@@ -47,6 +47,9 @@ __all__ = [
     "stream_activations",
     "collect_inputs",
     "detect_paths",
+    "MAX_LEVEL_GAIN_DB",
+    "level_gain",
+    "file_peak",
 ]
 
 #: Frames per chunk when streaming (2.5 s at 200 fps): bounds the network's memory on long files and
@@ -61,6 +64,42 @@ STREAM_CHUNK_FRAMES = 500
 #: (ad hoc, alternating passes; bench_detect.py and bench_memory.py measure the result).
 STREAM_BLOCK_SECONDS = {"crnn": 5.0}
 DEFAULT_STREAM_BLOCK_SECONDS = 2.5
+
+
+#: The most a level normalisation (``DecodeConfig.level_dbfs``) raises an input, in dB: a near-silent file
+#: (a peak of 1e-4 and below) is lifted by at most this much, not into noise the model never heard.
+MAX_LEVEL_GAIN_DB = 40.0
+
+
+def level_gain(peak: float, level_dbfs: float | None) -> float:
+    """The factor that puts a signal whose largest absolute sample is ``peak`` (full scale = 1) at
+    ``level_dbfs`` dBFS, at most :data:`MAX_LEVEL_GAIN_DB` up; 1 when ``level_dbfs`` is ``None`` or
+    the signal is all zeros."""
+    if level_dbfs is None or not peak > 0:
+        return 1.0
+    return float(min(10 ** (level_dbfs / 20) / peak, 10 ** (MAX_LEVEL_GAIN_DB / 20)))
+
+
+def file_peak(path: str | os.PathLike, sample_rate: int) -> float:
+    """Largest absolute sample of a file's mono mixdown at ``sample_rate`` Hz (one streamed pass,
+    :class:`~loco_cli.audio.AudioStream`)."""
+    return max((float(np.abs(c).max()) for c in AudioStream(path, sample_rate) if c.size), default=0.0)
+
+
+def _with_gain(feats: np.ndarray, gain: float, f: FeatureConfig) -> np.ndarray:
+    """Features ``(T, channels, bands)`` (front-end ``f``) as the audio times ``gain`` would give them: each
+    log-mel value ``x = ln(P + floor)`` becomes ``ln(gain^2 P + floor)`` (exact: silence stays at the floor),
+    and the time difference is taken again from the new log-mel (frame 0 keeps its own)."""
+    if gain == 1.0:
+        return feats
+    out = np.array(feats, dtype=np.float32)
+    floor = np.float32(f.log_floor)
+    for c in f.log_channels:
+        power = np.maximum(np.exp(out[:, c]) - floor, 0.0)
+        out[:, c] = np.log(np.float32(gain * gain) * power + floor)
+    if f.delta_channel is not None and out.shape[0] > 1:
+        out[1:, f.delta_channel] = out[1:, 0] - out[:-1, 0]
+    return out
 
 
 @torch.no_grad()
@@ -100,17 +139,22 @@ def detect_tracks(
     device="cpu",
     features_of: Callable[[str], np.ndarray] | None = None,
     fps: float | None = None,
+    features: FeatureConfig | None = None,
 ):
     """Detect on tracks of a prepared dataset: yields ``(name, probs (T, C), Events in seconds)``.
 
     The one detect loop behind validation (``loco train``), ``loco eval --model`` and the accuracy
     benchmarks. ``features_of(name)`` supplies features ``(T, channels, bands)`` when the model's
-    feature config differs from the dataset's (then ``fps`` is the model's frame rate); by default the
-    prepared features are used.
+    feature config differs from the dataset's (then ``fps`` is the model's frame rate and ``features``
+    its front-end); by default the prepared features are used. With ``cfg.level_dbfs`` each track's
+    features are moved as its audio would be by :func:`level_gain` (its peak: ``data.peak(name)``).
     """
     fps = fps or data.features.fps
+    front = features or data.features
     for name in names:
         feats = features_of(name) if features_of else np.asarray(data.feature_array(name))
+        if cfg.level_dbfs is not None:
+            feats = _with_gain(feats, level_gain(data.peak(name), cfg.level_dbfs), front)
         probs = activations(model, feats, cfg, fps, device)
         events, _ = decode(probs, data.classes, fps, cfg)
         yield name, probs, events
@@ -189,7 +233,7 @@ class _Counted:
 
 
 def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: DecodeConfig | None = None, device="cpu", *,
-                  keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
+                  keep_activations: bool = True, keep_features: bool = False, gain: float = 1.0) -> DetectResult:
     """Detect in audio that arrives in pieces: ``chunks`` of mono float32 samples ``(n_i,)`` at the
     model's rate (``loaded.features.sample_rate`` Hz), e.g. an :class:`~loco_cli.audio.AudioStream`.
 
@@ -198,9 +242,13 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
     audio unless the activations (``keep_activations``, ``(T, C)`` float32) or the features
     (``keep_features``, ``(T, channels, bands)``; needed for plots) are kept. On a CPU with two or more
     torch threads the features of the next block are computed while the network runs. ``windows``
-    mode reads all the audio first (:func:`activations`)."""
+    mode reads all the audio first (:func:`activations`). ``gain``: every sample is multiplied by it
+    first (:func:`detect_file` and :func:`detect_samples` pass the level normalisation's,
+    :func:`level_gain`; the stream itself cannot see its peak before it ends)."""
     cfg = cfg or loaded.decode
     f, fps = loaded.features, loaded.features.fps
+    if gain != 1.0:
+        chunks = (np.asarray(c, dtype=np.float32) * np.float32(gain) for c in chunks)
     counted = _Counted(chunks)
     if cfg.mode == "stream" and hasattr(loaded.model, "stream"):
         overlap = torch.get_num_threads() >= 2 and torch.device(device).type == "cpu"
@@ -230,16 +278,24 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
 def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu", *,
                 keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
     """Detect in an audio file, decoded block by block (:class:`~loco_cli.audio.AudioStream`, then
-    :func:`detect_stream`)."""
-    return detect_stream(loaded, AudioStream(path, loaded.features.sample_rate), cfg, device,
-                         keep_activations=keep_activations, keep_features=keep_features)
+    :func:`detect_stream`); with ``level_dbfs`` in the decode config a first pass finds the file's peak
+    (:func:`file_peak`) and the second detects at that level."""
+    cfg = cfg or loaded.decode
+    sr = loaded.features.sample_rate
+    gain = level_gain(file_peak(path, sr), cfg.level_dbfs) if cfg.level_dbfs is not None else 1.0
+    return detect_stream(loaded, AudioStream(path, sr), cfg, device, keep_activations=keep_activations,
+                         keep_features=keep_features, gain=gain)
 
 
 def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu", *,
                    keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
-    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz)."""
-    return detect_stream(loaded, [np.asarray(samples, dtype=np.float32)], cfg, device,
-                         keep_activations=keep_activations, keep_features=keep_features)
+    """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz), at
+    the decode config's ``level_dbfs`` when it has one."""
+    cfg = cfg or loaded.decode
+    x = np.asarray(samples, dtype=np.float32)
+    gain = level_gain(float(np.abs(x).max()) if x.size else 0.0, cfg.level_dbfs)
+    return detect_stream(loaded, [x], cfg, device, keep_activations=keep_activations,
+                         keep_features=keep_features, gain=gain)
 
 
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:

@@ -253,7 +253,7 @@ def evaluate_model(
 
     def run(names_: list[str], cfg_):
         return detect_tracks(loaded.model, data, names_, cfg_, device=device, features_of=features_of,
-                             fps=loaded.features.fps)
+                             fps=loaded.features.fps, features=loaded.features)
 
     cfg = loaded.decode
     info: dict = {"model": str(loaded.path)}

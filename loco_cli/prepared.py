@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class Prepared:
     snippets: list[dict]
     mean: np.ndarray
     std: np.ndarray
+    _peaks: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def has_timestamps(self) -> bool:
@@ -70,6 +71,23 @@ class Prepared:
         if problem:
             raise DatasetError(f"{path}: {problem}; run `loco prepare SOURCE {self.root} --force` to recompute it")
         return x
+
+    def peak(self, name: str) -> float:
+        """Largest absolute sample of a track's audio (mono, at the features' sample rate; full scale = 1),
+        read from its audio file once and remembered: what a level normalisation
+        (``DecodeConfig.level_dbfs``) needs beside the features. A missing or unreadable audio file is a
+        :class:`DatasetError` naming it."""
+        if name not in self._peaks:
+            from loco_cli.detection import file_peak
+            from loco_cli.errors import InvalidAudio
+
+            audio = self.tracks[name]["audio"]
+            try:
+                self._peaks[name] = file_peak(audio, self.features.sample_rate)
+            except InvalidAudio as err:
+                raise DatasetError(f"{err}; the model sets its input level (decode level_dbfs), which needs the "
+                                   f"audio of {self.root}'s tracks where `loco prepare` found it") from err
+        return self._peaks[name]
 
     def check_features(self, names: list[str]) -> None:
         """Read every feature file of ``names`` once: :class:`DatasetError` naming the first one that is

@@ -217,3 +217,20 @@ def test_log_mel_stream_equals_log_mel_for_any_chunking(cfg):
         blocks = list(log_mel_stream(iter(chunks), cfg, block_frames=9))
         assert all(1 <= b.shape[0] <= 9 for b in blocks)
         np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
+def test_a_gain_moves_the_log_mel_by_a_constant_and_leaves_the_delta():
+    """A recording ``g`` times louder has log-mel ``+ 2 ln g`` in every band whose power stays well above the
+    floor (``log_floor``), and there the same time difference: what the training's level augmentation (``TrainConfig.gain_db``) adds to the
+    features is exactly what a quieter or louder recording does (benchmarks/bench_levels.py)."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(SR) * 0.1).astype(np.float32)
+    base = log_mel(x, CFG)
+    for gain_db in (-30.0, 12.0):
+        g = 10 ** (gain_db / 20)
+        moved = log_mel(x * np.float32(g), CFG)
+        clear = np.minimum(base[:, 0], moved[:, 0]) > np.log(CFG.log_floor) + 8  # power > 3000 x the floor
+        clear[1:] &= clear[:-1]  # the delta of frame t reads frame t - 1 too
+        assert clear.mean() > 0.8
+        np.testing.assert_allclose((moved[:, 0] - base[:, 0])[clear], 2 * np.log(g), atol=1e-3)
+        np.testing.assert_allclose(moved[:, 1][clear], base[:, 1][clear], atol=2e-3)

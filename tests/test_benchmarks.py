@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+ROOT = BENCH.parent
 
 
 def _module(name: str):
@@ -220,3 +221,32 @@ def test_smallset_bench_says_how_each_run_starts(tmp_path):
     assert init_of(here, None) == "none" and init_of(old, None) is None
     assert init_of(here, "auto") == "auto" and init_of(here, "drums") == "drums"
     assert init_of(here, "m.pt") == str(Path("m.pt").resolve())
+
+
+def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypatch):
+    """bench_levels.py: every test file is detected at each gain (its peak moved by exactly that many dB),
+    scored per model, merged with an earlier file's rows, and rendered by report.py."""
+    import json
+
+    from loco_cli.corpus import write_corpus
+
+    write_corpus("drums", tmp_path / "test", n_tracks=1, duration=3.0, seed=3)
+    bench = _module("bench_levels")
+    monkeypatch.setattr(bench, "environment", lambda device: {"python": "3"})
+    out = tmp_path / "levels.json"
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["bench_levels.py", "--kind", "drums", "--test", str(tmp_path / "test"),
+                                          "--gains", "0,-60", *args, "--json", str(out)])
+        bench.main()
+        return json.loads(out.read_text())
+
+    first = run("--model", f"shipped={ROOT / 'models' / 'drums.pt'}:the shipped model")
+    row = first["models"]["drums/shipped"]["gains"]
+    assert list(row) == ["0", "-60"] and row["0"]["peak_dbfs"][0] - row["-60"]["peak_dbfs"][0] == pytest.approx(60, abs=0.05)
+    assert set(row["0"]["per_class"]) == {"KD", "SD", "HH"} and 0 <= row["-60"]["global_f1"] <= 1
+    second = run("--model", f"again={ROOT / 'models' / 'drums.pt'}", "--merge", str(out))
+    assert list(second["models"]) == ["drums/shipped", "drums/again"]
+    assert second["models"]["drums/shipped"]["command"] == first["models"]["drums/shipped"]["command"]
+    text = "\n".join(_module("report").levels_section(tmp_path))
+    assert "| shipped: the shipped model |" in text and "-60 dB" in text

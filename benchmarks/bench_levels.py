@@ -1,0 +1,129 @@
+"""Benchmark: how detection holds up when the recording is quieter or louder than the training audio.
+
+    python benchmarks/bench_levels.py --kind drums --test DIR --model NAME=MODEL[:ABOUT] ...
+                                      [--gains 0,-10,-20,-30,-40,10] [--merge FILE] [--json FILE]
+
+Real recordings come at any level: a take recorded with headroom peaks 20-40 dB below full scale, where
+loco's training renders peak between 0 and -20 dBFS. Every test file (``DIR``: audio files with their
+annotations side by side, as ``loco synth`` writes them) is multiplied by ``10 ** (gain / 20)`` for each
+``--gains`` value (dB) and detected with each model at its own calibrated thresholds. Scores: drums
+(``--kind drums``) global onset F1 at 50 ms over the model's classes (KD, SD, HH of the ENST-style
+labels); piano (``--kind piano``) note F1 (pitch + onset at 50 ms, offsets ignored, mean over pieces).
+The files' peak levels after the gain are recorded with each row. Reproduce
+``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
+
+    python benchmarks/bench_levels.py --kind drums --test runs/models/drums/test-dry \\
+        --model "shipped=models/drums.pt:..." --json benchmarks/results/levels.json
+    python benchmarks/bench_levels.py --kind piano --test runs/models/piano/test-corpus \\
+        --model "shipped=models/piano.pt:..." --merge benchmarks/results/levels.json --json benchmarks/results/levels.json
+
+(the file keeps each row's command). The level only moves the log-mel features by a constant
+(``2 * ln(10) * gain / 20`` nats per band, exactly, while the audio stays far above the features' floor), so
+what this measures is the network's and the thresholds' dependence on level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_seeds import environment, write_json  # noqa: E402
+
+AUDIO = (".wav", ".flac", ".ogg")
+ABOUT = ("Each test file multiplied by a gain (dB) and detected with each model at its own calibrated thresholds; "
+         "drums: global onset F1 at 50 ms (KD, SD, HH), piano: note F1 (mean over pieces). The test sets' files "
+         "peak between 0 and -20 dBFS at gain 0.")
+
+
+def _tests(folder: Path, sample_rate: int) -> list[tuple[str, np.ndarray, Path]]:
+    """``(stem, samples, annotation)`` of every audio file of ``folder`` with an annotation beside it."""
+    from loco_cli.audio import load_audio
+
+    out = []
+    for wav in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO):
+        ann = next((wav.with_suffix(s) for s in (".txt", ".csv", ".tsv") if wav.with_suffix(s).is_file()), None)
+        if ann is not None:
+            out.append((wav.stem, load_audio(wav, sample_rate), ann))
+    if not out:
+        raise SystemExit(f"{folder}: no audio files with annotations beside them")
+    return out
+
+
+def score(model: str, kind: str, folder: Path, gains: list[float]) -> dict:
+    """Scores of ``model`` on ``folder``'s files at each gain (dB): ``{gain: {...}}``."""
+    import torch
+
+    from loco_cli.annotations import ENST_LABELS, map_labels, read_events
+    from loco_cli.checkpoint import load_model
+    from loco_cli.detection import detect_samples
+    from loco_cli.engine import _note_summary, note_level_f1
+    from loco_cli.scores import score_track, summarise
+
+    torch.set_num_threads(1)
+    loaded = load_model(model)
+    tests = _tests(folder, loaded.features.sample_rate)
+    refs = {}
+    for stem, _, ann in tests:
+        ev = read_events(ann)
+        if kind == "drums":
+            ev = map_labels(ev, ENST_LABELS)[0]
+        refs[stem] = ev
+    out = {}
+    for gain in gains:
+        g = np.float32(10 ** (gain / 20))
+        per_track, notes, peaks = {}, [], []
+        for stem, x, _ in tests:
+            y = x * g
+            peaks.append(20 * np.log10(float(np.abs(y).max()) + 1e-12))
+            events = detect_samples(loaded, y, keep_activations=False).events
+            if kind == "drums":
+                per_track[stem] = score_track(refs[stem], events, loaded.classes, 0.05)
+            else:
+                notes.append(note_level_f1(refs[stem], events, 0.05))
+        row = {"peak_dbfs": [round(min(peaks), 1), round(max(peaks), 1)]}
+        if kind == "drums":
+            rep = summarise(per_track, loaded.classes)
+            row.update(global_f1=rep["overall"]["global"]["f1"],
+                       per_class={c: v["global"]["f1"] for c, v in rep["classes"].items()})
+        else:
+            n = _note_summary(notes)
+            row.update(note_f1=n["f1"], note_precision=n["precision"], note_recall=n["recall"])
+        out[f"{gain:g}"] = row
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kind", choices=("drums", "piano"), required=True)
+    parser.add_argument("--test", type=Path, required=True, help="folder of test audio with annotations beside it")
+    parser.add_argument("--model", action="append", required=True, help="NAME=MODEL[:ABOUT]")
+    parser.add_argument("--gains", default="0,-10,-20,-30,-40,10", help="gains in dB, comma-separated")
+    parser.add_argument("--merge", default=None, help="an earlier result file whose rows are kept")
+    parser.add_argument("--json", default=None)
+    a = parser.parse_args()
+    gains = [float(g) for g in a.gains.split(",")]
+    doc = {"benchmark": "levels", "about": ABOUT, "device": "cpu",
+           "environment": environment("cpu"), "models": {}}
+    if a.merge and Path(a.merge).is_file():
+        doc["models"] = json.loads(Path(a.merge).read_text())["models"]
+    command = " ".join(sys.argv)
+    for spec in a.model:
+        name, _, rest = spec.partition("=")
+        model, _, about = rest.partition(":")
+        doc["models"][f"{a.kind}/{name}"] = {"kind": a.kind, "about": about or model, "model": model,
+                                             "test": str(a.test), "command": command,
+                                             "gains": score(model, a.kind, a.test, gains)}
+        row = doc["models"][f"{a.kind}/{name}"]["gains"]
+        metric = "global_f1" if a.kind == "drums" else "note_f1"
+        print(name, " ".join(f"{g}: {r[metric]:.3f}" for g, r in row.items()), flush=True)
+    write_json(doc, a.json)
+
+
+if __name__ == "__main__":
+    main()

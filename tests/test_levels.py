@@ -1,0 +1,102 @@
+"""Input level normalisation (``DecodeConfig.level_dbfs``): a quieter or louder copy of a recording gives
+the same onsets, from audio files, from samples and from prepared datasets alike."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile as sf
+from mir_eval.util import match_events
+
+from loco_cli.checkpoint import load_model
+from loco_cli.config import DecodeConfig
+from loco_cli.detection import (
+    MAX_LEVEL_GAIN_DB,
+    detect_file,
+    detect_samples,
+    detect_tracks,
+    file_peak,
+    level_gain,
+)
+from loco_cli.errors import ConfigError, DatasetError
+
+
+def _track(seed: int = 5, seconds: float = 4.0):
+    from loco_cli.synth import render_drum_track
+
+    t = render_drum_track(seed, 0, duration=seconds)
+    return t.samples.astype(np.float32), t.sample_rate
+
+
+def _with_level(loaded, level):
+    return dataclasses.replace(loaded, decode=loaded.decode.replace(level_dbfs=level))
+
+
+def test_level_gain_puts_the_peak_at_the_level_within_its_cap():
+    assert level_gain(0.5, None) == 1.0 and level_gain(0.0, -10.0) == 1.0
+    assert 20 * np.log10(0.5 * level_gain(0.5, -10.0)) == pytest.approx(-10.0)
+    assert 20 * np.log10(level_gain(1e-6, -10.0)) == pytest.approx(MAX_LEVEL_GAIN_DB)  # near silence: capped
+    with pytest.raises(ConfigError, match="level_dbfs"):
+        DecodeConfig(level_dbfs=3.0)
+    assert DecodeConfig.from_dict(DecodeConfig(level_dbfs=-10.0).to_dict()).level_dbfs == -10.0
+    assert DecodeConfig.from_dict({"threshold": 0.4}).level_dbfs is None  # model files from before the field
+
+
+def test_the_prepared_features_move_as_the_audio_would_silence_included():
+    """``_with_gain`` turns the log-mel of ``x`` into that of ``gain * x`` (floor, delta and the long window
+    included): the prepared-dataset path of the level normalisation is the file path's to float32 rounding."""
+    from loco_cli.config import PIANO_FEATURES
+    from loco_cli.detection import _with_gain
+    from loco_cli.features import log_mel
+
+    x, _ = _track(seconds=2.0)
+    x[: x.size // 4] = 0.0  # digital silence: the floor
+    for f in (load_model("drums").features, PIANO_FEATURES):
+        for gain in (0.01, 30.0):
+            want = log_mel(x * np.float32(gain), f)
+            np.testing.assert_allclose(_with_gain(log_mel(x, f), gain, f), want, atol=2e-3)
+
+
+def test_a_quieter_copy_gives_the_same_onsets_only_with_a_level():
+    loaded = load_model("drums")
+    x, sr = _track()
+    assert sr == loaded.features.sample_rate
+    quiet = x * np.float32(10 ** (-45 / 20))
+
+    levelled = _with_level(loaded, -10.0)
+    a, b = detect_samples(levelled, x), detect_samples(levelled, quiet)
+    assert list(a.events.labels) == list(b.events.labels) and len(a.events) > 10
+    assert np.allclose(a.events.times, b.events.times, atol=1e-6) and np.abs(a.probs - b.probs).max() < 1e-3
+    raw = _with_level(loaded, None)  # the audio as it comes: the network sees another level
+    u, v = detect_samples(raw, x), detect_samples(raw, quiet)
+    assert np.abs(u.probs - v.probs).max() > 0.05
+
+
+def test_file_and_prepared_paths_apply_the_same_level(tmp_path):
+    from loco_cli.corpus import write_corpus
+    from loco_cli.prepare import prepare_dataset
+    from loco_cli.prepared import load_prepared
+
+    loaded = _with_level(load_model("drums"), -10.0)
+    write_corpus("drums", tmp_path / "c", n_tracks=2, duration=4.0, seed=7)
+    for wav in (tmp_path / "c").glob("*.wav"):  # one quiet track, one loud
+        y, sr = sf.read(wav, dtype="float32")
+        sf.write(wav, y * (0.02 if wav.stem.endswith("0") else 1.0), sr, subtype="FLOAT")
+    prepare_dataset(tmp_path / "c", tmp_path / "p", split="none", val_fraction=0.0)
+    data = load_prepared(tmp_path / "p")
+    names = data.split_tracks("train")
+    for name, probs, events in detect_tracks(loaded.model, data, names, loaded.decode):
+        audio = data.tracks[name]["audio"]
+        assert data.peak(name) == pytest.approx(file_peak(audio, data.features.sample_rate))
+        res = detect_file(loaded, audio)
+        # the same onsets; the float16 feature cache differs most near the floor (the synthesizer's silences)
+        assert np.abs(res.probs - probs).max() < 0.1
+        times = [res.events.of(c) for c in loaded.classes], [events.of(c) for c in loaded.classes]
+        matched = sum(len(match_events(a, b, 0.01)) for a, b in zip(*times, strict=True))
+        assert 2 * matched / (len(res.events) + len(events)) > 0.95
+    (tmp_path / "c" / f"{names[0]}.wav").unlink()
+    fresh = load_prepared(tmp_path / "p")
+    with pytest.raises(DatasetError, match="level_dbfs"):
+        fresh.peak(names[0])
