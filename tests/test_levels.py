@@ -100,3 +100,16 @@ def test_file_and_prepared_paths_apply_the_same_level(tmp_path):
     fresh = load_prepared(tmp_path / "p")
     with pytest.raises(DatasetError, match="level_dbfs"):
         fresh.peak(names[0])
+
+
+def test_a_recipe_sets_the_level_and_training_keeps_it(tmp_path, prepared):
+    """``[decode] level_dbfs`` in a recipe file: validation detects at that level and the trained model
+    keeps it (its thresholds are calibrated for it)."""
+    from conftest import TINY_RECIPE
+
+    from loco_cli import engine
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(TINY_RECIPE + "[decode]\nlevel_dbfs = -12.0\n")
+    result = engine.train(prepared, tmp_path / "run", loss="ce", recipe=str(recipe), init="none", tensorboard=False)
+    assert load_model(result.model_path).decode.level_dbfs == -12.0
