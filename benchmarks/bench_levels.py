@@ -1,7 +1,8 @@
-"""Benchmark: how detection holds up when the recording is quieter or louder than the training audio.
+"""Benchmark: how detection holds up when the recording is quieter or louder, or duller, than the training audio.
 
     python benchmarks/bench_levels.py --kind drums --test DIR --model NAME=MODEL[:ABOUT] ...
-                                      [--gains 0,-10,-20,-30,-40,10] [--merge FILE] [--json FILE]
+                                      [--gains 0,-10,-20,-30,-40,10] [--lowpass 16000,11000,8000]
+                                      [--merge FILE] [--json FILE]
 
 Real recordings come at any level: a take recorded with headroom peaks 20-40 dB below full scale, where
 loco's training renders peak between 0 and -20 dBFS. Every test file (``DIR``: audio files with their
@@ -9,7 +10,9 @@ annotations side by side, as ``loco synth`` writes them) is multiplied by ``10 *
 ``--gains`` value (dB) and detected with each model at its own calibrated thresholds. Scores: drums
 (``--kind drums``) global onset F1 at 50 ms over the model's classes (KD, SD, HH of the ENST-style
 labels); piano (``--kind piano``) note F1 (pitch + onset at 50 ms, offsets ignored, mean over pieces).
-The files' peak levels after the gain are recorded with each row. Reproduce
+The files' peak levels after the gain are recorded with each row. ``--lowpass``: the files at their own
+level through an 8th-order Butterworth low-pass at each cutoff (Hz), as a recording at twice that sample
+rate or an MP3 would be. Reproduce
 ``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
 
     python benchmarks/bench_levels.py --kind drums --test runs/models/drums/test-dry \\
@@ -38,7 +41,8 @@ from bench_seeds import environment, write_json  # noqa: E402
 AUDIO = (".wav", ".flac", ".ogg")
 ABOUT = ("Each test file multiplied by a gain (dB) and detected with each model at its own calibrated thresholds; "
          "drums: global onset F1 at 50 ms (KD, SD, HH), piano: note F1 (mean over pieces). The test sets' files "
-         "peak between 0 and -20 dBFS at gain 0.")
+         "peak between 0 and -20 dBFS at gain 0. Low-pass columns: the files at their own level through an "
+         "8th-order Butterworth low-pass at that cutoff (a recording at twice that sample rate, an MP3).")
 
 
 def _tests(folder: Path, sample_rate: int) -> list[tuple[str, np.ndarray, Path]]:
@@ -55,8 +59,18 @@ def _tests(folder: Path, sample_rate: int) -> list[tuple[str, np.ndarray, Path]]
     return out
 
 
-def score(model: str, kind: str, folder: Path, gains: list[float]) -> dict:
-    """Scores of ``model`` on ``folder``'s files at each gain (dB): ``{gain: {...}}``."""
+def _lowpassed(x: np.ndarray, cutoff_hz: float, sr: int) -> np.ndarray:
+    """``x`` through an 8th-order Butterworth low-pass at ``cutoff_hz`` (zero phase): a recording made at
+    twice that sample rate, an MP3, a dull microphone."""
+    import scipy.signal
+
+    sos = scipy.signal.butter(8, cutoff_hz, fs=sr, output="sos")
+    return scipy.signal.sosfiltfilt(sos, x).astype(np.float32)
+
+
+def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = ()) -> dict:
+    """Scores of ``model`` on ``folder``'s files at each gain (dB) and, at gain 0, low-passed at each
+    cutoff (Hz): ``{"gains": {gain: {...}}, "lowpass": {cutoff: {...}}}``."""
     import torch
 
     from loco_cli.annotations import ENST_LABELS, map_labels, read_events
@@ -67,19 +81,19 @@ def score(model: str, kind: str, folder: Path, gains: list[float]) -> dict:
 
     torch.set_num_threads(1)
     loaded = load_model(model)
-    tests = _tests(folder, loaded.features.sample_rate)
+    sr = loaded.features.sample_rate
+    tests = _tests(folder, sr)
     refs = {}
     for stem, _, ann in tests:
         ev = read_events(ann)
         if kind == "drums":
             ev = map_labels(ev, ENST_LABELS)[0]
         refs[stem] = ev
-    out = {}
-    for gain in gains:
-        g = np.float32(10 ** (gain / 20))
+
+    def row_for(change) -> dict:
         per_track, notes, peaks = {}, [], []
         for stem, x, _ in tests:
-            y = x * g
+            y = change(x)
             peaks.append(20 * np.log10(float(np.abs(y).max()) + 1e-12))
             events = detect_samples(loaded, y, keep_activations=False).events
             if kind == "drums":
@@ -94,7 +108,11 @@ def score(model: str, kind: str, folder: Path, gains: list[float]) -> dict:
         else:
             n = _note_summary(notes)
             row.update(note_f1=n["f1"], note_precision=n["precision"], note_recall=n["recall"])
-        out[f"{gain:g}"] = row
+        return row
+
+    out = {"gains": {f"{g:g}": row_for(lambda x, g=g: x * np.float32(10 ** (g / 20))) for g in gains}}
+    if lowpass:
+        out["lowpass"] = {f"{c:g}": row_for(lambda x, c=c: _lowpassed(x, c, sr)) for c in lowpass}
     return out
 
 
@@ -104,10 +122,12 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True, help="folder of test audio with annotations beside it")
     parser.add_argument("--model", action="append", required=True, help="NAME=MODEL[:ABOUT]")
     parser.add_argument("--gains", default="0,-10,-20,-30,-40,10", help="gains in dB, comma-separated")
+    parser.add_argument("--lowpass", default="", help="also low-pass cutoffs in Hz (at gain 0), comma-separated")
     parser.add_argument("--merge", default=None, help="an earlier result file whose rows are kept")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     gains = [float(g) for g in a.gains.split(",")]
+    lowpass = [float(c) for c in a.lowpass.split(",") if c]
     doc = {"benchmark": "levels", "about": ABOUT, "device": "cpu",
            "environment": environment("cpu"), "models": {}}
     if a.merge and Path(a.merge).is_file():
@@ -118,10 +138,11 @@ def main() -> None:
         model, _, about = rest.partition(":")
         doc["models"][f"{a.kind}/{name}"] = {"kind": a.kind, "about": about or model, "model": model,
                                              "test": str(a.test), "command": command,
-                                             "gains": score(model, a.kind, a.test, gains)}
-        row = doc["models"][f"{a.kind}/{name}"]["gains"]
+                                             **score(model, a.kind, a.test, gains, lowpass)}
+        m = doc["models"][f"{a.kind}/{name}"]
         metric = "global_f1" if a.kind == "drums" else "note_f1"
-        print(name, " ".join(f"{g}: {r[metric]:.3f}" for g, r in row.items()), flush=True)
+        print(name, " ".join(f"{g} dB: {r[metric]:.3f}" for g, r in m["gains"].items()),
+              " ".join(f"lowpass {c} Hz: {r[metric]:.3f}" for c, r in m.get("lowpass", {}).items()), flush=True)
     write_json(doc, a.json)
 
 

@@ -102,6 +102,36 @@ def random_eq_db(n_bands: int, eq_db: float, rng: np.random.Generator) -> np.nda
     return (tilt * u + bell * np.exp(-0.5 * ((u - m) / w) ** 2)).astype(np.float32)
 
 
+#: Lowest cutoff (Hz) of the band-limiting augmentation (``TrainConfig.lowpass_prob``).
+LOWPASS_MIN_HZ = 4000.0
+
+
+def random_lowpass(centres_hz: np.ndarray, rng: np.random.Generator, top_hz: float) -> np.ndarray | None:
+    """Power gains ``(n_bands,)`` of an 8th-order Butterworth low-pass, ``1 / (1 + (f / fc)^16)`` at each
+    band's centre ``f``, with the cutoff ``fc`` uniform on the mel scale between :data:`LOWPASS_MIN_HZ`
+    and ``top_hz`` (the features' ``fmax``): what a recording made at 22.05 kHz, an MP3 or a dull
+    microphone lacks. ``None`` when ``top_hz`` is not above the lowest cutoff. Draws 1 number from ``rng``."""
+    if top_hz <= LOWPASS_MIN_HZ:
+        return None
+    lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (LOWPASS_MIN_HZ, top_hz))
+    cutoff = 700.0 * (10 ** (rng.uniform(lo, hi) / 2595.0) - 1.0)
+    return (1.0 / (1.0 + (np.asarray(centres_hz, dtype=np.float64) / cutoff) ** 16)).astype(np.float32)
+
+
+def apply_power_gain(x: np.ndarray, power_gain: np.ndarray, log_channels: tuple[int, ...], delta_channel: int | None,
+                     floor: float) -> np.ndarray:
+    """Feature window ``(T, Ch, F)`` of the audio filtered with per-band power gains ``(F,)``: each log-mel
+    value ``ln(P + floor)`` becomes ``ln(gain * P + floor)`` (bands cut to nothing fall to the floor, as
+    in a band-limited recording), the time difference of channel 0 taken again (frame 0 keeps its own)."""
+    x = np.array(x, dtype=np.float32)
+    f = np.float32(floor)
+    for c in log_channels:
+        x[:, c] = np.log(power_gain * np.maximum(np.exp(x[:, c]) - f, 0.0) + f)
+    if delta_channel is not None and x.shape[0] > 1:
+        x[1:, delta_channel] = np.diff(x[:, 0], axis=0)
+    return x
+
+
 class Sampler:
     """Draws training batches from the snippets of one split of a :class:`Prepared` dataset."""
 
@@ -184,6 +214,10 @@ class Sampler:
             curve = np.float32(math.log(10.0) / 10.0) * random_eq_db(x.shape[-1], cfg.eq_db, rng)
             for c in f.log_channels:
                 x[:, c] += curve
+        if cfg.lowpass_prob > 0 and rng.random() < cfg.lowpass_prob:
+            gain = random_lowpass(self._centers, rng, f.fmax)
+            if gain is not None:
+                x = apply_power_gain(x, gain, f.log_channels, f.delta_channel, f.log_floor)
         if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
             moved = rng.random(counts.size) < cfg.count_noise
             counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)

@@ -89,17 +89,12 @@ def file_peak(path: str | os.PathLike, sample_rate: int) -> float:
 def _with_gain(feats: np.ndarray, gain: float, f: FeatureConfig) -> np.ndarray:
     """Features ``(T, channels, bands)`` (front-end ``f``) as the audio times ``gain`` would give them: each
     log-mel value ``x = ln(P + floor)`` becomes ``ln(gain^2 P + floor)`` (exact: silence stays at the floor),
-    and the time difference is taken again from the new log-mel (frame 0 keeps its own)."""
+    the time difference taken again (:func:`loco_cli.data.apply_power_gain`)."""
+    from loco_cli.data import apply_power_gain
+
     if gain == 1.0:
         return feats
-    out = np.array(feats, dtype=np.float32)
-    floor = np.float32(f.log_floor)
-    for c in f.log_channels:
-        power = np.maximum(np.exp(out[:, c]) - floor, 0.0)
-        out[:, c] = np.log(np.float32(gain * gain) * power + floor)
-    if f.delta_channel is not None and out.shape[0] > 1:
-        out[1:, f.delta_channel] = out[1:, 0] - out[:-1, 0]
-    return out
+    return apply_power_gain(feats, np.float32(gain * gain), f.log_channels, f.delta_channel, f.log_floor)
 
 
 @torch.no_grad()

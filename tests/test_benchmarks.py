@@ -241,12 +241,13 @@ def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypat
         bench.main()
         return json.loads(out.read_text())
 
-    first = run("--model", f"shipped={ROOT / 'models' / 'drums.pt'}:the shipped model")
+    first = run("--model", f"shipped={ROOT / 'models' / 'drums.pt'}:the shipped model", "--lowpass", "8000")
     row = first["models"]["drums/shipped"]["gains"]
+    assert 0 <= first["models"]["drums/shipped"]["lowpass"]["8000"]["global_f1"] <= 1
     assert list(row) == ["0", "-60"] and row["0"]["peak_dbfs"][0] - row["-60"]["peak_dbfs"][0] == pytest.approx(60, abs=0.05)
     assert set(row["0"]["per_class"]) == {"KD", "SD", "HH"} and 0 <= row["-60"]["global_f1"] <= 1
     second = run("--model", f"again={ROOT / 'models' / 'drums.pt'}", "--merge", str(out))
     assert list(second["models"]) == ["drums/shipped", "drums/again"]
     assert second["models"]["drums/shipped"]["command"] == first["models"]["drums/shipped"]["command"]
     text = "\n".join(_module("report").levels_section(tmp_path))
-    assert "| shipped: the shipped model |" in text and "-60 dB" in text
+    assert "| shipped: the shipped model |" in text and "-60 dB" in text and "low-pass 8 kHz" in text

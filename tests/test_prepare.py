@@ -297,3 +297,48 @@ def test_eq_augmentation_adds_one_smooth_bounded_curve_to_the_log_channels(corpu
     np.testing.assert_array_equal(plain, raw)  # eq_db = 0: no curve
     with pytest.raises(ConfigError):
         TrainConfig(eq_db=-1.0)
+
+
+def test_lowpass_augmentation_cuts_the_top_bands_as_a_band_limited_recording_does(corpus, tmp_path):
+    """``lowpass_prob``: the window's log-mel channels keep the bands well below the random cutoff, fall
+    towards the floor well above it (the long window too), the delta is the new log-mel's difference;
+    the features match those of audio filtered with the same gains per band to a small error; off (or a
+    miss of the probability) leaves the window alone."""
+    import numpy as np
+
+    from loco_cli.config import ConfigError, TrainConfig
+    from loco_cli.data import LOWPASS_MIN_HZ, Sampler, apply_power_gain, random_lowpass
+    from loco_cli.features import log_mel, mel_centers
+
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
+    centres = mel_centers(cfg)
+    x = Sampler(data, TrainConfig(gain_db=0.0, lowpass_prob=1.0), np.random.default_rng(3)).example()[0]
+    gain = random_lowpass(centres, np.random.default_rng(3).spawn(1)[0], cfg.fmax)  # any cutoff: check the shape
+    assert gain is not None and gain[0] > 0.99 and gain[-1] < gain[0]
+    moved = x[:, 0] - raw[:, 0]
+    low, high = centres < LOWPASS_MIN_HZ / 2, centres > cfg.fmax * 0.99
+    assert np.abs(moved[:, low]).max() < 1e-3  # far below every cutoff: untouched
+    assert (x[:, 0][:, high] < raw[:, 0][:, high] - 1.0).all()  # above the cutoff: far quieter
+    assert (x[:, 2][:, high] < raw[:, 2][:, high] - 1.0).all()
+    np.testing.assert_allclose(x[1:, 1], np.diff(x[:, 0], axis=0), atol=1e-5)
+    # against audio: a band-limited signal's features, with the gains the filter has at the band centres
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(cfg.sample_rate).astype(np.float32) * 0.1
+    spec = np.fft.rfft(audio)
+    freqs = np.fft.rfftfreq(audio.size, 1 / cfg.sample_rate)
+    cutoff = 6000.0
+    filtered = np.fft.irfft(spec / np.sqrt(1 + (freqs / cutoff) ** 16), audio.size).astype(np.float32)
+    want = log_mel(filtered, cfg)
+    got = apply_power_gain(log_mel(audio, cfg), (1 / (1 + (centres / cutoff) ** 16)).astype(np.float32),
+                           cfg.log_channels, cfg.delta_channel, cfg.log_floor)
+    # (the FFT filter wraps around at the ends; below ~1 kHz the pre-emphasised noise is mostly the window's
+    # leakage from the bands the filter removes, which no per-band gain can model)
+    inner, passband = slice(10, -10), (centres > 1000) & (centres < cutoff * 0.8)
+    err = np.abs(got[inner, 0][:, passband] - want[inner, 0][:, passband])
+    assert err.max() < 0.15 and err.mean() < 0.02
+    assert np.abs(got[inner, 0] - want[inner, 0]).mean() < 0.5  # the transition band: the gain at the centre only
+    plain = Sampler(data, TrainConfig(gain_db=0.0), np.random.default_rng(3)).example()[0]
+    np.testing.assert_array_equal(plain, raw)
+    assert random_lowpass(centres, rng, LOWPASS_MIN_HZ) is None
+    with pytest.raises(ConfigError):
+        TrainConfig(lowpass_prob=1.5)
