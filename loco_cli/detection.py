@@ -66,8 +66,9 @@ STREAM_BLOCK_SECONDS = {"crnn": 5.0}
 DEFAULT_STREAM_BLOCK_SECONDS = 2.5
 
 
-#: The most a level normalisation (``DecodeConfig.level_dbfs``) raises an input, in dB: a near-silent file
-#: (a peak of 1e-4 and below) is lifted by at most this much, not into noise the model never heard.
+#: The most a level normalisation (``DecodeConfig.level_dbfs``) raises an input, in dB: a file whose peak
+#: lies further below the level (a near-silent one) is lifted by this much only, not into noise the model
+#: never heard.
 MAX_LEVEL_GAIN_DB = 40.0
 
 
