@@ -388,6 +388,9 @@ def train_run(
     if init_info is not None:
         init_info = {**init_info, "name": str(init), "auto": init_auto}
     decode_cfg = decode_cfg or DecodeConfig()
+    if start is not None and decode_cfg.level_dbfs is None and start.decode.level_dbfs is not None:
+        # a fine-tuned model detects at its starting model's input level unless the recipe sets one
+        decode_cfg = decode_cfg.replace(level_dbfs=start.decode.level_dbfs)
     net.to(dev)
     # the weight average that validation scores and the run ships (TrainConfig.ema_decay)
     ema_net = copy.deepcopy(net).requires_grad_(False) if train.ema_decay > 0 else None

@@ -104,7 +104,7 @@ def test_file_and_prepared_paths_apply_the_same_level(tmp_path):
 
 def test_a_recipe_sets_the_level_and_training_keeps_it(tmp_path, prepared):
     """``[decode] level_dbfs`` in a recipe file: validation detects at that level and the trained model
-    keeps it (its thresholds are calibrated for it)."""
+    keeps it (its thresholds are calibrated for it); a model fine-tuned from it keeps it too."""
     from conftest import TINY_RECIPE
 
     from loco_cli import engine
@@ -113,3 +113,10 @@ def test_a_recipe_sets_the_level_and_training_keeps_it(tmp_path, prepared):
     recipe.write_text(TINY_RECIPE + "[decode]\nlevel_dbfs = -12.0\n")
     result = engine.train(prepared, tmp_path / "run", loss="ce", recipe=str(recipe), init="none", tensorboard=False)
     assert load_model(result.model_path).decode.level_dbfs == -12.0
+    plain = tmp_path / "plain.toml"
+    plain.write_text(TINY_RECIPE)
+    tuned = engine.train(prepared, tmp_path / "ft", loss="ce", recipe=str(plain), init=str(result.model_path),
+                         tensorboard=False)
+    assert load_model(tuned.model_path).decode.level_dbfs == -12.0  # fine-tuning keeps the start's level
+    fresh = engine.train(prepared, tmp_path / "new", loss="ce", recipe=str(plain), init="none", tensorboard=False)
+    assert load_model(fresh.model_path).decode.level_dbfs is None
