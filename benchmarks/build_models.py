@@ -171,8 +171,9 @@ def recalibrate(name: str, work: Path) -> dict:
     tuned = root / f"{name}-recalibrated.pt"
     start = target
     level = SPECS[name].get("level_dbfs")
-    if load_model(target).decode.level_dbfs != level:  # the spec's input level first, then the thresholds for it
-        payload = dict(load_model(target).payload)
+    current = load_model(target)
+    if current.decode.level_dbfs != level:  # the spec's input level first, then the thresholds for it
+        payload = dict(current.payload)
         payload["decode"] = {**payload["decode"], "level_dbfs": level}
         payload["hash"] = content_hash(payload)
         start = root / f"{name}-level.pt"
@@ -275,8 +276,8 @@ def drum_card(r: dict) -> str:
         "- In band mixes, bass notes and guitar strums are taken for kicks and snares.",
         "- Toms, cymbals and percussion are not classes: a tom can be reported as a kick.",
         "- Audio with little above 11 kHz (a recording at 22.05 kHz, a low-bitrate MP3, a dull microphone) loses "
-        "hi-hats and snares despite the low-pass in training: on the held-out kits global F1 0.72 low-passed at "
-        "11 kHz, 0.45 at 8 kHz (`benchmarks/results/levels.json`).", "",
+        "hi-hats and snares despite the low-pass in training (`python benchmarks/bench_levels.py --lowpass`, "
+        "`benchmarks/results/levels.json`; docs/real-audio.md, Bandwidth).", "",
     ]
     return "\n".join(lines)
 
@@ -385,7 +386,7 @@ def piano_card(r: dict) -> str:
         "- Trained on sampled pianos: a real piano's sympathetic resonance, hammer noise and stretched tuning "
         "are only partly present in the training audio.",
         *(["- The input level follows the file's largest sample: one click far louder than the music makes the "
-           "whole file quieter (a full-scale click in each held-out piece: note F1 0.729 instead of 0.784, ad hoc)."]
+           "whole file quieter (docs/real-audio.md, Recording level)."]
           if r["decode"].get("level_dbfs") is not None else []), "",
     ]
     return "\n".join(lines)
