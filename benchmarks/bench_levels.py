@@ -2,7 +2,7 @@
 
     python benchmarks/bench_levels.py --kind drums --test DIR --model NAME=MODEL[:ABOUT] ...
                                       [--gains 0,-10,-20,-30,-40,10] [--lowpass 16000,11000,8000]
-                                      [--merge FILE] [--json FILE]
+                                      [--click] [--merge FILE] [--json FILE]
 
 Real recordings come at any level: a take recorded with headroom peaks 20-40 dB below full scale, where
 loco's training renders peak between 0 and -20 dBFS. Every test file (``DIR``: audio files with their
@@ -12,7 +12,9 @@ annotations side by side, as ``loco synth`` writes them) is multiplied by ``10 *
 labels); piano (``--kind piano``) note F1 (pitch + onset at 50 ms, offsets ignored, mean over pieces).
 The files' peak levels after the gain are recorded with each row. ``--lowpass``: the files at their own
 level through an 8th-order Butterworth low-pass at each cutoff (Hz), as a recording at twice that sample
-rate or an MP3 would be. Reproduce
+rate or an MP3 would be. ``--click``: the files at their own level with a full-scale click in the middle (1 ms
+at +1.0: a dropped microphone, a digital glitch), which a level taken from the largest sample would follow.
+Reproduce
 ``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
 
     python benchmarks/bench_levels.py --kind drums --test runs/models/drums/test-dry \\
@@ -68,9 +70,18 @@ def _lowpassed(x: np.ndarray, cutoff_hz: float, sr: int) -> np.ndarray:
     return scipy.signal.sosfiltfilt(sos, x).astype(np.float32)
 
 
-def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = ()) -> dict:
+def _clicked(x: np.ndarray, sr: int) -> np.ndarray:
+    """``x`` with 1 ms at full scale (+1.0) in its middle."""
+    y = x.copy()
+    mid = y.size // 2
+    y[mid : mid + max(1, sr // 1000)] = 1.0
+    return y
+
+
+def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = (), click: bool = False) -> dict:
     """Scores of ``model`` on ``folder``'s files at each gain (dB) and, at gain 0, low-passed at each
-    cutoff (Hz): ``{"gains": {gain: {...}}, "lowpass": {cutoff: {...}}}``."""
+    cutoff (Hz) and with a click (:func:`_clicked`): ``{"gains": {gain: {...}}, "lowpass": {cutoff: {...}},
+    "click": {...}}``."""
     import torch
 
     from loco_cli.annotations import ENST_LABELS, map_labels, read_events
@@ -113,6 +124,8 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
     out = {"gains": {f"{g:g}": row_for(lambda x, g=g: x * np.float32(10 ** (g / 20))) for g in gains}}
     if lowpass:
         out["lowpass"] = {f"{c:g}": row_for(lambda x, c=c: _lowpassed(x, c, sr)) for c in lowpass}
+    if click:
+        out["click"] = row_for(lambda x: _clicked(x, sr))
     return out
 
 
@@ -123,6 +136,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True, help="NAME=MODEL[:ABOUT]")
     parser.add_argument("--gains", default="0,-10,-20,-30,-40,10", help="gains in dB, comma-separated")
     parser.add_argument("--lowpass", default="", help="also low-pass cutoffs in Hz (at gain 0), comma-separated")
+    parser.add_argument("--click", action="store_true", help="also the files with a full-scale click in the middle")
     parser.add_argument("--merge", default=None, help="an earlier result file whose rows are kept")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
@@ -138,11 +152,12 @@ def main() -> None:
         model, _, about = rest.partition(":")
         doc["models"][f"{a.kind}/{name}"] = {"kind": a.kind, "about": about or model, "model": model,
                                              "test": str(a.test), "command": command,
-                                             **score(model, a.kind, a.test, gains, lowpass)}
+                                             **score(model, a.kind, a.test, gains, lowpass, a.click)}
         m = doc["models"][f"{a.kind}/{name}"]
         metric = "global_f1" if a.kind == "drums" else "note_f1"
         print(name, " ".join(f"{g} dB: {r[metric]:.3f}" for g, r in m["gains"].items()),
-              " ".join(f"lowpass {c} Hz: {r[metric]:.3f}" for c, r in m.get("lowpass", {}).items()), flush=True)
+              " ".join(f"lowpass {c} Hz: {r[metric]:.3f}" for c, r in m.get("lowpass", {}).items()),
+              f"click: {m['click'][metric]:.3f}" if "click" in m else "", flush=True)
     write_json(doc, a.json)
 
 

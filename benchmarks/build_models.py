@@ -38,8 +38,9 @@ from loco_cli.train import load_recipe, train_run
 
 HERE = Path(__file__).resolve().parent.parent / "models"  # the shipped models and their cards
 #: The input level the shipped models detect at (``DecodeConfig.level_dbfs``): every file is scaled so that
-#: its peak lies here. -10 dBFS is the middle of the training renders' peaks (``loco synth`` scales each
-#: track to a peak 0 to 20 dB below 0.95: -0.4 to -20.4 dBFS), chosen from the training data, not the tests.
+#: its level (:func:`loco_cli.detection.signal_level`, a high quantile of its block peaks) lies here. -10 dBFS
+#: is the middle of the training renders' peaks (``loco synth`` scales each track to a peak 0 to 20 dB below
+#: 0.95: -0.4 to -20.4 dBFS), chosen from the training data, not the tests.
 LEVEL_DBFS = -10.0
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
@@ -311,9 +312,12 @@ def _level_text(r: dict) -> list[str]:
     level = r["decode"].get("level_dbfs")
     if level is None:
         return []
-    return [f"- Input level: `loco detect` scales every file so that its peak lies at {level:g} dBFS (the middle of "
-            "the training renders' peaks) before the features, so a quieter or louder copy of a recording gives the "
-            "same onsets (`python benchmarks/bench_levels.py`, docs/real-audio.md, Recording level)."]
+    return [f"- Input level: `loco detect` scales every file so that its level lies at {level:g} dBFS (the middle of "
+            "the training renders' levels) before the features, so a quieter or louder copy of a recording gives the "
+            "same onsets (`python benchmarks/bench_levels.py`, docs/real-audio.md, Recording level). A file's level is "
+            "the 99.5th percentile of its 50 ms block peaks: a click or a spike far louder than the music does not "
+            "turn the file down; a file whose loudest sounds fill fewer than 1 block in 200 is set louder than the "
+            "training audio was."]
 
 
 def _recalibrated_text(r: dict) -> str:
@@ -324,8 +328,9 @@ def _recalibrated_text(r: dict) -> str:
     was = (f"note F1 {before['notes']['f1']:.3f}" if before.get("notes") else
            f"global F1 {before['global_f1']:.3f}")
     level = r["decode"].get("level_dbfs")
-    what = (f"its input level set to a peak of {level:g} dBFS and its thresholds and latencies chosen again for it"
-            if level is not None and before.get("level_dbfs") != level else "its thresholds and latencies chosen again")
+    what = (f"its input level set to {level:g} dBFS and its thresholds and latencies chosen again for it"
+            if level is not None and before.get("level_dbfs") != level else
+            "its thresholds and latencies chosen again with loco's current level statistic and calibration")
     return (f" Then, weights unchanged, {what} by `python benchmarks/build_models.py {r['name']} --recalibrate` with "
             f"the calibration's threshold prior (docs/method.md; {was} before).")
 
@@ -385,9 +390,7 @@ def piano_card(r: dict) -> str:
         "- Repeated notes under the pedal and dense chords lose notes; soft notes under loud ones are missed.",
         "- Trained on sampled pianos: a real piano's sympathetic resonance, hammer noise and stretched tuning "
         "are only partly present in the training audio.",
-        *(["- The input level follows the file's largest sample: one click far louder than the music makes the "
-           "whole file quieter (docs/real-audio.md, Recording level)."]
-          if r["decode"].get("level_dbfs") is not None else []), "",
+        "",
     ]
     return "\n".join(lines)
 

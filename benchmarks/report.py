@@ -414,14 +414,17 @@ def levels_section(results: Path) -> list[str]:
             continue
         gains = list(next(iter(rows.values()))["gains"])
         cuts = sorted({c for m in rows.values() for c in m.get("lowpass", {})}, key=lambda c: -float(c))
+        click = any("click" in m for m in rows.values())
         out += [f"{kind.capitalize()}, {what} at each gain (the files' peaks at gain 0: "
                 f"{next(iter(rows.values()))['gains'][gains[0]]['peak_dbfs']} dBFS)"
-                + (" and low-passed at each cutoff:" if cuts else ":"), "",
-                "| model | " + " | ".join([f"{float(g):+g} dB" for g in gains] + [f"low-pass {float(c) / 1000:g} kHz" for c in cuts])
-                + " |", "|---|" + "---|" * (len(gains) + len(cuts))]
+                + (" and low-passed at each cutoff" if cuts else "") + (", and with a full-scale click" if click else "") + ":", "",
+                "| model | " + " | ".join([f"{float(g):+g} dB" for g in gains] + [f"low-pass {float(c) / 1000:g} kHz" for c in cuts]
+                                        + (["click"] if click else []))
+                + " |", "|---|" + "---|" * (len(gains) + len(cuts) + click)]
         for n, m in rows.items():
             cells = [f"{m['gains'][g][metric]:.3f}" for g in gains]
             cells += [f"{m['lowpass'][c][metric]:.3f}" if c in m.get("lowpass", {}) else "" for c in cuts]
+            cells += [f"{m['click'][metric]:.3f}" if "click" in m else ""] if click else []
             out.append(f"| {n.split('/', 1)[1]}: {m['about']} | " + " | ".join(cells) + " |")
         out.append("")
     commands: dict[str, list[str]] = {}

@@ -362,6 +362,11 @@ class TrainConfig(_Config):
     fixed clips: gain, and stacking of two clips of the same length (their counts added).
     ``length_dist='log'`` draws window lengths log-uniformly (as many in [a, 2a] as in [L/2, L]);
     ``ema_decay`` > 0 validates and ships an exponential moving average of the weights.
+    ``train_at_level`` trains at the model's input level (``DecodeConfig.level_dbfs``, which it needs): each
+    training track's features are moved exactly as its audio would be by the level normalisation that
+    detection applies (:func:`loco_cli.detection.level_gain` of the track's level) before any other
+    augmentation, so that the network learns the levels it will be shown (the random gain then spreads
+    them by ``gain_db``); off, it learns the tracks at the levels they come at.
     """
 
     steps: int = 3000
@@ -385,6 +390,7 @@ class TrainConfig(_Config):
     amp: bool = True  # bfloat16 autocast for the network on CUDA (the count loss stays float64)
     warmup_steps: int = 0  # linear learning-rate warm-up from lr / warmup_steps
     ema_decay: float = 0.0  # validate and ship an exponential moving average of the weights; 0 = off
+    train_at_level: bool = False  # move each training track to the decode config's level_dbfs first
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (0-based): a linear warm-up over ``warmup_steps``, then a cosine
@@ -434,8 +440,8 @@ class DecodeConfig(_Config):
     threshold; peaks closer than ``min_gap_s`` keep the stronger one. Its time is the centre of mass
     of ``p`` over those frames, minus the class's ``latency_s`` measured on validation data.
     ``thresholds`` / ``latency_s`` are per class (empty: ``threshold`` / 0 for all).
-    ``level_dbfs``: scale each input so that its peak sample lies at this level (dB relative to full
-    scale) before the features, so that a quieter or louder copy of a recording gives the same onsets
+    ``level_dbfs``: scale each input so that its level (the 99.5th percentile of its 50 ms block peaks,
+    :func:`loco_cli.detection.signal_level`) lies at this level (dB relative to full scale) before the features, so that a quieter or louder copy of a recording gives the same onsets
     (a gain only adds a constant to the log-mel); ``None``: the audio as it comes.
     """
 

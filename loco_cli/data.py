@@ -133,10 +133,16 @@ def apply_power_gain(x: np.ndarray, power_gain: np.ndarray, log_channels: tuple[
 
 
 class Sampler:
-    """Draws training batches from the snippets of one split of a :class:`Prepared` dataset."""
+    """Draws training batches from the snippets of one split of a :class:`Prepared` dataset; with
+    ``level_dbfs`` each track's windows are first moved to that input level, exactly as detection's level
+    normalisation moves a file (:func:`loco_cli.detection.level_gain` of the track's level,
+    :meth:`Prepared.level`; ``TrainConfig.train_at_level``)."""
 
-    def __init__(self, data: Prepared, cfg: TrainConfig, rng: np.random.Generator, split: str = "train") -> None:
+    def __init__(self, data: Prepared, cfg: TrainConfig, rng: np.random.Generator, split: str = "train",
+                 level_dbfs: float | None = None) -> None:
         self.data, self.cfg, self.rng = data, cfg, rng
+        self.level_dbfs = level_dbfs
+        self._power_gains: dict[str, np.float32] = {}
         self.rows = [r for r in data.snippets if r["split"] == split]
         if not self.rows:
             raise DatasetError(f"{data.root}: no {split} snippets; prepare it again with tracks in that split")
@@ -153,13 +159,24 @@ class Sampler:
             self._feats[name] = self.data.feature_array(name)
         return self._feats[name]
 
+    def _at_level(self, x: np.ndarray, name: str) -> np.ndarray:
+        """Feature window ``(T, Ch, F)`` of track ``name`` as at the input level (unchanged without one)."""
+        if self.level_dbfs is None:
+            return x
+        if name not in self._power_gains:
+            from loco_cli.detection import level_gain
+
+            self._power_gains[name] = np.float32(level_gain(self.data.level(name), self.level_dbfs) ** 2)
+        g, f = self._power_gains[name], self.data.features
+        return x if g == 1 else apply_power_gain(x, g, f.log_channels, f.delta_channel, f.log_floor)
+
     def _window(self, out_len: int | None = None) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         cfg, rng = self.cfg, self.rng
         row = self.rows[int(rng.integers(len(self.rows)))]
         feats = self._features(row["track"])
         if not self.data.has_timestamps:  # counts only: the clip exactly as labelled
             s, n = row["start_frame"], row["n_frames"]
-            return np.asarray(feats[s : s + n], dtype=np.float32), [], row["counts"]
+            return self._at_level(np.asarray(feats[s : s + n], dtype=np.float32), row["track"]), [], row["counts"]
         nominal = row["n_frames"]
         if out_len is None:
             shortest = max(2, math.ceil(cfg.min_length_fraction * nominal))
@@ -176,7 +193,7 @@ class Sampler:
         out_len = min(out_len, int((need - 1) / rate) + 1)
         shift = int(rng.integers(-(nominal // 2), nominal // 2 + 1))
         start = int(np.clip(row["start_frame"] + shift, 0, total - need))
-        x = np.asarray(feats[start : start + need])
+        x = self._at_level(np.asarray(feats[start : start + need]), row["track"])
         if scale != 1.0:
             x = scale_frequency(x, self._centers, scale)
         x = stretch_features(x, rate, out_len, self.data.features.delta_channel) if rate != 1.0 else x[:out_len].astype(np.float32)

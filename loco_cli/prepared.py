@@ -43,7 +43,7 @@ class Prepared:
     snippets: list[dict]
     mean: np.ndarray
     std: np.ndarray
-    _peaks: dict[str, float] = field(default_factory=dict, repr=False)
+    _levels: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def has_timestamps(self) -> bool:
@@ -72,22 +72,22 @@ class Prepared:
             raise DatasetError(f"{path}: {problem}; run `loco prepare SOURCE {self.root} --force` to recompute it")
         return x
 
-    def peak(self, name: str) -> float:
-        """Largest absolute sample of a track's audio (mono, at the features' sample rate; full scale = 1),
-        read from its audio file once and remembered: what a level normalisation
+    def level(self, name: str) -> float:
+        """The level of a track's audio (:func:`loco_cli.detection.signal_level`: mono, at the features'
+        sample rate; full scale = 1), read from its audio file once and remembered: what a level normalisation
         (``DecodeConfig.level_dbfs``) needs beside the features. A missing or unreadable audio file is a
         :class:`DatasetError` naming it."""
-        if name not in self._peaks:
-            from loco_cli.detection import file_peak
+        if name not in self._levels:
+            from loco_cli.detection import file_level
             from loco_cli.errors import InvalidAudio
 
             audio = self.tracks[name]["audio"]
             try:
-                self._peaks[name] = file_peak(audio, self.features.sample_rate)
+                self._levels[name] = file_level(audio, self.features.sample_rate)
             except InvalidAudio as err:
                 raise DatasetError(f"{err}; the model sets its input level (decode level_dbfs), which needs the "
                                    f"audio of {self.root}'s tracks where `loco prepare` found it") from err
-        return self._peaks[name]
+        return self._levels[name]
 
     def check_features(self, names: list[str]) -> None:
         """Read every feature file of ``names`` once: :class:`DatasetError` naming the first one that is

@@ -56,7 +56,7 @@ from loco_cli.counting import count_log_distribution
 from loco_cli.data import Sampler
 from loco_cli.detection import detect_tracks
 from loco_cli.devices import resolve_device
-from loco_cli.errors import DatasetError, InvalidOption, ModelError
+from loco_cli.errors import ConfigError, DatasetError, InvalidOption, ModelError
 from loco_cli.features import mel_centers
 from loco_cli.losses import compute_loss, onset_mask
 from loco_cli.networks import build_model
@@ -391,6 +391,9 @@ def train_run(
     if start is not None and decode_cfg.level_dbfs is None and start.decode.level_dbfs is not None:
         # a fine-tuned model detects at its starting model's input level unless the recipe sets one
         decode_cfg = decode_cfg.replace(level_dbfs=start.decode.level_dbfs)
+    if train.train_at_level and decode_cfg.level_dbfs is None:
+        raise ConfigError("train_at_level needs the model's input level: set level_dbfs in the recipe's [decode] "
+                          "table (or start from a model that has one)")
     net.to(dev)
     # the weight average that validation scores and the run ships (TrainConfig.ema_decay)
     ema_net = copy.deepcopy(net).requires_grad_(False) if train.ema_decay > 0 else None
@@ -404,7 +407,7 @@ def train_run(
 
         ddp = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
     forward = ddp or net
-    sampler = Sampler(data, train, rng)
+    sampler = Sampler(data, train, rng, level_dbfs=decode_cfg.level_dbfs if train.train_at_level else None)
     val_split = "val" if data.split_tracks("val") else "train"
     meta = {"classes": data.classes, "features": data.features, "model_cfg": model_cfg, "loss": loss,
             "train": train, "dataset": {"path": str(Path(data_dir).resolve()), "split": data.meta["split"],

@@ -688,7 +688,7 @@ def test_detect_file_streams_the_audio_and_keeps_only_what_is_asked(tmp_path):
     import soundfile as sf
 
     from loco_cli.audio import AudioStream, load_audio
-    from loco_cli.detection import detect_file, detect_samples, detect_stream, file_peak, level_gain
+    from loco_cli.detection import detect_file, detect_samples, detect_stream, file_level, level_gain
     from loco_cli.errors import InvalidOption
     from loco_cli.synth import render_drum_track
 
@@ -697,7 +697,7 @@ def test_detect_file_streams_the_audio_and_keeps_only_what_is_asked(tmp_path):
     path = tmp_path / "take.wav"
     sf.write(path, np.stack([x, 0.5 * x], 1), 48000, subtype="FLOAT")
     whole = detect_samples(loaded, load_audio(path, 44100), keep_features=True)
-    gain = level_gain(file_peak(path, 44100), loaded.decode.level_dbfs)  # what detect_samples applies
+    gain = level_gain(file_level(path, 44100), loaded.decode.level_dbfs)  # what detect_samples applies
     pieces = detect_stream(loaded, AudioStream(path, 44100, block_seconds=0.37), keep_features=True, gain=gain)
     assert whole.seconds == pieces.seconds == load_audio(path, 44100).size / 44100
     np.testing.assert_array_equal(pieces.features, whole.features)
