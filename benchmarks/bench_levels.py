@@ -17,9 +17,9 @@ at +1.0: a dropped microphone, a digital glitch), which a level taken from the l
 Reproduce
 ``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
 
-    python benchmarks/bench_levels.py --kind drums --test runs/models/drums/test-dry \\
-        --model "shipped=models/drums.pt:..." --json benchmarks/results/levels.json
-    python benchmarks/bench_levels.py --kind piano --test runs/models/piano/test-corpus \\
+    python benchmarks/bench_levels.py --kind drums --test runs/models/drums/test-dry --lowpass 16000,11000,8000 \\
+        --click --model "shipped=models/drums.pt:..." --json benchmarks/results/levels.json
+    python benchmarks/bench_levels.py --kind piano --test runs/models/piano/test-corpus --click \\
         --model "shipped=models/piano.pt:..." --merge benchmarks/results/levels.json --json benchmarks/results/levels.json
 
 (the file keeps each row's command). The level only moves the log-mel features by a constant

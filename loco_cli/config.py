@@ -441,8 +441,9 @@ class DecodeConfig(_Config):
     of ``p`` over those frames, minus the class's ``latency_s`` measured on validation data.
     ``thresholds`` / ``latency_s`` are per class (empty: ``threshold`` / 0 for all).
     ``level_dbfs``: scale each input so that its level (the 99.5th percentile of its 50 ms block peaks,
-    :func:`loco_cli.detection.signal_level`) lies at this level (dB relative to full scale) before the features, so that a quieter or louder copy of a recording gives the same onsets
-    (a gain only adds a constant to the log-mel); ``None``: the audio as it comes.
+    :func:`loco_cli.detection.signal_level`) lies at this many dB relative to full scale before the
+    features, so that a quieter or louder copy of a recording gives the same onsets (a gain only adds a
+    constant to the log-mel); ``None``: the audio as it comes.
     """
 
     threshold: float = 0.5

@@ -78,9 +78,8 @@ LEVEL_BLOCK_SECONDS = 0.05
 #: ... this quantile (linear interpolation): the loudest 0.5 % of the blocks are passed over, so that a
 #: click, a dropped microphone or a clipped spike far louder than the music does not turn the whole file
 #: down (in a 30 s file the 4th loudest of 600 blocks sets the level; in one of 10 s or less a point between
-#: its two loudest blocks). With
-#: the largest sample instead, one full-scale click cost the shipped piano model 0.784 -> 0.729 note F1
-#: (ad hoc, docs/real-audio.md, Recording level).
+#: its two loudest blocks). With the largest sample instead, one full-scale burst cost the shipped piano
+#: model 0.784 -> 0.729 note F1 (ad hoc, docs/real-audio.md, Recording level).
 LEVEL_QUANTILE = 0.995
 
 
