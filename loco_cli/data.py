@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from loco_cli.config import TrainConfig
+from loco_cli.config import FeatureConfig, TrainConfig
 from loco_cli.errors import DatasetError
 from loco_cli.features import mel_centers, seconds_to_frames
 from loco_cli.prepared import Prepared
@@ -132,6 +132,16 @@ def apply_power_gain(x: np.ndarray, power_gain: np.ndarray, log_channels: tuple[
     return x
 
 
+def with_gain(feats: np.ndarray, gain: float, f: FeatureConfig) -> np.ndarray:
+    """Features ``(T, channels, bands)`` (front-end ``f``) as the audio times ``gain`` would give them: each
+    log-mel value ``x = ln(P + floor)`` becomes ``ln(gain^2 P + floor)`` (exact: silence stays at the floor),
+    the time difference taken again (:func:`apply_power_gain`). What the level normalisation
+    (``DecodeConfig.level_dbfs``) does to prepared features, in evaluation and in training alike."""
+    if gain == 1.0:
+        return feats
+    return apply_power_gain(feats, np.float32(gain * gain), f.log_channels, f.delta_channel, f.log_floor)
+
+
 class Sampler:
     """Draws training batches from the snippets of one split of a :class:`Prepared` dataset; with
     ``level_dbfs`` each track's windows are first moved to that input level, exactly as detection's level
@@ -142,7 +152,7 @@ class Sampler:
                  level_dbfs: float | None = None) -> None:
         self.data, self.cfg, self.rng = data, cfg, rng
         self.level_dbfs = level_dbfs
-        self._power_gains: dict[str, np.float32] = {}
+        self._gains: dict[str, float] = {}
         self.rows = [r for r in data.snippets if r["split"] == split]
         if not self.rows:
             raise DatasetError(f"{data.root}: no {split} snippets; prepare it again with tracks in that split")
@@ -163,12 +173,11 @@ class Sampler:
         """Feature window ``(T, Ch, F)`` of track ``name`` as at the input level (unchanged without one)."""
         if self.level_dbfs is None:
             return x
-        if name not in self._power_gains:
+        if name not in self._gains:
             from loco_cli.detection import level_gain
 
-            self._power_gains[name] = np.float32(level_gain(self.data.level(name), self.level_dbfs) ** 2)
-        g, f = self._power_gains[name], self.data.features
-        return x if g == 1 else apply_power_gain(x, g, f.log_channels, f.delta_channel, f.log_floor)
+            self._gains[name] = level_gain(self.data.level(name), self.level_dbfs)
+        return with_gain(x, self._gains[name], self.data.features)
 
     def _window(self, out_len: int | None = None) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         cfg, rng = self.cfg, self.rng

@@ -29,6 +29,7 @@ from loco_cli.atomic import atomic_path
 from loco_cli.audio import AUDIO_SUFFIXES, AudioStream, audio_warnings
 from loco_cli.checkpoint import LoadedModel
 from loco_cli.config import DRUM_GM_NOTES, DecodeConfig, FeatureConfig
+from loco_cli.data import with_gain
 from loco_cli.errors import InvalidOption, LocoError
 from loco_cli.features import log_mel, log_mel_stream, seconds_to_frames
 from loco_cli.outputs import plot_detection, pyplot, write_midi
@@ -129,17 +130,6 @@ def file_level(path: str | os.PathLike, sample_rate: int) -> float:
     return level_of_peaks(block_peaks(AudioStream(path, sample_rate), sample_rate))
 
 
-def _with_gain(feats: np.ndarray, gain: float, f: FeatureConfig) -> np.ndarray:
-    """Features ``(T, channels, bands)`` (front-end ``f``) as the audio times ``gain`` would give them: each
-    log-mel value ``x = ln(P + floor)`` becomes ``ln(gain^2 P + floor)`` (exact: silence stays at the floor),
-    the time difference taken again (:func:`loco_cli.data.apply_power_gain`)."""
-    from loco_cli.data import apply_power_gain
-
-    if gain == 1.0:
-        return feats
-    return apply_power_gain(feats, np.float32(gain * gain), f.log_channels, f.delta_channel, f.log_floor)
-
-
 @torch.no_grad()
 def activations(model: torch.nn.Module, feats: np.ndarray, cfg: DecodeConfig, fps: float, device="cpu") -> np.ndarray:
     """Per-frame event probabilities ``(T, C)`` float32 of features ``(T, channels, bands)``."""
@@ -192,7 +182,7 @@ def detect_tracks(
     for name in names:
         feats = features_of(name) if features_of else np.asarray(data.feature_array(name))
         if cfg.level_dbfs is not None:
-            feats = _with_gain(feats, level_gain(data.level(name), cfg.level_dbfs), front)
+            feats = with_gain(feats, level_gain(data.level(name), cfg.level_dbfs), front)
         probs = activations(model, feats, cfg, fps, device)
         events, _ = decode(probs, data.classes, fps, cfg)
         yield name, probs, events

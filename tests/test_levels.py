@@ -69,10 +69,10 @@ def test_the_level_passes_over_a_click_and_does_not_depend_on_the_chunks(tmp_pat
 
 
 def test_the_prepared_features_move_as_the_audio_would_silence_included():
-    """``_with_gain`` turns the log-mel of ``x`` into that of ``gain * x`` (floor, delta and the long window
+    """``data.with_gain`` turns the log-mel of ``x`` into that of ``gain * x`` (floor, delta and the long window
     included): the prepared-dataset path of the level normalisation is the file path's to float32 rounding."""
     from loco_cli.config import PIANO_FEATURES
-    from loco_cli.detection import _with_gain
+    from loco_cli.data import with_gain
     from loco_cli.features import log_mel
 
     x, _ = _track(seconds=2.0)
@@ -80,7 +80,7 @@ def test_the_prepared_features_move_as_the_audio_would_silence_included():
     for f in (load_model("drums").features, PIANO_FEATURES):
         for gain in (0.01, 30.0):
             want = log_mel(x * np.float32(gain), f)
-            np.testing.assert_allclose(_with_gain(log_mel(x, f), gain, f), want, atol=2e-3)
+            np.testing.assert_allclose(with_gain(log_mel(x, f), gain, f), want, atol=2e-3)
 
 
 def test_a_quieter_copy_gives_the_same_onsets_only_with_a_level():
