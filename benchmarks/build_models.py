@@ -47,7 +47,7 @@ SPECS = {
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
               "level_dbfs": LEVEL_DBFS},
     "piano": {"kind": "piano", "train_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": "piano", "span": (28, 100), "level_dbfs": LEVEL_DBFS},
+              "loss": "loco", "recipe": "piano", "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -149,13 +149,28 @@ def build(name: str, work: Path, steps: int | None) -> dict:
         if kind == "val":
             print(f"  step {info['step']}: val {info['name']} {info['metric']:.3f}", flush=True)
 
-    result = train_run(root / "prepared", root / "run", loss=recipe["loss"].replace(name=spec["loss"]),
-                       train=train, model=recipe["model"], force=True, on_event=log,
-                       decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs")))
+    # Several seeds when the spec names them: the run with the best validation metric (the training
+    # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
+    # seed's held-out scores go into the record, so the card gives the spread, not the best run.
+    runs = []
+    for seed in spec.get("seeds", (train.seed,)):
+        print(f"  seed {seed}", flush=True)
+        runs.append(train_run(root / "prepared", root / (f"run-s{seed}" if "seeds" in spec else "run"),
+                              loss=recipe["loss"].replace(name=spec["loss"]), train=train.replace(seed=seed),
+                              model=recipe["model"], force=True, on_event=log,
+                              decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
     train_s = time.perf_counter() - t0
+    best = max(range(len(runs)), key=lambda i: runs[i].best_metric)
+    result = runs[best]
     keys = [*tests, "vsco"] if name == "piano" else list(tests)
     reports = {key: evaluate_model(result.model_path, root / f"prepared-{key}", split="train") for key in keys}
     report, info = reports["dry" if name == "drums" else "test"]
+    seeds = []
+    for i, run in enumerate(runs):
+        scored = reports if i == best else {key: evaluate_model(run.model_path, root / f"prepared-{key}", split="train")
+                                           for key in keys}
+        seeds.append({"seed": run_seed(run), "val": round(run.best_metric, 4), "shipped": i == best,
+                      **{key: _headline(name, scored[key]) for key in keys}})
     target = HERE / f"{name}.pt"
     shutil.copyfile(result.model_path, target)
     loaded = load_model(target)
@@ -171,8 +186,19 @@ def build(name: str, work: Path, steps: int | None) -> dict:
     return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "report": report.report,
             **extra, "classes": report.classes, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
-            "arch": loaded.model.cfg.arch,
+            "arch": loaded.model.cfg.arch, "seeds": seeds,
             "torch": torch.__version__}
+
+
+def run_seed(run) -> int:
+    """The training seed of a finished run (its ``config.json``)."""
+    return int(json.loads((run.run / "config.json").read_text())["train"]["seed"])
+
+
+def _headline(name: str, scored) -> float:
+    """A held-out set's headline figure: note F1 (piano) or global F1 over classes (drums)."""
+    report, info = scored
+    return round((info.get("notes") or {}).get("f1") if name == "piano" else report.report["overall"]["global"]["f1"], 4)
 
 
 def recalibrate(name: str, work: Path) -> dict:
@@ -360,6 +386,23 @@ def _recalibrated_text(r: dict) -> str:
             f"the calibration's threshold prior (docs/method.md; {was} before).")
 
 
+def _seeds_text(r: dict) -> list[str]:
+    """The card's line on a build that trained several seeds and shipped the best on validation."""
+    seeds = r.get("seeds") or []
+    if len(seeds) < 2:
+        return []
+    shipped = next(x for x in seeds if x["shipped"])
+    cols = [k for k in seeds[0] if k not in ("seed", "val", "shipped")]
+    named = {"test": "Salamander", "vsco": "VSCO 2", "dry": "drums-only", "mix": "band mix"}
+    per = "; ".join(f"seed {x['seed']}: validation {x['val']:.3f}, " + ", ".join(f"{named.get(k, k)} {x[k]:.3f}" for k in cols)
+                    for x in seeds)
+    return [f"- Trained {len(seeds)} times (seeds {', '.join(str(x['seed']) for x in seeds)}), the same data and recipe; "
+            f"shipped: seed {shipped['seed']}, the best validation F1 on the training libraries' validation pieces (the "
+            f"held-out sets play no part in the choice). Every seed, held-out scores included: {per}. One run in two or "
+            "three of the piano recipe fails to localise from counts (validation F1 about 0.70 against 0.79-0.82; "
+            "docs/real-audio.md, Held-out piano), and validation tells which."]
+
+
 def _vsco_text(r: dict) -> list[str]:
     """The card's lines on the second held-out piano (VSCO 2), if the build scored it."""
     n = r.get("vsco_notes")
@@ -419,7 +462,7 @@ def piano_card(r: dict) -> str:
         f"{r['classes'][0]}-{r['classes'][-1]}.",
         f"- Features: {_feature_text(load_model(HERE / (r['name'] + '.pt')).features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
-        f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_level_text(r), "",
+        f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",
         "## Known to fail",
         "- The lowest octave (MIDI 21-32) and the top two (93-108) are the weak registers (see above): the "
         "186 ms window separates the bass keys down to about MIDI 33, not below; in the treble the cause is not "

@@ -481,12 +481,9 @@ class DecodeConfig(_Config):
 #: log-uniform window lengths and extract stacking (windows of two tracks mixed, their counts added, so
 #: the classes' counts stop moving together as they do in a groove) make it robust, and the authors'
 #: sample-rate scaling (7/8..9/8) lifts the worst of five seeds from 0.837 to 0.882
-#: (benchmarks/bench_seeds.py; docs/benchmarks.md, "Seed spread of the demo recipe"). The piano recipe warms
-#: its learning rate up over 250 steps: without it one seed in two of the shipped build's data started far
-#: behind (validation F1 0.15 at step 250 against 0.53) and never caught up (held-out Salamander note F1 0.697
-#: against 0.779; with the warm-up 0.765; docs/real-audio.md, Held-out piano).
+#: (benchmarks/bench_seeds.py; docs/benchmarks.md, "Seed spread of the demo recipe").
 RECIPES = {
     "drums": TrainConfig(ema_decay=0.998, warmup_steps=100, lr_final_fraction=0.1, length_dist="log", stack_prob=0.5,
                          rate_scale=0.125),
-    "piano": TrainConfig(steps=3000, batch_size=8, lr=5e-3, lr_final_fraction=0.1, stretch=0.1, warmup_steps=250),
+    "piano": TrainConfig(steps=3000, batch_size=8, lr=5e-3, lr_final_fraction=0.1, stretch=0.1),
 }
