@@ -399,8 +399,8 @@ def _seeds_text(r: dict) -> list[str]:
     return [f"- Trained {len(seeds)} times (seeds {', '.join(str(x['seed']) for x in seeds)}), the same data and recipe; "
             f"shipped: seed {shipped['seed']}, the best validation F1 on the training libraries' validation pieces (the "
             f"held-out sets play no part in the choice). Every seed, held-out scores included: {per}. One run in two or "
-            "three of the piano recipe fails to localise from counts (validation F1 about 0.70 against 0.79-0.82; "
-            "docs/real-audio.md, Held-out piano), and validation tells which."]
+            "three of the piano recipe fails to localise from counts (validation F1 0.42-0.71 against 0.79-0.82; "
+            "docs/real-audio.md, Held-out libraries), and validation tells which."]
 
 
 def _vsco_text(r: dict) -> list[str]:
