@@ -151,7 +151,8 @@ def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
 
 def test_piano_bench_merge_keeps_earlier_rows_with_their_command(tmp_path, monkeypatch):
     """``bench_piano.py --merge``: rows of an earlier result that this run does not score are kept (with the
-    command that scored them), rows it scores are replaced; another test set refuses to merge."""
+    command that scored them), rows it scores are replaced; a further test set is added beside the earlier
+    ones (earlier rows keep only theirs); a test set of the same name on other files refuses to merge."""
     import json
 
     bench = _module("bench_piano")
@@ -170,8 +171,14 @@ def test_piano_bench_merge_keeps_earlier_rows_with_their_command(tmp_path, monke
     assert list(second["models"]) == ["a", "b", "c"]
     assert second["models"]["a"]["command"] == first["command"] and second["models"]["a"]["tests"]["s"]["note_f1"] == 0.02
     assert second["models"]["b"]["tests"]["s"]["note_f1"] == 0.05 and second["models"]["b"]["command"] == second["command"]
-    monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "other=T", "--model", "d=d", "--merge", str(out)])
-    with pytest.raises(SystemExit, match="other test sets"):
+    monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "s=T", "--test", "v=V", "--model", "d=dd",
+                                      "--merge", str(out), "--json", str(out)])
+    bench.main()
+    third = json.loads(out.read_text())
+    assert third["tests"] == {"s": "T", "v": "V"} and list(third["models"]) == ["a", "b", "c", "d"]
+    assert set(third["models"]["d"]["tests"]) == {"s", "v"} and set(third["models"]["a"]["tests"]) == {"s"}
+    monkeypatch.setattr(sys, "argv", ["bench_piano.py", "--test", "s=OTHER", "--model", "e=e", "--merge", str(out)])
+    with pytest.raises(SystemExit, match=r"test sets \['s'\] were other files"):
         bench.main()
 
 
