@@ -74,6 +74,8 @@ built by build_models.py piano on two threads" --json benchmarks/results/piano_l
     # work folder of build_models.py piano before this study, whose prepared sets these runs used):
     for s in 1 2; do loco --threads 1 train $P/prepared --out runs/pwarm/s$s --loss loco --steps 6000 --seed $s \
         --recipe benchmarks/recipes/piano_level_warmup.toml; done   # seed 0 stopped (the recipe file says why)
+    loco --threads 1 train $P/prepared --out runs/plr3/s1 --loss loco --steps 6000 --seed 1 \
+        --recipe benchmarks/recipes/piano_level_lr3e-3.toml          # seed 0 stopped (the recipe file says why)
     python benchmarks/render_piano_train.py --span 28-100 --add-piano .samples/tonejs-piano --work runs/pvsco
     loco --threads 1 train runs/pvsco/prepared --out runs/pvsco/s0 --loss loco --steps 6000 --seed 0 \
         --recipe benchmarks/recipes/piano_level.toml
