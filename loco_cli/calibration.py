@@ -9,9 +9,12 @@ Small validation sets are the hard case (a class with a dozen hits, a key with t
 * a class with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets takes the values pooled over
   all classes, and every other class's threshold is chosen with the pooled classes' F1 curve as a
   prior worth :data:`THRESHOLD_PRIOR_ONSETS` onsets;
-* the latency is measured at the threshold the class will be decoded with (a model whose peaks stay
-  under the base threshold of 0.5 still gets its latency measured), and shrunk toward zero by the
-  evidence behind it: ``n / (n + LATENCY_PRIOR_ONSETS)`` of the median of ``n`` matched pairs;
+* the latency is searched first over +-:data:`LATENCY_SEARCH_S`, far wider than the 50 ms match window
+  (a model that fires 70 ms after each onset localises, and must not look like one that does not);
+* each class's latency is then measured at the threshold the class will be decoded with (a model whose
+  peaks stay under the base threshold of 0.5 still gets its latency measured), and shrunk toward the
+  pooled classes' latency by the evidence behind it: ``n / (n + LATENCY_PRIOR_ONSETS)`` of the median
+  offset of ``n`` matched pairs;
 * the checkpoint score pools each class's F1 with the F1 of all classes, weighted as
   :data:`CHECKPOINT_PRIOR_ONSETS` onsets, so a class with three validation hits cannot swing it.
 """
@@ -28,9 +31,11 @@ __all__ = [
     "THRESHOLD_GRID",
     "MIN_CALIBRATION_ONSETS",
     "LATENCY_PRIOR_ONSETS",
+    "LATENCY_SEARCH_S",
     "CHECKPOINT_PRIOR_ONSETS",
     "THRESHOLD_PRIOR_ONSETS",
     "calibrate",
+    "coarse_latency",
     "checkpoint_score",
 ]
 
@@ -47,9 +52,18 @@ MIN_CALIBRATION_ONSETS = 10
 #: drum model's held-out F1 did not move up to 300 (benchmarks/bench_calibration.py,
 #: benchmarks/results/calibration.json).
 THRESHOLD_PRIOR_ONSETS = 100.0
-#: Prior weight, in matched onsets, of a latency of zero: ``n`` matched pairs with median ``m`` give
-#: the latency ``m * n / (n + LATENCY_PRIOR_ONSETS)`` (12 hits: 55 % of the median, 200 hits: 95 %).
+#: Prior weight, in matched onsets, of the pooled classes' latency ``L`` in a class's own: ``n`` matched
+#: pairs whose offsets from ``L`` have median ``m`` give ``L + m * n / (n + LATENCY_PRIOR_ONSETS)``
+#: (12 hits: 55 % of their own offset, 200 hits: 95 %). ``L`` is the coarse search's latency
+#: (:data:`LATENCY_SEARCH_S`) plus the median offset from it of all classes' pairs.
 LATENCY_PRIOR_ONSETS = 10
+#: Latencies (s) searched, on a grid of one frame, before the thresholds are chosen: the offset of the
+#: model's peaks from the onsets may be up to this, either way. A counts-trained piano model whose peaks
+#: came 60-80 ms after the onsets got latency ~0 and validation F1 0.42 when only offsets inside the
+#: 50 ms window were seen; searched, the same weights validated at 0.8 (docs/method.md, Calibration).
+LATENCY_SEARCH_S = 0.25
+#: The coarse search needs this many matched onsets at its best latency; with fewer it keeps zero.
+MIN_LATENCY_PAIRS = 5
 #: Prior weight, in reference onsets, of the all-classes F1 in each class's checkpoint F1.
 CHECKPOINT_PRIOR_ONSETS = 10
 
@@ -74,6 +88,63 @@ def _best_threshold(tp_g: np.ndarray, est_g: np.ndarray, ref: float, grid: np.nd
     return int(top[np.argmin(np.abs(grid[top] - 0.5))])
 
 
+def _covered(a: np.ndarray, b: np.ndarray, lags: np.ndarray, window: float) -> np.ndarray:
+    """``(lags,)``: how many times ``t`` of sorted ``a`` have a time of sorted ``b`` within ``window`` of
+    ``t + lag``, for each lag (s)."""
+    q = a[None, :] + lags[:, None]  # (L, A)
+    i = np.searchsorted(b, q)
+    right = np.abs(b[np.minimum(i, b.size - 1)] - q)
+    left = np.abs(b[np.maximum(i - 1, 0)] - q)
+    return (np.minimum(left, right) <= window).sum(1)
+
+
+def coarse_latency(
+    peaks: list[list[list[np.ndarray]]],
+    refs: list[list[np.ndarray]],
+    fps: float,
+    window: float = EVAL_WINDOW_S,
+    search_s: float = LATENCY_SEARCH_S,
+) -> tuple[float, int]:
+    """The offset (s) of the model's peaks from the reference onsets, searched over ``+-search_s`` on a
+    grid of one frame, pooled over classes: the (threshold, lag) pair whose F1 is highest when each
+    track's hits are counted as ``min(onsets with a peak within window of onset + lag, peaks with an
+    onset within window of peak - lag)`` (an upper bound of the one-to-one matching that costs one
+    sorted search per class, threshold and track). Of the best lags, the middle of the run of equal F1
+    around the one nearest zero.
+
+    ``peaks[c][g][k]``: peak times (s) of class ``c`` at threshold index ``g`` on track ``k``;
+    ``refs[k][c]``: reference onsets (s). Returns ``(lag in s, threshold index)``, ``(0.0, -1)`` when no
+    lag gathers :data:`MIN_LATENCY_PAIRS` hits.
+    """
+    n = int(np.ceil(search_s * fps - 1e-9))
+    lags = np.arange(-n, n + 1) / fps
+    order = np.argsort(np.abs(lags), kind="stable")  # ties: the run nearest zero
+    n_ref = sum(r[c].size for r in refs for c in range(len(peaks)))
+    best, best_at = -1.0, (0.0, -1)
+    for g in range(len(peaks[0]) if peaks else 0):
+        hits = np.zeros(lags.size)
+        n_est = 0
+        for c in range(len(peaks)):
+            for k, est in enumerate(peaks[c][g]):
+                ref = refs[k][c]
+                n_est += est.size
+                if est.size and ref.size:
+                    hits += np.minimum(_covered(ref, est, lags, window), _covered(est, ref, -lags, window))
+        f1 = 2 * hits / max(n_est + n_ref, 1)
+        j = order[np.argmax(f1[order])]
+        if hits[j] >= MIN_LATENCY_PAIRS and f1[j] > best + 1e-12:
+            # the centre of the plateau around the best lag (peaks 15 ms late match every lag within the
+            # window of 15 ms: the middle of that run, not its end nearest zero)
+            top = f1 >= f1[j] - 1e-12
+            lo, hi = j, j
+            while lo > 0 and top[lo - 1]:
+                lo -= 1
+            while hi < lags.size - 1 and top[hi + 1]:
+                hi += 1
+            best, best_at = float(f1[j]), (float(lags[(lo + hi) // 2]), g)
+    return best_at
+
+
 def calibrate(
     tracks: list[tuple[np.ndarray, list[np.ndarray]]],
     classes: list[str],
@@ -86,20 +157,23 @@ def calibrate(
     """Choose each class's threshold and measure its latency on validation tracks.
 
     ``tracks``: ``[(probs (T, C), reference onset times per class (s))]``; ``base`` gives the peak
-    picking (``min_gap_s``). Three passes over :data:`THRESHOLD_GRID` (Liu [2] §3.1.2 chooses the
+    picking (``min_gap_s``). A latency search, then three passes over :data:`THRESHOLD_GRID` (Liu [2] §3.1.2 chooses the
     threshold maximising F1 on validation):
 
-    1. each class's threshold maximising its F1 summed over tracks, latency zero, with ``prior_onsets``
+    0. the pooled classes' latency, searched over ``+-LATENCY_SEARCH_S`` (:func:`coarse_latency`), so
+       that passes 1 and 2 match peaks to onsets with it removed, however far it lies outside ``window``;
+    1. each class's threshold maximising its F1 summed over tracks, at the coarse latency, with ``prior_onsets``
        pseudo-onsets that behave like the pooled classes' onsets added to its counts (a prior that
        pulls a class with few onsets toward the pooled threshold; 0: the class's own F1 only);
-    2. its latency at that threshold: the median of ``detected - reference`` over the pairs matched within
-       ``window``, times ``n / (n + LATENCY_PRIOR_ONSETS)`` (shrinkage toward zero; a class with fewer
-       than 5 pairs takes the pooled latency);
+    2. its latency at that threshold: the pooled latency ``L`` (the coarse one plus the median offset
+       from it of all classes' pairs) plus the median offset from ``L`` of the class's own ``n`` matched
+       pairs times ``n / (n + LATENCY_PRIOR_ONSETS)`` (shrinkage toward ``L``; a class with fewer than
+       :data:`MIN_LATENCY_PAIRS` pairs takes ``L``);
     3. the threshold again, with that latency removed.
 
     Classes with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets take the pooled values: the
-    threshold maximising the F1 of all classes' onsets together and the shrunk median of all classes'
-    pairs, each class's at its chosen threshold (fewer than 5 pairs in all: zero). Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
+    threshold maximising the F1 of all classes' onsets together and the pooled latency ``L`` (fewer than
+    :data:`MIN_LATENCY_PAIRS` pairs in all: zero). Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
     "onsets", "hits", "detections", "latency_pairs", "pooled"}}``: ``f1``, ``hits`` (matched onsets) and
     ``detections`` at the chosen threshold and latency (``f1`` 0 for a class without onsets or
     detections), ``latency_pairs`` the class's own matched pairs at its threshold (its latency's evidence
@@ -142,14 +216,17 @@ def calibrate(
         return np.array([_best_threshold(tp[c], n_est[c], n_ref[c], grid, prior) if own[c] else pooled
                          for c in range(n_cls)]), tp
 
-    def shrunk(diffs: list[float]) -> float:
+    def shrunk(diffs: list[float] | np.ndarray) -> float:
         n = len(diffs)
-        return float(np.median(diffs)) * n / (n + LATENCY_PRIOR_ONSETS) if n >= 5 else 0.0
+        return float(np.median(diffs)) * n / (n + LATENCY_PRIOR_ONSETS) if n >= MIN_LATENCY_PAIRS else 0.0
 
-    chosen, _ = choose(np.zeros(n_cls))
-    diffs = [pairs(c, chosen[c], 0.0) for c in range(n_cls)]
-    pooled_lat = shrunk([d for c in range(n_cls) for d in diffs[c]])
-    lat = np.array([shrunk(diffs[c]) if own[c] and len(diffs[c]) >= 5 else pooled_lat for c in range(n_cls)])
+    coarse, _ = coarse_latency(peaks, [refs for _, refs in tracks], fps, window)
+    chosen, _ = choose(np.full(n_cls, coarse))
+    diffs = [np.asarray(pairs(c, chosen[c], coarse)) for c in range(n_cls)]  # offsets from the coarse latency
+    every = np.concatenate(diffs)
+    pooled_lat = coarse + (float(np.median(every)) if every.size >= MIN_LATENCY_PAIRS else 0.0)
+    lat = np.array([pooled_lat + shrunk(diffs[c] - (pooled_lat - coarse)) if own[c] and diffs[c].size >= MIN_LATENCY_PAIRS
+                    else pooled_lat for c in range(n_cls)])
     chosen, tp = choose(lat)
     report: dict = {}
     for c, name in enumerate(classes):
