@@ -398,9 +398,9 @@ def _seeds_text(r: dict) -> list[str]:
                     for x in seeds)
     return [f"- Trained {len(seeds)} times (seeds {', '.join(str(x['seed']) for x in seeds)}), the same data and recipe; "
             f"shipped: seed {shipped['seed']}, the best validation F1 on the training libraries' validation pieces (the "
-            f"held-out sets play no part in the choice). Every seed, held-out scores included: {per}. One run in two or "
-            "three of the piano recipe fails to localise from counts (validation F1 0.42-0.71 against 0.79-0.83; "
-            "docs/real-audio.md, Held-out libraries), and validation tells which."]
+            f"held-out sets play no part in the choice). Every seed, held-out scores included: {per}. Runs of one "
+            "recipe differ by seed (docs/real-audio.md, Held-out libraries); validation tells the better one, "
+            "its calibration searching each run's own latency (docs/method.md, Calibration on validation tracks)."]
 
 
 def _vsco_text(r: dict) -> list[str]:

@@ -59,8 +59,9 @@ THRESHOLD_PRIOR_ONSETS = 100.0
 LATENCY_PRIOR_ONSETS = 10
 #: Latencies (s) searched, on a grid of one frame, before the thresholds are chosen: the offset of the
 #: model's peaks from the onsets may be up to this, either way. A counts-trained piano model whose peaks
-#: came 60-80 ms after the onsets got latency ~0 and validation F1 0.42 when only offsets inside the
-#: 50 ms window were seen; searched, the same weights validated at 0.8 (docs/method.md, Calibration).
+#: came 60-80 ms after the onsets validated at note F1 0.42 (latencies near zero) when only offsets
+#: inside the 50 ms window were seen; with the search the same weights validate at 0.843
+#: (docs/method.md, Calibration on validation tracks).
 LATENCY_SEARCH_S = 0.25
 #: The coarse search needs this many matched onsets at its best latency; with fewer it keeps zero.
 MIN_LATENCY_PAIRS = 5
