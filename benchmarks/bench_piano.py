@@ -84,6 +84,16 @@ built by build_models.py piano on two threads" --json benchmarks/results/piano_l
     loco prepare runs/vsco-test/corpus runs/vsco-test/prepared --preset piano --split none --val-fraction 0
     # then the rows level_s*, warmup_s*, shipped* on both test sets and vsco_train_s0 on Salamander: the
     # commands stored with those rows in the file
+    # the calibration's latency search (docs/method.md): the piano rebuilt, and earlier runs calibrated again
+    # (weights unchanged) on the validation split of the build they trained on
+    python benchmarks/build_models.py piano --work runs/build-cal    # shipped, build3_s0 (run-s0)
+    git show 4d46112:models/piano.pt > runs/piano-one-seed.pt       # the model shipped before (one_seed_build)
+    for r in piano-one-seed.pt:one_seed_build build-sel/piano/run-s0/model.pt:build2_s0 \
+             build-sel/piano/run-s1/model.pt:build2_s1 plevel/level-s0/model.pt:level_s0 \
+             plevel/level-s1/model.pt:level_s1 piano12k/s0/model.pt:steps12k_s0 piano12k/s1/model.pt:steps12k_s1 \
+             pwarm/s1/model.pt:warmup_s1 pwarm/s2/model.pt:warmup_s2 plr3/s1/model.pt:lr3e-3_s1; do
+        loco eval --model runs/${r%%:*} --data $P/prepared --split val --tune --out runs/recal/${r##*:}.pt; done
+    # then the rows shipped, build3_s0 and recal_* on both test sets: the command stored with them in the file
     # (each row keeps the command that scored it, in the file)
 
 A model whose front-end differs from the test set's gets its features computed from the test set's audio.
