@@ -1,13 +1,15 @@
 """Benchmark: peak memory of ``loco detect`` on long files (the goal: <= 400 MB for an hour, any length).
 
     python benchmarks/bench_memory.py [--minutes 10,60] [--models drums,piano]
-                                      [--before SRC] [--json benchmarks/results/memory.json]
+                                      [--before SRC] [--merge FILE] [--json benchmarks/results/memory.json]
 
 For each model, writes a stereo 16-bit 44.1 kHz WAV of the given lengths (one synthesized minute of
 that model's music, repeated; 635 MB for an hour), then runs ``python -m loco_cli detect FILE --out DIR
 --model M`` in a fresh process per run and records its peak resident memory (``ru_maxrss`` of the
 child), its wall time (x real time) and the onsets it wrote. ``--before SRC`` runs the same commands
 from another loco source tree (e.g. a ``git worktree`` of an older commit) for a before/after.
+``--merge FILE`` keeps the rows of an earlier result that this run does not measure again (the same model,
+length and tree), each with the command that measured it, so a re-run of ``now`` keeps a ``before``.
 """
 
 from __future__ import annotations
@@ -75,13 +77,25 @@ def run(src: Path, audio: Path, model: str, out: Path) -> dict:
     return {"peak_mb": round(res["peak_kb"] / 1024, 1), "wall_s": round(res["wall_s"], 2), "onsets": onsets}
 
 
-def main() -> None:
+def merge_rows(earlier: dict, rows: list[dict]) -> list[dict]:
+    """``earlier``'s rows that ``rows`` do not measure again (key: model, minutes, tree), each tagged with the
+    command of the run that measured it, then ``rows``."""
+    key = lambda r: (r["model"], float(r["minutes"]), r["tree"])  # noqa: E731
+    again = {key(r) for r in rows}
+    kept = [{**r, "command": r.get("command", earlier.get("command", ""))} for r in earlier.get("rows", [])
+            if key(r) not in again]
+    return kept + rows
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", default="10,60")
     parser.add_argument("--models", default="drums,piano")
     parser.add_argument("--before", default=None, help="another loco source tree to compare with")
+    parser.add_argument("--merge", type=Path, default=None, help="keep the rows of this earlier result not measured again")
     parser.add_argument("--json", default=None)
-    a = parser.parse_args()
+    a = parser.parse_args(argv)
+    earlier = json.loads(a.merge.read_text()) if a.merge else None
     here = Path(__file__).resolve().parent.parent
     trees = {"now": here} | ({"before": Path(a.before).resolve()} if a.before else {})
     doc = {"benchmark": "memory", "command": " ".join(sys.argv), "environment": environment("cpu"),
@@ -100,9 +114,13 @@ def main() -> None:
                     r = run(src, audio, model, tmp / f"out-{tree}")
                     row = {"model": model, "minutes": minutes, "tree": tree, **r,
                            "x_real_time": round(minutes * 60 / r["wall_s"], 1)}
+                    if earlier is not None:
+                        row["command"] = doc["command"]
                     doc["rows"].append(row)
                     print(json.dumps(row), f"({time.perf_counter() - t0:.0f} s)", flush=True)
                 audio.unlink()
+    if earlier is not None:
+        doc["rows"] = merge_rows(earlier, doc["rows"])
     write_json(doc, a.json)
 
 

@@ -258,3 +258,19 @@ def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypat
     assert second["models"]["drums/shipped"]["command"] == first["models"]["drums/shipped"]["command"]
     text = "\n".join(_module("report").levels_section(tmp_path))
     assert "| shipped: the shipped model |" in text and "-60 dB" in text and "low-pass 8 kHz" in text
+
+
+def test_memory_bench_merge_keeps_rows_not_measured_again():
+    """``bench_memory.py --merge``: a re-run of the current tree replaces its rows and keeps the earlier
+    ``before`` rows, each with the command that measured it."""
+    bench = _module("bench_memory")
+    earlier = {"command": "bench_memory.py --before /tmp/old",
+               "rows": [{"model": "drums", "minutes": 60.0, "tree": "now", "peak_mb": 300.0},
+                        {"model": "drums", "minutes": 60.0, "tree": "before", "peak_mb": 2000.0},
+                        {"model": "piano", "minutes": 10, "tree": "now", "peak_mb": 350.0, "command": "older"}]}
+    rows = [{"model": "drums", "minutes": 60.0, "tree": "now", "peak_mb": 290.0, "command": "bench_memory.py --merge m"}]
+    merged = bench.merge_rows(earlier, rows)
+    assert [(r["model"], r["tree"], r["peak_mb"]) for r in merged] == [
+        ("drums", "before", 2000.0), ("piano", "now", 350.0), ("drums", "now", 290.0)]
+    assert merged[0]["command"] == "bench_memory.py --before /tmp/old" and merged[1]["command"] == "older"
+    assert merged[2]["command"] == "bench_memory.py --merge m"
