@@ -277,8 +277,10 @@ def memory_rows(m: dict | None) -> list[str]:
     if not m:
         return out + _missing("memory", "python benchmarks/bench_memory.py --json benchmarks/results/memory.json")
     trees = sorted({row["tree"] for row in m["rows"]}, key=lambda t: t != "now")
-    out += [f"Peak resident memory of one `loco detect` process on a stereo 16-bit 44.1 kHz WAV (`{m['command']}`; "
-            "`before`: the same command from the commit before detection streamed its audio, features and peak "
+    commands = {t: sorted({row.get("command", m["command"]) for row in m["rows"] if row["tree"] == t}) for t in trees}
+    measured = "; ".join(f"{t}: " + ", ".join(f"`{c}`" for c in cs) for t, cs in commands.items())
+    out += [f"Peak resident memory of one `loco detect` process on a stereo 16-bit 44.1 kHz WAV ({measured}; "
+            "`before`: the commit before detection streamed its audio, features and peak "
             "picking). Python, torch and the model included.", "",
             "| model | audio | " + " | ".join(f"{t}: peak MB | {t}: x real time" for t in trees) + " |",
             "|---|---|" + "---|---|" * len(trees)]
