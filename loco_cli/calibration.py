@@ -113,13 +113,14 @@ def coarse_latency(
     sorted search per class, threshold and track). Of the best lags, the middle of the run of equal F1
     around the one nearest zero.
 
-    ``peaks[c][g][k]``: peak times (s) of class ``c`` at threshold index ``g`` on track ``k``;
-    ``refs[k][c]``: reference onsets (s). Returns ``(lag in s, threshold index)``, ``(0.0, -1)`` when no
+    ``peaks[c][g][k]``: peak times (s, ascending) of class ``c`` at threshold index ``g`` on track ``k``;
+    ``refs[k][c]``: reference onsets (s, any order). Returns ``(lag in s, threshold index)``, ``(0.0, -1)`` when no
     lag gathers :data:`MIN_LATENCY_PAIRS` hits.
     """
     n = int(np.ceil(search_s * fps - 1e-9))
     lags = np.arange(-n, n + 1) / fps
     order = np.argsort(np.abs(lags), kind="stable")  # ties: the run nearest zero
+    refs = [[np.sort(r[c]) for c in range(len(peaks))] for r in refs]  # the sorted search needs sorted onsets
     n_ref = sum(r[c].size for r in refs for c in range(len(peaks)))
     best, best_at = -1.0, (0.0, -1)
     for g in range(len(peaks[0]) if peaks else 0):
@@ -174,7 +175,7 @@ def calibrate(
 
     Classes with fewer than :data:`MIN_CALIBRATION_ONSETS` reference onsets take the pooled values: the
     threshold maximising the F1 of all classes' onsets together and the pooled latency ``L`` (fewer than
-    :data:`MIN_LATENCY_PAIRS` pairs in all: zero). Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
+    :data:`MIN_LATENCY_PAIRS` pairs in all: the searched latency, itself zero when the search found no lag). Returns the new config and a report ``{class: {"latency_s", "threshold", "f1",
     "onsets", "hits", "detections", "latency_pairs", "pooled"}}``: ``f1``, ``hits`` (matched onsets) and
     ``detections`` at the chosen threshold and latency (``f1`` 0 for a class without onsets or
     detections), ``latency_pairs`` the class's own matched pairs at its threshold (its latency's evidence

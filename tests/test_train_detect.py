@@ -818,3 +818,10 @@ def test_auto_init_only_for_small_sets_where_the_shipped_model_fits(tmp_path):
     write_corpus("piano", tmp_path / "pc", n_tracks=2, duration=3.0, seed=5)
     prepare_dataset(tmp_path / "pc", tmp_path / "pp", preset="piano", jobs=1)
     assert auto_init(load_prepared(tmp_path / "pp"), load_recipe("piano")["model"]) == "piano"
+
+
+def test_coarse_latency_takes_onsets_in_any_order():
+    fps, ref = 100.0, np.arange(1.0, 20.0, 0.5)
+    shuffled = np.random.default_rng(0).permutation(ref)
+    assert coarse_latency([[[ref + 0.09]]], [[shuffled]], fps) == coarse_latency([[[ref + 0.09]]], [[ref]], fps)
+    assert coarse_latency([[[ref + 0.09]]], [[shuffled]], fps)[0] == pytest.approx(0.09)
