@@ -421,9 +421,7 @@ def piano_card(r: dict) -> str:
     lines = [
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
-        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)"
-        + ("" if r.get("seeds") else ", one seed (0), before the build trained two and kept the better on validation "
-           "(docs/real-audio.md, Held-out libraries)") + "."
+        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)."
         + _recalibrated_text(r), "",
         "## Held-out pianos (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
