@@ -64,7 +64,7 @@ class AudioStream:
                     if data.size and not np.isfinite(data).all():
                         raise InvalidAudio(f"{self.path}: the audio contains NaN or infinite samples")
                     read += data.shape[0]
-                    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                    mono = _mixdown(data)
                     if resampler is not None:
                         mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
                     if mono.size:
@@ -84,6 +84,18 @@ class AudioStream:
             if short > 0:
                 self.n_samples += short
                 yield np.zeros(short, dtype=np.float32)
+
+
+def _mixdown(data: np.ndarray) -> np.ndarray:
+    """The mean of the channels of float32 ``data`` ``(n, channels)``: ``(n,)`` float32, the value of
+    ``data.mean(axis=1, dtype=np.float32)`` (a zero may keep its sign). A stereo block is summed column by
+    column: numpy's mean over the short inner axis of an ``(n, 2)`` array runs about 20x slower (2.8 s of an
+    hour of 44.1 kHz stereo, ad hoc), and both are one float32 addition, then a division by 2."""
+    if data.shape[1] == 1:
+        return data[:, 0]
+    if data.shape[1] == 2:
+        return np.add(data[:, 0], data[:, 1]) / np.float32(2)
+    return data.mean(axis=1, dtype=np.float32)
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:

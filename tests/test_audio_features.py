@@ -52,6 +52,22 @@ def test_audio_stream_in_blocks_equals_the_whole_file_resampled_at_once(tmp_path
     np.testing.assert_array_equal(load_audio(path, SR), got)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_mixdown_equals_numpy_mean_to_the_bit(channels):
+    """The stream's channel average (a fast path for stereo) is numpy's float32 mean to the value (a zero
+    may keep its sign), with overflowing, denormal and signed-zero samples among them; one channel passes."""
+    from loco_cli.audio import _mixdown
+
+    rng = np.random.default_rng(channels)
+    x = (rng.standard_normal((5001, channels)) * rng.choice([1e-30, 1e-3, 1.0, 3e37], (5001, channels)))
+    x = x.astype(np.float32)
+    x[:3] = [[-0.0] * channels, [1e-45] * channels, [3.4e38] * channels]
+    with np.errstate(over="ignore"):
+        got, ref = _mixdown(x), x.mean(axis=1, dtype=np.float32) if channels > 1 else x[:, 0]
+    assert got.dtype == np.float32 and got.shape == (5001,)
+    np.testing.assert_array_equal(got, ref)  # NaN/inf where they are, -0.0 == 0.0
+
+
 def test_audio_stream_reports_bad_samples_late_in_the_file(tmp_path):
     from loco_cli.audio import AudioStream
 

@@ -739,6 +739,7 @@ def test_detect_file_streams_the_audio_and_keeps_only_what_is_asked(tmp_path):
 
 
 def test_onset_decoder_in_chunks_equals_decode():
+    from loco_cli.features import frames_to_seconds
     from loco_cli.peaks import OnsetDecoder, PeakPicker
 
     rng = np.random.default_rng(3)
@@ -751,6 +752,14 @@ def test_onset_decoder_in_chunks_equals_decode():
     ev2, conf2 = dec.finish()
     assert np.array_equal(events.times, ev2.times) and list(events.labels) == list(ev2.labels)
     assert np.array_equal(conf, conf2) and len(events) > 20
+    for c, name in enumerate("abcd"):  # all classes at once = one picker per class, ties included
+        ref = pick_peaks(probs[:, c], cfg.thresholds[c], max(1, round(cfg.min_gap_s * 200.0)))
+        mine = events.labels == name
+        assert np.array_equal(np.sort(events.times[mine]), np.maximum(frames_to_seconds(ref[0], 200.0, cfg.latency_s[c]), 0))
+    ties = np.round(rng.random((300, 6)) ** 2, 1)  # many equal neighbours and plateaus
+    t_ev, _ = decode(ties, list("uvwxyz"), 100.0, DecodeConfig(threshold=0.3, min_gap_s=0.03))
+    for c, name in enumerate("uvwxyz"):
+        assert np.array_equal(np.sort(t_ev.times[t_ev.labels == name]), frames_to_seconds(pick_peaks(ties[:, c], 0.3, 3)[0], 100.0))
     for trial in range(300):  # the peak picker alone, any chunking, against the whole-array call
         p = np.round(rng.random(int(rng.integers(0, 40))) ** 3, int(rng.integers(1, 3)))
         thr, gap = float(rng.choice([0.0, 0.2, 0.5])), int(rng.integers(1, 5))
