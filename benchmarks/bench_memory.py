@@ -1,13 +1,15 @@
 """Benchmark: peak memory of ``loco detect`` on long files (the goal: <= 400 MB for an hour, any length).
 
     python benchmarks/bench_memory.py [--minutes 10,60] [--models drums,piano]
-                                      [--before SRC] [--merge FILE] [--json benchmarks/results/memory.json]
+                                      [--before SRC [--before-name NAME]] [--merge FILE]
+                                      [--json benchmarks/results/memory.json]
 
 For each model, writes a stereo 16-bit 44.1 kHz WAV of the given lengths (one synthesized minute of
 that model's music, repeated; 635 MB for an hour), then runs ``python -m loco_cli detect FILE --out DIR
 --model M`` in a fresh process per run and records its peak resident memory (``ru_maxrss`` of the
 child), its wall time (x real time) and the onsets it wrote. ``--before SRC`` runs the same commands
-from another loco source tree (e.g. a ``git worktree`` of an older commit) for a before/after.
+from another loco source tree (e.g. a ``git worktree`` of an older commit) for a before/after, in the
+same run, its rows named ``before`` (``--before-name``, e.g. the commit).
 ``--merge FILE`` keeps the rows of an earlier result that this run does not measure again (the same model,
 length and tree), each with the command that measured it, so a re-run of ``now`` keeps a ``before``.
 """
@@ -92,12 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", default="10,60")
     parser.add_argument("--models", default="drums,piano")
     parser.add_argument("--before", default=None, help="another loco source tree to compare with")
+    parser.add_argument("--before-name", default="before", help="the tree name of --before's rows (e.g. its commit)")
     parser.add_argument("--merge", type=Path, default=None, help="keep the rows of this earlier result not measured again")
     parser.add_argument("--json", default=None)
     a = parser.parse_args(argv)
     earlier = json.loads(a.merge.read_text()) if a.merge else None
     here = Path(__file__).resolve().parent.parent
-    trees = {"now": here} | ({"before": Path(a.before).resolve()} if a.before else {})
+    trees = {"now": here} | ({a.before_name: Path(a.before).resolve()} if a.before else {})
     doc = {"benchmark": "memory", "command": " ".join(sys.argv), "environment": environment("cpu"),
            "about": "peak resident memory of one `loco detect` process (ru_maxrss), stereo 16-bit 44.1 kHz WAV",
            "rows": []}

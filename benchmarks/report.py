@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-FILES = ("accuracy", "count_loss", "train", "detect", "memory", "prepare", "features", "reliability")
+FILES = ("accuracy", "count_loss", "train", "detect", "detect_ab", "memory", "prepare", "features", "reliability")
 
 
 def _load(results: Path) -> dict:
@@ -253,6 +253,7 @@ def speed_sections(r: dict) -> list[str]:
                               f"note F1 {o['note_f1_mean']:.3f}." for name, o in pn.get("also", {}).items()), ""]
     else:
         out += _missing("detect", "python benchmarks/bench_detect.py --json benchmarks/results/detect.json")
+    out += detect_ab_rows(r.get("detect_ab"))
     out += memory_rows(r.get("memory"))
     out += ["### Preparing data", ""]
     if "prepare" in r:
@@ -266,9 +267,25 @@ def speed_sections(r: dict) -> list[str]:
         f = r["features"]["presets"]
         out += ["", "Features alone (`python benchmarks/bench_features.py`), one thread: "
                 + "; ".join(f"{k} {v['x_real_time']:.0f}x real time ({v['n_fft']}-point FFT, {v['n_mels']} bands)"
+                            + (f", streamed as `loco detect` computes them {v['stream_x_real_time']:.0f}x"
+                               if "stream_x_real_time" in v else "")
                             for k, v in f.items()) + "."]
     out.append("")
     return out
+
+
+def detect_ab_rows(d: dict | None) -> list[str]:
+    """Two trees of bench_detect.py timed alternately (detect_ab.json): x real time per pass and tree."""
+    if not d:
+        return []
+    cols = [("drums_stream_1thread", "drums, 1 thread"), ("drums_stream_2thread", "drums, 2 threads"),
+            ("piano_stream_1thread", "piano, 1 thread"), ("piano_stream_2thread", "piano, 2 threads"),
+            ("librosa", "librosa, same pass")]
+    out = ["#### Before and after, one file at a time", "", d["about"], "",
+           "| pass | tree | " + " | ".join(label for _, label in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for run in d["runs"]:
+        out.append(f"| {run['pass']} | {run['tree']} | " + " | ".join(f"{run[k]:.0f}x" for k, _ in cols) + " |")
+    return out + ["", "Commands: " + "; ".join(sorted({f"`{run['command']}`" for run in d["runs"]})) + ".", ""]
 
 
 def memory_rows(m: dict | None) -> list[str]:
@@ -276,12 +293,14 @@ def memory_rows(m: dict | None) -> list[str]:
     out = ["### Detection memory on long files", ""]
     if not m:
         return out + _missing("memory", "python benchmarks/bench_memory.py --json benchmarks/results/memory.json")
-    trees = sorted({row["tree"] for row in m["rows"]}, key=lambda t: t != "now")
+    trees = sorted({row["tree"] for row in m["rows"]}, key=lambda t: (t != "now", t == "before", t))  # a fixed order
     commands = {t: sorted({row.get("command", m["command"]) for row in m["rows"] if row["tree"] == t}) for t in trees}
     measured = "; ".join(f"{t}: " + ", ".join(f"`{c}`" for c in cs) for t, cs in commands.items())
     out += [f"Peak resident memory of one `loco detect` process on a stereo 16-bit 44.1 kHz WAV ({measured}; "
             "`before`: the commit before detection streamed its audio, features and peak "
-            "picking). Python, torch and the model included.", "",
+            "picking; a commit's name: that commit's tree, timed in the same run as `now`, one after the other). "
+            "Python, torch and the model included; x real time is the whole process, start-up and the level "
+            "pass included.", "",
             "| model | audio | " + " | ".join(f"{t}: peak MB | {t}: x real time" for t in trees) + " |",
             "|---|---|" + "---|---|" * len(trees)]
     keys = sorted({(row["model"], row["minutes"]) for row in m["rows"]})

@@ -104,11 +104,11 @@ def _window(length: int) -> np.ndarray:
 
 
 #: Frames per FFT call inside a block: bounds the temporaries (spectra of ``n_fft`` points) whatever
-#: the block size, and keeps them in cache: on this project's CPU 32 rows compute the piano front-end (two
-#: 8192-point FFTs a frame) 2.2-2.5x faster than 128 (an hour of audio on one thread: 14.6-15.3 s against
-#: 32.6-38.2 s), the drums' 1.2-2x (4.3-4.7 s against 5.5-9.5 s); 16 and 64 were slower than 24-32 (ad hoc,
-#: ``benchmarks/bench_features.py`` measures the front-ends). Each frame's FFT and mel sum are computed alone,
-#: so the features are the same to the bit for any number of rows.
+#: the block size, and keeps them in cache: on this project's CPU 32 rows computed the piano front-end (two
+#: 8192-point FFTs a frame) 2.2-2.5x faster than 128 in some runs (an hour of audio on one thread: 14.6-15.3 s
+#: against 32.6-38.2 s), within 10 % in others, never slower; the drums' 1.2-2x (4.3-4.7 s against 5.5-9.5 s);
+#: 16 and 64 were slower than 24-32 (ad hoc; ``benchmarks/bench_features.py`` measures the front-ends). Each
+#: frame's FFT and mel sum are computed alone, so the features are the same to the bit for any number of rows.
 FFT_ROWS = 32
 #: Frames transformed per block in :func:`log_mel`: bounds the working memory on long files
 #: (~10 MB of frames for the drum preset) and keeps the block in cache.
