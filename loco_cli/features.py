@@ -169,10 +169,13 @@ def log_mel_stream(chunks, cfg: FeatureConfig, *, block_frames: int = FEATURE_BL
     op, lo, hi = _mel_operator(cfg)
     emph = np.float32(cfg.preemphasis)
 
+    tapers = {n: _window(n) for n in {win, long} if n}  # made once, not per FFT call
+
     def log_mel_of(windows: np.ndarray, length: int) -> np.ndarray:
         mel = np.empty((windows.shape[0], cfg.n_mels), dtype=np.float32)
+        taper = tapers[length]
         for a in range(0, windows.shape[0], FFT_ROWS):  # bounded temporaries: 2 MB per 32 rows at n_fft 8192
-            spec = scipy.fft.rfft(windows[a : a + FFT_ROWS] * _window(length), n=cfg.n_fft, axis=1, workers=workers)
+            spec = scipy.fft.rfft(windows[a : a + FFT_ROWS] * taper, n=cfg.n_fft, axis=1, workers=workers)
             spec = spec[:, lo:hi]
             power = np.square(spec.real) + np.square(spec.imag)
             mel[a : a + FFT_ROWS] = (op @ power.T).T
