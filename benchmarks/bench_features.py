@@ -3,9 +3,10 @@
 Run ``python benchmarks/bench_features.py [--seconds 60]``. ``log_mel`` of seeded noise, as ``prepare``
 computes it (blocks of 2048 frames; the goal for ``prepare`` is >= 200x real time per core), and
 ``stream``: ``log_mel_stream`` of a synthesized track of that preset's music fed in 2.5 s chunks, in the
-blocks detection uses (``detection.STREAM_BLOCK_SECONDS``), the front-end of ``loco detect`` (the FFT
-row count, ``features.FFT_ROWS``, mattered most there: 128 rows ran the piano's 2.3x slower than 32 on
-this path, ad hoc). Best of three passes each.
+blocks detection uses (``detection.STREAM_BLOCK_SECONDS``), the front-end of ``loco detect``. (The FFT
+row count, ``features.FFT_ROWS``, mattered on that path in some runs: on an hour of a WAV file 128 rows ran
+the piano's 2.2-2.5x slower than 32; in other runs, and on this benchmark's synthesized track, the two were
+within 10 %; ad hoc.) Best of three passes each.
 """
 
 from __future__ import annotations
