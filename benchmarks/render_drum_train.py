@@ -5,6 +5,7 @@ given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py 
     python benchmarks/render_drum_train.py --detune 3 --wide --work runs/wide   # 42 training libraries
     python benchmarks/render_drum_train.py --detune 3 --kit-mix 0.5 --work runs/kitmix   # kits mixed per track
     python benchmarks/render_drum_train.py --detune 3 --copies 2 --work runs/twice   # twice the tracks
+    python benchmarks/render_drum_train.py --detune 3 --oneshot --work runs/oneshot   # + 21 one-shot kits
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
@@ -23,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _part(args: tuple) -> str:
-    from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, drum_train_part
+    from build_models import drum_train_part
 
-    root, part, detune, wide, kit_mix = args
-    return drum_train_part(Path(root), part, detune, DRUM_TRAIN_KITS_WIDE if wide else DRUM_TRAIN_KITS, kit_mix)
+    root, part, detune, kits, kit_mix = args
+    return drum_train_part(Path(root), part, detune, kits, kit_mix)
 
 
 def main() -> None:
@@ -36,16 +37,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--wide", action="store_true", help="build_models.DRUM_TRAIN_KITS_WIDE: 42 libraries, not 26")
     parser.add_argument("--kit-mix", type=float, default=0.0, help="loco synth --kit-mix: kits mixed per track")
+    parser.add_argument("--oneshot", action="store_true",
+                        help="add build_models.oneshot_kits(): 21 kits of one-shot samples (Sonic Pi, LMMS, eXaDrums)")
     parser.add_argument("--copies", type=int, default=1, help="render the parts this many times (other seeds)")
     a = parser.parse_args()
-    from build_models import DRUM_TRAIN_PARTS
+    from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, DRUM_TRAIN_PARTS, oneshot_kits
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
         parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, acc)
                  for c in range(a.copies) for sub, n, seed, acc in DRUM_TRAIN_PARTS]
-        list(pool.map(_part, [(a.work, p, a.detune, a.wide, a.kit_mix) for p in parts]))
+        kits = (DRUM_TRAIN_KITS_WIDE if a.wide else DRUM_TRAIN_KITS) + (oneshot_kits() if a.oneshot else [])
+        list(pool.map(_part, [(a.work, p, a.detune, kits, a.kit_mix) for p in parts]))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 

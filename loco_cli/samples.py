@@ -7,6 +7,9 @@ anyone can install from a package registry and renders annotated tracks with the
 * **Hydrogen drumkit folders** (``drumkit.xml`` + sample files; Debian ``hydrogen-drumkits``): every
   instrument, its velocity layers (``min``/``max`` in 0..1) and round-robin alternatives (several
   layers covering one velocity), old and new ``drumkit.xml`` formats;
+* **folders of one-shots** (a WAV / FLAC / OGG / AIFF file per drum, its name saying the instrument, e.g.
+  ``kick_hard.flac``, ``snare.wav``, ``hihat_open.ogg``; Debian ``sonic-pi-samples``, ``lmms-common``, ``exadrums``):
+  files of one instrument are round-robin alternatives, ``soft`` / ``hard`` in a name a velocity layer;
 * **SoundFont drum presets** (``.sf2``; Debian ``avldrums.lv2-soundfont``, ``fluid-soundfont-gm``):
   each General MIDI drum note is rendered once per velocity layer by FluidSynth (reverb and chorus
   off) into one-shots, so both kinds of library go through the same mixing below.
@@ -50,6 +53,7 @@ __all__ = [
     "expand_kit_specs",
     "load_kit",
     "load_hydrogen_kit",
+    "load_oneshot_kit",
     "load_soundfont_kit",
     "soundfont_presets",
     "render_sample_track",
@@ -253,6 +257,61 @@ def load_hydrogen_kit(folder: str | Path, sr: int) -> SampleKit:
     return kit
 
 
+#: Audio files a one-shot kit folder may hold (:func:`load_oneshot_kit`).
+ONESHOT_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+#: Name words that make a one-shot a velocity layer (0..1 range) of its instrument; without one it covers all.
+_LAYER_WORDS = {"soft": (0.0, 0.5), "hard": (0.5, 1.0)}
+#: Files of a one-shot kit folder that hold its licence (first non-empty line).
+_LICENCE_FILES = ("LICENCE", "LICENSE", "licence.txt", "license.txt")
+
+
+def _oneshots(folder: Path) -> list[Path]:
+    """The audio files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in ONESHOT_SUFFIXES and p.is_file())
+
+
+def load_oneshot_kit(folder: str | Path, sr: int) -> SampleKit:
+    """Read a folder of one-shot drum samples at ``sr`` Hz: one audio file per sample, its instrument named
+    by the file name (``_`` and ``-`` read as spaces, then :func:`classify_instrument`: ``kick_hard.flac`` a
+    kick, ``hihat_pedal.wav`` a pedal hi-hat; files no pattern names are skipped). The files of one
+    instrument play in turn (round robin); a name holding the word ``soft`` or ``hard`` makes the file a
+    velocity layer (0-0.5 / 0.5-1) of its instrument, levels set by velocity. The licence is the first
+    line of a ``LICENCE`` / ``LICENSE`` file in the folder (``unknown`` without one), the name the folder's.
+    Raises :class:`InvalidOption` naming the folder when it cannot be listed.
+    """
+    from loco_cli.audio import load_audio
+    from loco_cli.errors import LocoError
+
+    folder = Path(folder)
+    try:
+        files = _oneshots(folder)
+    except OSError as err:
+        raise InvalidOption(f"{folder}: cannot list the one-shot kit folder ({err})") from err
+    licence = "unknown"
+    for name in _LICENCE_FILES:
+        if (folder / name).is_file():
+            lines = [ln.strip() for ln in (folder / name).read_text(errors="replace").splitlines() if ln.strip()]
+            licence = lines[0] if lines else licence
+            break
+    layers: dict[str, dict[tuple[float, float], list[np.ndarray]]] = {}
+    for path in files:
+        words = re.sub(r"[_\-.]+", " ", path.stem.lower())
+        inst = classify_instrument(words)
+        if inst is None:
+            continue
+        try:
+            shot = _trim(load_audio(path, sr), sr)
+        except LocoError:
+            continue
+        if shot.size:
+            rng = next((r for w, r in _LAYER_WORDS.items() if re.search(rf"\b{w}\b", words)), (0.0, 1.0))
+            layers.setdefault(inst, {}).setdefault(rng, []).append(shot)
+    kit = SampleKit(folder.name, str(folder), licence)
+    for inst, by_range in layers.items():
+        kit.voices[inst] = [[Layer(lo, hi, 1.0, shots) for (lo, hi), shots in sorted(by_range.items())]]
+    return kit
+
+
 #: Licences of the SoundFonts in Debian's packages (their copyright files), by file name.
 SOUNDFONT_LICENCES = {"Black_Pearl": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
                       "Red_Zeppelin": "CC-BY-SA 4.0 (AVL Drumkits, Glen MacArthur)",
@@ -340,9 +399,18 @@ def load_soundfont_kit(path: str | Path, sr: int, program: int | None = None) ->
     return kit
 
 
+def _is_oneshot_kit(folder: Path) -> bool:
+    """Whether ``folder`` (no ``drumkit.xml``) holds one-shot audio files (:func:`load_oneshot_kit`)."""
+    try:
+        return folder.is_dir() and not (folder / "drumkit.xml").exists() and bool(_oneshots(folder))
+    except OSError:
+        return False
+
+
 def expand_kit_specs(specs: str | list[str]) -> list[str]:
-    """Kit specs from a comma-separated string or list: a Hydrogen kit folder; a folder of kit folders
-    (each kit with KD, SD and HH, sorted by name); ``FILE.sf2`` or ``FILE.sf2#PROGRAM``."""
+    """Kit specs from a comma-separated string or list: a Hydrogen kit folder; a folder of one-shots
+    (:func:`load_oneshot_kit`); a folder of kit folders (either kind, sorted by name); ``FILE.sf2`` or
+    ``FILE.sf2#PROGRAM``."""
     items = [s.strip() for s in (specs.split(",") if isinstance(specs, str) else specs) if s.strip()]
     if not items:
         raise InvalidOption("--kits: name at least one kit folder or .sf2 file")
@@ -353,11 +421,14 @@ def expand_kit_specs(specs: str | list[str]) -> list[str]:
             if not base.exists():
                 raise InvalidOption(f"{base}: kit not found; pass a Hydrogen kit folder or a .sf2 file to --kits")
             out.append(item)
+        elif _is_oneshot_kit(base):
+            out.append(str(base))
         elif base.is_dir():
-            found = sorted(str(p.parent) for p in base.glob("*/drumkit.xml"))
+            found = sorted(str(p) for p in base.iterdir() if (p / "drumkit.xml").is_file() or _is_oneshot_kit(p))
             if not found:
-                raise InvalidOption(f"{base}: no drumkit.xml in it or its subfolders; pass Hydrogen kit folders "
-                                    "(Debian: apt install hydrogen-drumkits) or .sf2 files to --kits")
+                raise InvalidOption(f"{base}: no drumkit.xml or drum one-shots in it or its subfolders; pass Hydrogen "
+                                    "kit folders (Debian: apt install hydrogen-drumkits), folders of one-shots named "
+                                    "by instrument (kick.wav, snare.wav, hihat.wav) or .sf2 files to --kits")
             out += found
         else:
             raise InvalidOption(f"{base}: kit not found; pass a Hydrogen kit folder or a .sf2 file to --kits")
@@ -370,6 +441,8 @@ def load_kit(spec: str, sr: int) -> SampleKit:
     path, _, prog = spec.partition("#")
     if path.lower().endswith((".sf2", ".sf3")):
         return load_soundfont_kit(path, sr, int(prog) if prog else None)
+    if not (Path(path) / "drumkit.xml").exists() and _is_oneshot_kit(Path(path)):
+        return load_oneshot_kit(path, sr)
     return load_hydrogen_kit(path, sr)
 
 

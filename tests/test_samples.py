@@ -22,6 +22,8 @@ from loco_cli.samples import (
     classify_instrument,
     expand_kit_specs,
     load_hydrogen_kit,
+    load_kit,
+    load_oneshot_kit,
     render_sample_track,
     soundfont_presets,
     usable,
@@ -206,6 +208,43 @@ def test_kits_without_the_classes_are_listed_as_left_out(kits, tmp_path):
     summary = write_corpus("drums", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples",
                            kits=[str(kits / "old"), str(hands)])
     assert [k["name"] for k in summary["kits"]] == ["Tiny Old"] and summary["kits_left_out"] == ["Hands"]
+
+
+def _write_oneshots(folder, files: dict, sr: int = SR) -> None:
+    folder.mkdir(parents=True)
+    for name, (kind, level) in files.items():
+        sf.write(folder / name, _shot(kind, level, sr), sr)
+
+
+def test_oneshot_kit_folder(tmp_path):
+    """A folder of one-shots named for their instruments: round robin, soft / hard layers, skipped names,
+    the licence file; found by --kits on its own and inside a folder of kits, beside a Hydrogen kit."""
+    folder = tmp_path / "kits" / "shots"
+    _write_oneshots(folder, {"kick_soft.wav": ("kick", 0.3), "kick_hard.flac": ("kick", 0.9),
+                             "snare-1.wav": ("snare", 0.8), "snare-2.wav": ("snare", 0.6),
+                             "hihat_closed.ogg": ("hat", 0.5), "hihat_open.wav": ("open", 0.5),
+                             "side_stick.wav": ("snare", 0.4), "laser.wav": ("tom", 0.4)}, sr=22050)
+    (folder / "notes.txt").write_text("not audio")
+    (folder / "LICENCE").write_text("\nCC0 (test shots)\nmore text\n")
+    kit = load_oneshot_kit(folder, SR)
+    assert kit.name == "shots" and kit.licence == "CC0 (test shots)" and usable(kit)
+    assert sorted(kit.voices) == ["CHH", "KD", "OHH", "SD"]  # the side stick and the laser are skipped
+    kick, snare = kit.voices["KD"], kit.voices["SD"]
+    assert len(kick) == 1 and [(layer.vmin, layer.vmax) for layer in kick[0]] == [(0.0, 0.5), (0.5, 1.0)]
+    assert len(snare) == 1 and len(snare[0]) == 1 and len(snare[0][0].samples) == 2  # round robin
+    shot = snare[0][0].samples[0]  # trimmed to the attack, resampled from 22.05 kHz
+    assert int(np.argmax(np.abs(shot) > 0.01 * np.abs(shot).max())) <= int(0.0005 * SR) + 2
+    soft, hard = kick[0][0].samples[0], kick[0][1].samples[0]
+    assert np.abs(soft).max() < np.abs(hard).max()
+    rng = np.random.default_rng(0)
+    assert np.abs(kit.hit(rng, "KD", 0.2)).max() == pytest.approx(0.2 * np.abs(soft).max(), rel=1e-6)
+    # --kits: the folder itself, or a folder of kits holding it and a Hydrogen kit
+    _write_kit(tmp_path / "kits" / "hydro", NEW_XML)
+    assert expand_kit_specs(str(folder)) == [str(folder)]
+    assert expand_kit_specs(str(tmp_path / "kits")) == [str(tmp_path / "kits" / "hydro"), str(folder)]
+    assert load_kit(str(folder), SR).name == "shots" and load_kit(str(tmp_path / "kits" / "hydro"), SR).name == "Tiny New"
+    summary = write_corpus("drums", tmp_path / "c", n_tracks=2, duration=3.0, renderer="samples", kits=str(folder))
+    assert [k["licence"] for k in summary["kits"]] == ["CC0 (test shots)"] and summary["events"]["sd"] > 0
 
 
 def test_kit_errors(kits, tmp_path):
