@@ -6,6 +6,7 @@ given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py 
     python benchmarks/render_drum_train.py --detune 3 --kit-mix 0.5 --work runs/kitmix   # kits mixed per track
     python benchmarks/render_drum_train.py --detune 3 --copies 2 --work runs/twice   # twice the tracks
     python benchmarks/render_drum_train.py --detune 3 --oneshot --work runs/oneshot   # + 21 one-shot kits
+    python benchmarks/render_drum_train.py --detune 3 --add-oneshot 42 --work runs/oneshot-extra   # 156 + 42 tracks
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
@@ -39,6 +40,8 @@ def main() -> None:
     parser.add_argument("--kit-mix", type=float, default=0.0, help="loco synth --kit-mix: kits mixed per track")
     parser.add_argument("--oneshot", action="store_true",
                         help="add build_models.oneshot_kits(): 21 kits of one-shot samples (Sonic Pi, LMMS, eXaDrums)")
+    parser.add_argument("--add-oneshot", type=int, default=0, metavar="TRACKS",
+                        help="besides the parts, TRACKS more on the one-shot kits only (split as the parts, seeds + 3)")
     parser.add_argument("--copies", type=int, default=1, help="render the parts this many times (other seeds)")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, DRUM_TRAIN_PARTS, oneshot_kits
@@ -49,7 +52,12 @@ def main() -> None:
         parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, acc)
                  for c in range(a.copies) for sub, n, seed, acc in DRUM_TRAIN_PARTS]
         kits = (DRUM_TRAIN_KITS_WIDE if a.wide else DRUM_TRAIN_KITS) + (oneshot_kits() if a.oneshot else [])
-        list(pool.map(_part, [(a.work, p, a.detune, kits, a.kit_mix) for p in parts]))
+        jobs = [(a.work, p, a.detune, kits, a.kit_mix) for p in parts]
+        if a.add_oneshot:
+            n = a.add_oneshot
+            extra = [("os-dry", n // 2, 33, None), ("os-mix", n // 3, 34, -3.0), ("os-mix9", n - n // 2 - n // 3, 35, -9.0)]
+            jobs += [(a.work, p, a.detune, oneshot_kits(), a.kit_mix) for p in extra]
+        list(pool.map(_part, jobs))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
 
