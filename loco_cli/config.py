@@ -355,7 +355,9 @@ class TrainConfig(_Config):
     equaliser curve to the log-mel channels (a spectral tilt plus one bell, each up to ``+-eq_db`` dB:
     the timbre of another kit, microphone or room; see :func:`loco_cli.data.random_eq_db`); with
     probability ``lowpass_prob`` the window is band-limited at a random cutoff (a recording at 22.05 kHz,
-    an MP3, a dull microphone; :func:`loco_cli.data.random_lowpass`); with
+    an MP3, a dull microphone; :func:`loco_cli.data.random_lowpass`); with probability ``bandstop_prob`` a
+    random run of up to a fifth of the bands is cut to the floor (a frequency mask as SpecAugment's, made a
+    band-stop filter: :func:`loco_cli.data.random_bandstop`), so no class is told by one region alone; with
     ``stack_prob`` a second window is mixed in ("extract stacking") and the labels are united. ``count_noise`` moves each window's count
     of each class by +-1 with that probability (clipped at 0), leaving the frame labels alone: noisy
     count labels for the SeCoST study (SeCoST [4]). Counts-only datasets train on their
@@ -381,6 +383,7 @@ class TrainConfig(_Config):
     gain_db: float = 6.0
     eq_db: float = 0.0  # random smooth EQ curve (tilt + bell, each up to +- this many dB); 0 = off
     lowpass_prob: float = 0.0  # probability that a window is band-limited at a random cutoff (data.random_lowpass)
+    bandstop_prob: float = 0.0  # probability that a random run of bands is cut to the floor (data.random_bandstop)
     stack_prob: float = 0.0
     count_noise: float = 0.0  # probability that a window's count of a class is off by +-1 (noisy-label studies)
     val_every: int = 250  # steps between validations (and checkpoints)
@@ -421,6 +424,8 @@ class TrainConfig(_Config):
             raise ConfigError("eq_db must lie in [0, 24]")
         if not 0 <= self.lowpass_prob <= 1:
             raise ConfigError("lowpass_prob must lie in [0, 1]")
+        if not 0 <= self.bandstop_prob <= 1:
+            raise ConfigError("bandstop_prob must lie in [0, 1]")
         if not 0 <= self.count_noise <= 1:
             raise ConfigError("count_noise must lie in [0, 1]")
         if not 0 <= self.stack_prob <= 1:

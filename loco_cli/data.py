@@ -118,6 +118,22 @@ def random_lowpass(centres_hz: np.ndarray, rng: np.random.Generator, top_hz: flo
     return (1.0 / (1.0 + (np.asarray(centres_hz, dtype=np.float64) / cutoff) ** 16)).astype(np.float32)
 
 
+#: Widest run of bands the band-stop augmentation cuts (``TrainConfig.bandstop_prob``), as a fraction of the bands.
+BANDSTOP_MAX_FRACTION = 0.2
+
+
+def random_bandstop(n_bands: int, rng: np.random.Generator) -> np.ndarray:
+    """Power gains ``(n_bands,)``: 0 over a run of ``w`` neighbouring bands, ``w`` uniform in 1 ..
+    :data:`BANDSTOP_MAX_FRACTION` of the bands, at a uniform position; 1 elsewhere. Applied with
+    :func:`apply_power_gain` it is SpecAugment's frequency mask made a band-stop filter: the cut bands fall
+    to the log floor (not to a mean), every feature channel alike, the delta taken again. Draws 2 numbers."""
+    width = int(rng.integers(1, max(1, round(BANDSTOP_MAX_FRACTION * n_bands)) + 1))
+    start = int(rng.integers(0, n_bands - width + 1))
+    gain = np.ones(n_bands, dtype=np.float32)
+    gain[start : start + width] = 0.0
+    return gain
+
+
 def apply_power_gain(x: np.ndarray, power_gain: np.ndarray, log_channels: tuple[int, ...], delta_channel: int | None,
                      floor: float) -> np.ndarray:
     """Feature window ``(T, Ch, F)`` of the audio filtered with per-band power gains ``(F,)``: each log-mel
@@ -244,6 +260,8 @@ class Sampler:
             gain = random_lowpass(self._centers, rng, f.fmax)
             if gain is not None:
                 x = apply_power_gain(x, gain, f.log_channels, f.delta_channel, f.log_floor)
+        if cfg.bandstop_prob > 0 and rng.random() < cfg.bandstop_prob:
+            x = apply_power_gain(x, random_bandstop(x.shape[-1], rng), f.log_channels, f.delta_channel, f.log_floor)
         if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
             moved = rng.random(counts.size) < cfg.count_noise
             counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)

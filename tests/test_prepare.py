@@ -342,3 +342,32 @@ def test_lowpass_augmentation_cuts_the_top_bands_as_a_band_limited_recording_doe
     assert random_lowpass(centres, rng, LOWPASS_MIN_HZ) is None
     with pytest.raises(ConfigError):
         TrainConfig(lowpass_prob=1.5)
+
+
+def test_bandstop_augmentation_cuts_one_run_of_bands_to_the_floor(corpus, tmp_path):
+    """``bandstop_prob``: one run of at most a fifth of the bands falls to the log floor in every log-mel
+    channel (the long window too), the other bands stay as they were, the delta is the new log-mel's
+    difference; widths and positions cover the range; off leaves the window alone."""
+    import numpy as np
+
+    from loco_cli.config import ConfigError, TrainConfig
+    from loco_cli.data import BANDSTOP_MAX_FRACTION, Sampler, random_bandstop
+
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
+    x = Sampler(data, TrainConfig(gain_db=0.0, bandstop_prob=1.0), np.random.default_rng(3)).example()[0]
+    floor = np.float32(np.log(cfg.log_floor))
+    cut = np.all(x[:, 0] == floor, axis=0)
+    run = np.flatnonzero(cut)
+    assert 1 <= run.size <= round(BANDSTOP_MAX_FRACTION * cfg.n_mels) and np.all(np.diff(run) == 1)
+    assert np.all(x[:, 2][:, cut] == floor)  # the long window's channel too
+    np.testing.assert_allclose(x[:, 0][:, ~cut], raw[:, 0][:, ~cut], atol=1e-5)
+    np.testing.assert_allclose(x[1:, 1], np.diff(x[:, 0], axis=0), atol=1e-5)
+    rng = np.random.default_rng(0)
+    gains = np.stack([random_bandstop(72, rng) for _ in range(2000)])
+    widths, starts = (gains == 0).sum(1), (gains == 0).argmax(1)
+    assert widths.min() == 1 and widths.max() == round(BANDSTOP_MAX_FRACTION * 72)
+    assert starts.min() == 0 and (starts + widths).max() == 72  # both ends reached
+    plain = Sampler(data, TrainConfig(gain_db=0.0), np.random.default_rng(3)).example()[0]
+    np.testing.assert_array_equal(plain, raw)
+    with pytest.raises(ConfigError):
+        TrainConfig(bandstop_prob=-0.1)
