@@ -64,7 +64,8 @@ def _sample_kits(kind: str, kits: str | list[str] | None) -> list:
     loaded = [load_kit(spec, SYNTH_SAMPLE_RATE) for spec in expand_kit_specs(kits)]
     good = [k for k in loaded if usable(k)]
     if not good:
-        raise InvalidOption(f"--kits {kits}: no kit has a kick, a snare and a closed hi-hat")
+        raise InvalidOption(f"--kits {kits}: no kit has a kick, a snare and a closed hi-hat "
+                            "(name a folder's one-shots kick.wav, snare.wav, hihat_closed.wav)")
     return good, [k.name for k in loaded if not usable(k)]
 
 

@@ -245,6 +245,10 @@ def test_oneshot_kit_folder(tmp_path):
     assert load_kit(str(folder), SR).name == "shots" and load_kit(str(tmp_path / "kits" / "hydro"), SR).name == "Tiny New"
     summary = write_corpus("drums", tmp_path / "c", n_tracks=2, duration=3.0, renderer="samples", kits=str(folder))
     assert [k["licence"] for k in summary["kits"]] == ["CC0 (test shots)"] and summary["events"]["sd"] > 0
+    odd = tmp_path / "odd"
+    _write_oneshots(odd, {"laser.wav": ("tom", 0.4), "song.wav": ("snare", 0.5)})
+    with pytest.raises(InvalidOption, match="kick.wav, snare.wav, hihat_closed.wav"):
+        write_corpus("drums", tmp_path / "d", n_tracks=1, duration=3.0, renderer="samples", kits=str(odd))
 
 
 def test_kit_errors(kits, tmp_path):
