@@ -73,8 +73,10 @@ def main() -> None:
         for t in tests:
             entry[f"{t}_mean_f1"] = _stats([run["tests"][t]["mean_f1"]])
             entry[f"{t}_global_f1"] = _stats([run["tests"][t]["global_f1"]])
-    for path in a.seeds_json:
-        doc["variants"].update(json.loads(Path(path).read_text())["variants"])
+    for path in a.seeds_json:  # each row keeps the bench_seeds.py command that trained and scored it
+        seeds = json.loads(Path(path).read_text())
+        doc["variants"].update({name: {**v, "command": v.get("command", seeds["command"])}
+                                for name, v in seeds["variants"].items()})
     write_json(doc, a.json)
 
 
