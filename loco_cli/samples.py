@@ -9,7 +9,7 @@ anyone can install from a package registry and renders annotated tracks with the
   layers covering one velocity), old and new ``drumkit.xml`` formats;
 * **folders of one-shots** (a WAV / FLAC / OGG / AIFF file per drum, its name saying the instrument, e.g.
   ``kick_hard.flac``, ``snare.wav``, ``hihat_open.ogg``; Debian ``sonic-pi-samples``, ``lmms-common``, ``exadrums``):
-  files of one instrument are round-robin alternatives, ``soft`` / ``hard`` in a name a velocity layer;
+  each hit plays one of its instrument's files at random (round robin), ``soft`` / ``hard`` in a name a velocity layer;
 * **SoundFont drum presets** (``.sf2``; Debian ``avldrums.lv2-soundfont``, ``fluid-soundfont-gm``):
   each General MIDI drum note is rendered once per velocity layer by FluidSynth (reverb and chorus
   off) into one-shots, so both kinds of library go through the same mixing below.
@@ -273,8 +273,8 @@ def _oneshots(folder: Path) -> list[Path]:
 def load_oneshot_kit(folder: str | Path, sr: int) -> SampleKit:
     """Read a folder of one-shot drum samples at ``sr`` Hz: one audio file per sample, its instrument named
     by the file name (``_`` and ``-`` read as spaces, then :func:`classify_instrument`: ``kick_hard.flac`` a
-    kick, ``hihat_pedal.wav`` a pedal hi-hat; files no pattern names are skipped). The files of one
-    instrument play in turn (round robin); a name holding the word ``soft`` or ``hard`` makes the file a
+    kick, ``hihat_pedal.wav`` a pedal hi-hat; files no pattern names are skipped). Each hit of an instrument
+    plays one of its files drawn at random (round robin); a name holding the word ``soft`` or ``hard`` makes the file a
     velocity layer (0-0.5 / 0.5-1) of its instrument, levels set by velocity. The licence is the first
     line of a ``LICENCE`` / ``LICENSE`` file in the folder (``unknown`` without one), the name the folder's.
     Raises :class:`InvalidOption` naming the folder when it cannot be listed.
@@ -290,7 +290,10 @@ def load_oneshot_kit(folder: str | Path, sr: int) -> SampleKit:
     licence = "unknown"
     for name in _LICENCE_FILES:
         if (folder / name).is_file():
-            lines = [ln.strip() for ln in (folder / name).read_text(errors="replace").splitlines() if ln.strip()]
+            try:
+                lines = [ln.strip() for ln in (folder / name).read_text(errors="replace").splitlines() if ln.strip()]
+            except OSError as err:
+                raise InvalidOption(f"{folder / name}: cannot read the kit's licence file ({err})") from err
             licence = lines[0] if lines else licence
             break
     layers: dict[str, dict[tuple[float, float], list[np.ndarray]]] = {}
