@@ -51,12 +51,13 @@ def main() -> None:
     with ProcessPoolExecutor(a.jobs) as pool:
         parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, acc)
                  for c in range(a.copies) for sub, n, seed, acc in DRUM_TRAIN_PARTS]
-        kits = (DRUM_TRAIN_KITS_WIDE if a.wide else DRUM_TRAIN_KITS) + (oneshot_kits() if a.oneshot else [])
+        shots = oneshot_kits() if a.oneshot or a.add_oneshot else []
+        kits = (DRUM_TRAIN_KITS_WIDE if a.wide else DRUM_TRAIN_KITS) + (shots if a.oneshot else [])
         jobs = [(a.work, p, a.detune, kits, a.kit_mix) for p in parts]
         if a.add_oneshot:
             n = a.add_oneshot
             extra = [("os-dry", n // 2, 33, None), ("os-mix", n // 3, 34, -3.0), ("os-mix9", n - n // 2 - n // 3, 35, -9.0)]
-            jobs += [(a.work, p, a.detune, oneshot_kits(), a.kit_mix) for p in extra]
+            jobs += [(a.work, p, a.detune, shots, a.kit_mix) for p in extra]
         list(pool.map(_part, jobs))
     prepare_dataset(Path(a.work) / "train-corpus", Path(a.work) / "prepared", preset="drums", split="none", jobs=a.jobs)
 
