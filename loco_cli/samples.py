@@ -444,7 +444,7 @@ def load_kit(spec: str, sr: int) -> SampleKit:
     path, _, prog = spec.partition("#")
     if path.lower().endswith((".sf2", ".sf3")):
         return load_soundfont_kit(path, sr, int(prog) if prog else None)
-    if not (Path(path) / "drumkit.xml").exists() and _is_oneshot_kit(Path(path)):
+    if _is_oneshot_kit(Path(path)):
         return load_oneshot_kit(path, sr)
     return load_hydrogen_kit(path, sr)
 
