@@ -6,6 +6,8 @@ given ``--span`` (and ``--detune``), and prepare them, for training-data studies
     python benchmarks/render_piano_train.py --span 28-100 --detune 3 --work runs/pdet3   # loco synth --detune
     python benchmarks/render_piano_train.py --span 28-100 --add-piano .samples/tonejs-piano --work runs/pvsco
                                                                    # a 10th training piano (recorded samples)
+    python benchmarks/render_piano_train.py --span 28-100 --scores .samples/repertoire/train --score-share 0.5 \
+        --work runs/prep50                # half the pieces composed music (benchmarks/repertoire_midi.py)
 
 Writes ``WORK/train-corpus`` and ``WORK/prepared`` (``loco prepare --preset piano --split none``, as the
 build does, so the validation pieces are chosen the same way).
@@ -26,6 +28,8 @@ def main() -> None:
     parser.add_argument("--detune", type=float, default=0.0, help="loco synth --detune (semitones); default 0")
     parser.add_argument("--add-piano", action="append", default=[],
                         help="a further training piano (loco synth --pianos: sample folder or FILE.sf2#PROGRAM); repeatable")
+    parser.add_argument("--scores", default=None, help="loco synth --scores: MIDI files or folders")
+    parser.add_argument("--score-share", type=float, default=1.0, help="loco synth --score-share; default 1")
     parser.add_argument("--work", required=True)
     parser.add_argument("--jobs", type=int, default=1)
     a = parser.parse_args()
@@ -37,7 +41,7 @@ def main() -> None:
     span = tuple(int(x) for x in a.span.split("-")) if a.span else None
     root = Path(a.work)
     write_corpus("piano", root / "train-corpus", n_tracks=SPECS["piano"]["train_tracks"], duration=30.0, seed=40,
-                 renderer="samples", pianos=PIANO_TRAIN + a.add_piano, span=span, detune=a.detune)
+                 renderer="samples", pianos=PIANO_TRAIN + a.add_piano, span=span, detune=a.detune, scores=a.scores, score_share=a.score_share)
     prepare_dataset(root / "train-corpus", root / "prepared", preset="piano", split="none", jobs=a.jobs)
 
 

@@ -120,6 +120,8 @@ def write_corpus(
     detune: float = 0.0,
     kit_mix: float = 0.0,
     span: tuple[int, int] | None = None,
+    scores: str | list[str] | None = None,
+    score_share: float = 1.0,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -139,6 +141,11 @@ def write_corpus(
     it did before the option existed).
     ``span`` (MIDI low, high; pianos on ``--renderer samples`` only) centres the pieces' phrases in that
     range instead of :data:`loco_cli.patterns.PIANO_SPAN` (:func:`loco_cli.patterns.piano_score`).
+    ``scores`` (MIDI files or folders; pianos on ``--renderer samples`` only): pieces play excerpts of these
+    composed pieces (:func:`loco_cli.pianos.score_excerpt`, each drawn at random per piece) instead of
+    loco's generated ones; ``score_share`` of the pieces do, spread evenly (piece ``i`` plays a score when
+    ``floor((i + 1) * share) > floor(i * share)``), the others are generated as without ``scores``.
+    ``corpus.json`` names each composed piece's file and start.
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
@@ -157,6 +164,10 @@ def write_corpus(
         raise InvalidOption("--span applies to pianos: use it with --renderer samples --pianos")
     if span is not None and not 21 <= span[0] <= span[1] <= 108:
         raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
+    if scores and not (renderer == "samples" and kind == "piano"):
+        raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
+    if not 0 < score_share <= 1:
+        raise InvalidOption(f"--score-share {score_share}: give a share above 0 and at most 1")
     if kit_mix and not (renderer == "samples" and kind == "drums"):
         raise InvalidOption("--kit-mix applies to drum kits: use it with --renderer samples --kits")
     if not 0 <= kit_mix <= 1:
@@ -167,6 +178,13 @@ def write_corpus(
         raise InvalidOption("--kits are drum kits and --pianos are pianos: pass the one that fits the corpus kind")
     kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" and kind == "drums" else ([], [])
     piano_list = _sample_pianos(pianos) if renderer == "samples" and kind == "piano" else []
+    score_files = []
+    if scores:
+        from loco_cli.pianos import expand_score_specs, load_score
+
+        score_files = expand_score_specs(scores)
+        for f in score_files:
+            load_score(f)  # every file readable before the first piece is rendered
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
@@ -183,6 +201,8 @@ def write_corpus(
             summary["span"] = list(span)
         if detune:
             summary["detune"] = detune
+        if score_files:
+            summary["scores"] = {"files": len(score_files), "share": score_share, "pieces": {}}
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -216,11 +236,17 @@ def write_corpus(
                 from loco_cli.pianos import render_piano_samples
 
                 piano = piano_list[i % len(piano_list)]
+                score = None
+                if score_files and int((i + 1) * score_share) > int(i * score_share):
+                    pick = np.random.default_rng(np.random.SeedSequence([seed, i, 7]))
+                    score = load_score(score_files[int(pick.integers(len(score_files)))])
                 audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,
-                                                    detune=detune)
+                                                    detune=detune, score=score)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
                                    [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])
+                if score is not None:
+                    summary["scores"]["pieces"][track.name] = score.name
             else:
                 track = render_piano_track(seed, i, duration=duration, renderer=engine)
             if layout == "generic":

@@ -361,6 +361,8 @@ def synth(
     detune: float = 0.0,
     kit_mix: float = 0.0,
     span: tuple[int, int] | None = None,
+    scores: str | list[str] | None = None,
+    score_share: float = 1.0,
     force: bool = False,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
@@ -368,7 +370,8 @@ def synth(
     synth``. ``kind``: ``"drums"`` or ``"piano"``; ``renderer``: ``builtin``, ``fluidsynth`` or ``samples``
     (with ``kits`` / ``pianos``; ``detune``: retune and colour each drum per track, semitones; ``kit_mix``:
     the probability that each instrument group of a track comes from another of the kits; ``span``:
-    the MIDI range the piano pieces' phrases are centred in). The
+    the MIDI range the piano pieces' phrases are centred in; ``scores``: MIDI files or folders whose
+    composed pieces ``score_share`` of the piano pieces play excerpts of). The
     same ``seed`` gives byte-identical files. The corpus is rendered into a temporary folder and
     renamed to ``out`` when complete; an existing ``out`` is replaced only with ``force`` and only when
     it is a loco corpus (it holds ``corpus.json``). Returns the corpus summary written to
@@ -390,7 +393,8 @@ def synth(
     try:
         summary = write_corpus(kind, tmp, n_tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=span, on_track=on_track)
+                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=span, scores=scores,
+                               score_share=score_share, on_track=on_track)
         replace_folder(tmp, out)
     finally:
         if tmp.exists():

@@ -11,7 +11,7 @@ import struct
 
 from loco_cli.atomic import atomic_write_bytes
 
-__all__ = ["TICKS_PER_S", "quantize", "smf_bytes", "write_smf", "read_smf_notes"]
+__all__ = ["TICKS_PER_S", "quantize", "smf_bytes", "write_smf", "read_smf_notes", "read_smf"]
 
 TICKS_PER_S = 960
 
@@ -74,12 +74,11 @@ def _read_vlq(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
-    """Note onsets ``(time_s, note, channel)`` of a standard MIDI file (format 0 or 1), sorted.
-
-    Follows the tempo map (``FF 51`` events of any track), running status, SMPTE time division;
-    a note-on with velocity 0 is a note-off. Raises ``ValueError`` on a malformed file.
-    """
+def _smf_events(blob: bytes):
+    """Note events of a standard MIDI file (format 0 or 1): ``(on_s, off_s | None, note, velocity, channel)``
+    in file order, each note-on paired with the next note-off (or velocity-0 note-on) of its key and
+    channel (``None`` when the file never releases it). Follows the tempo map (``FF 51`` events of any
+    track), running status, SMPTE time division. Raises ``ValueError`` on a malformed file."""
     if blob[:4] != b"MThd" or len(blob) < 14:
         raise ValueError("not a standard MIDI file (no MThd header)")
     hlen, _fmt, ntracks, division = struct.unpack(">IHHH", blob[4:14])
@@ -89,13 +88,14 @@ def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
         fps = 256 - (division >> 8)
         seconds_per_tick_fixed = 1.0 / (fps * (division & 0xFF))
     tempos: list[tuple[int, int]] = [(0, 500000)]
-    raw: list[tuple[int, int, int]] = []
+    raw: list[list] = []  # [on_tick, off_tick | None, note, velocity, channel]
     for _ in range(ntracks):
         if blob[pos : pos + 4] != b"MTrk":
             raise ValueError(f"expected a track chunk at byte {pos}")
         (length,) = struct.unpack(">I", blob[pos + 4 : pos + 8])
         data, i, tick, status = blob[pos + 8 : pos + 8 + length], 0, 0, 0
         pos += 8 + length
+        sounding: dict[tuple[int, int], list[list]] = {}
         while i < len(data):
             delta, i = _read_vlq(data, i)
             tick += delta
@@ -120,7 +120,11 @@ def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
             args = data[i : i + n_data]
             i += n_data
             if kind == 0x90 and len(args) == 2 and args[1] > 0:
-                raw.append((tick, args[0], channel))
+                note = [tick, None, args[0], args[1], channel]
+                raw.append(note)
+                sounding.setdefault((args[0], channel), []).append(note)
+            elif kind in (0x80, 0x90) and len(args) == 2 and sounding.get((args[0], channel)):
+                sounding[(args[0], channel)].pop(0)[1] = tick  # the earliest sounding note of that key
     tempos.sort()
 
     def seconds(tick: int) -> float:
@@ -134,4 +138,23 @@ def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
             last_tick, last_tempo = at, tempo
         return t + (tick - last_tick) * last_tempo / 1e6 / division
 
-    return sorted((seconds(tick), note, ch) for tick, note, ch in raw)
+    return [(seconds(on), None if off is None else seconds(off), note, vel, ch) for on, off, note, vel, ch in raw]
+
+
+def read_smf_notes(blob: bytes) -> list[tuple[float, int, int]]:
+    """Note onsets ``(time_s, note, channel)`` of a standard MIDI file (format 0 or 1), sorted.
+
+    Follows the tempo map (``FF 51`` events of any track), running status, SMPTE time division;
+    a note-on with velocity 0 is a note-off. Raises ``ValueError`` on a malformed file.
+    """
+    return sorted((on, note, ch) for on, _off, note, _vel, ch in _smf_events(blob))
+
+
+def read_smf(blob: bytes) -> list[tuple[float, float, int, int, int]]:
+    """Notes ``(onset_s, offset_s, note, velocity 1-127, channel)`` of a standard MIDI file (format 0 or 1),
+    sorted by onset. Each note-on ends at the next note-off (or velocity-0 note-on) of its key and channel,
+    the earliest sounding one first; a note the file never releases ends at the file's last event.
+    Raises ``ValueError`` on a malformed file."""
+    events = _smf_events(blob)
+    end = max((t for on, off, *_ in events for t in (on, off) if t is not None), default=0.0)
+    return sorted((on, end if off is None else off, note, vel, ch) for on, off, note, vel, ch in events)

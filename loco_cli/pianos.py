@@ -38,7 +38,8 @@ import numpy as np
 
 from loco_cli.errors import InvalidOption
 
-__all__ = ["Piano", "detune_shift", "expand_piano_specs", "load_piano", "pedal_segments", "render_piano_samples", "note_number"]
+__all__ = ["Piano", "Score", "detune_shift", "expand_piano_specs", "expand_score_specs", "load_piano", "load_score",
+           "pedal_segments", "render_piano_samples", "note_number", "score_excerpt"]
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
 _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
@@ -46,6 +47,10 @@ _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 NO_DAMPER = 90
 _MAX_SAMPLE_S = 8.0
 _ONSET_DB = -40.0
+#: ``--scores``: each excerpt plays this many times slower or faster than written (uniform).
+SCORE_TEMPO = (0.8, 1.25)
+#: ``--scores``: onsets move by a normal jitter of this many seconds (a pianist's timing, chords spread).
+SCORE_JITTER_S = 0.008
 
 
 def note_number(name: str, accidental: str | None, octave: int) -> int:
@@ -175,6 +180,85 @@ def _sample(path: str, sr: int) -> np.ndarray:
     return x
 
 
+@dataclass(frozen=True)
+class Score:
+    """A composed piece from a MIDI file: ``notes`` ``(onset_s, offset_s, pitch, velocity 1-127)`` sorted by
+    onset (every channel but GM percussion, channel 10), ``end`` its last offset (s)."""
+
+    name: str
+    notes: tuple[tuple[float, float, int, int], ...]
+    end: float
+
+
+def expand_score_specs(specs: str | list[str]) -> list[str]:
+    """MIDI files of ``--scores`` (comma-separated string or list of files or folders, folders searched
+    recursively for ``.mid`` / ``.midi``), sorted within each folder."""
+    items = [s.strip() for s in (specs.split(",") if isinstance(specs, str) else specs) if s.strip()]
+    files: list[str] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+            if not found:
+                raise InvalidOption(f"{path}: no .mid files in this folder; pass MIDI files or folders of them to --scores")
+            files += found
+        elif path.is_file():
+            files.append(str(path))
+        else:
+            raise InvalidOption(f"{path}: not found; pass MIDI files or folders of them to --scores")
+    if not files:
+        raise InvalidOption("--scores: name at least one MIDI file or folder of them")
+    return files
+
+
+@lru_cache(maxsize=1024)
+def load_score(path: str) -> Score:
+    """One piece of ``--scores`` (cached per process); a file with no notes or not a MIDI file is one clear error."""
+    from loco_cli.midi import read_smf
+
+    try:
+        notes = read_smf(Path(path).read_bytes())
+    except (OSError, ValueError, IndexError) as err:
+        raise InvalidOption(f"{path}: not a readable standard MIDI file ({err}); pass .mid files to --scores") from err
+    notes = [(on, off, pitch, vel) for on, off, pitch, vel, ch in notes if ch != 9]
+    if not notes:
+        raise InvalidOption(f"{path}: no notes outside the percussion channel; pass MIDI files of pitched music to --scores")
+    return Score(Path(path).stem, tuple(notes), max(off for _, off, _, _ in notes))
+
+
+def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tuple[list[tuple[float, int, float, float]], float]:
+    """``duration`` s of ``score``, played: notes ``(onset_s, pitch, velocity 0-1, duration_s)`` as
+    :func:`loco_cli.patterns.piano_score` gives them, and the excerpt's start in the score (s, written time).
+
+    The piece plays ``r`` times slower than written (``r`` uniform in :data:`SCORE_TEMPO`), from a random
+    note onset (the excerpt's first note 0.3-0.7 s in); each onset moves by a normal jitter of
+    :data:`SCORE_JITTER_S` (chords spread, as a pianist's do); velocities keep the score's dynamics
+    relative to its mean, scaled to a random level (0.35-1.0) with a per-note jitter (sd 0.08), within
+    0.1-1; pitches beyond the keyboard (MIDI 21-108) move by octaves onto it; notes that start in the
+    last 0.5 s are left out."""
+    r = rng.uniform(*SCORE_TEMPO)
+    onsets = np.array([on for on, *_ in score.notes])
+    last = max(0.0, score.end - duration / r)
+    starts = onsets[onsets <= last] if (onsets <= last).any() else onsets[:1]
+    start = float(starts[int(rng.integers(starts.size))])
+    lead = rng.uniform(0.3, 0.7)
+    mean_vel = float(np.mean([v for *_, v in score.notes]))
+    level = rng.uniform(0.35, 1.0)
+    notes = []
+    for on, off, pitch, vel in score.notes:
+        t = lead + (on - start) * r
+        if t < lead - 1e-9 or t >= duration - 0.5:
+            continue
+        while pitch < 21:
+            pitch += 12
+        while pitch > 108:
+            pitch -= 12
+        t = max(0.0, t + rng.normal(0.0, SCORE_JITTER_S))
+        v = float(np.clip(level * vel / mean_vel + rng.normal(0.0, 0.08), 0.1, 1.0))
+        notes.append((t, int(pitch), v, max(0.05, (off - on) * r)))
+    return sorted(notes), start
+
+
 def pedal_segments(rng: np.random.Generator, onsets: np.ndarray, duration: float) -> list[tuple[float, float]]:
     """Sustain pedal ``[(down_s, up_s)]``: in 60 % of the pieces, legato pedalling changed at a note
     onset every 1-4 s (up 20 ms before the onset, down again 50-200 ms after it)."""
@@ -269,7 +353,7 @@ def detune_shift(seed: int, index: int, detune: float, top: int = TOP_KEY) -> tu
 
 def render_piano_samples(
     seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None,
-    detune: float = 0.0,
+    detune: float = 0.0, score: Score | None = None,
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
     ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano,
@@ -283,13 +367,16 @@ def render_piano_samples(
     ``d`` < 0) and its decay stretched by ``ratio``. The room, EQ, compression, noise and level come
     after, as without it.
     ``detune = 0`` renders exactly what it did before the option existed.
+    ``score``: play an excerpt of this composed piece (:func:`score_excerpt`) instead of a generated one
+    (``span`` does not apply); the pedal, room and the rest as for a generated piece.
     """
     from loco_cli.patterns import PIANO_SPAN, piano_score
     from loco_cli.samples import compress, in_room, shelf_eq
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
     notes, seen = [], set()
-    for onset, pitch, vel, dur in sorted(piano_score(rng, duration, span or PIANO_SPAN)):
+    played = score_excerpt(rng, score, duration)[0] if score is not None else piano_score(rng, duration, span or PIANO_SPAN)
+    for onset, pitch, vel, dur in sorted(played):
         key = (int(round(onset * sr)), pitch)
         if key not in seen:  # one key struck twice at once is one note
             seen.add(key)

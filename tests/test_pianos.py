@@ -290,3 +290,92 @@ def test_detune_plays_another_keys_samples_at_the_written_pitch(piano, tmp_path)
     assert summary["detune"] == 2.0
     with pytest.raises(InvalidOption, match="--detune"):
         write_corpus("piano", tmp_path / "d", n_tracks=1, duration=3.0, detune=2.0)
+
+
+def _score_file(path: Path, notes=None) -> Path:
+    """A MIDI file of a short composed piece: a C-major scale over a held bass, a drum note on channel 10,
+    one note below the keyboard."""
+    notes = notes or ([(0.5 * k, 60 + step, 40 + 10 * k, 0.4, 0) for k, step in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]
+                      + [(0.0, 36, 70, 4.0, 1), (1.0, 42, 100, 0.1, 9), (2.0, 12, 60, 0.5, 1)])
+    path.write_bytes(smf_bytes(notes))
+    return path
+
+
+def test_read_smf_pairs_offsets_and_velocities(tmp_path):
+    from loco_cli.midi import read_smf
+
+    blob = smf_bytes([(0.5, 60, 90, 0.25, 0), (0.5, 64, 30, 1.0, 0), (1.0, 60, 50, 0.5, 0), (1.0, 60, 70, 0.3, 3)])
+    got = [(round(on, 4), round(off, 4), n, v, ch) for on, off, n, v, ch in read_smf(blob)]
+    assert got == [(0.5, 0.75, 60, 90, 0), (0.5, 1.5, 64, 30, 0), (1.0, 1.3, 60, 70, 3), (1.0, 1.5, 60, 50, 0)]
+    # a note-on that the file never releases ends at the file's last event
+    track = b"\x00\x90\x3c\x40" + b"\x83\x60\x90\x3e\x40" + b"\x83\x60\x80\x3e\x00" + b"\x00\xff\x2f\x00"
+    import struct
+
+    blob = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(track)) + track
+    assert [(round(on, 3), round(off, 3), n) for on, off, n, *_ in read_smf(blob)] == [(0.0, 1.0, 60), (0.5, 1.0, 62)]
+
+
+def test_score_excerpt_plays_the_piece_on_the_keyboard(tmp_path):
+    from loco_cli.pianos import SCORE_JITTER_S, SCORE_TEMPO, load_score, score_excerpt
+
+    score = load_score(str(_score_file(tmp_path / "scale.mid")))
+    assert score.name == "scale" and len(score.notes) == 10 and score.end == pytest.approx(4.0, abs=1e-3)  # no drums
+    for seed in range(20):
+        notes, start = score_excerpt(np.random.default_rng(seed), score, 3.0)
+        assert notes == score_excerpt(np.random.default_rng(seed), score, 3.0)[0]  # a pure function of the rng
+        assert all(21 <= p <= 108 and 0.1 <= v <= 1.0 and d >= 0.05 for _, p, v, d in notes)
+        assert all(0 <= t < 3.0 - 0.5 + 4 * SCORE_JITTER_S for t, *_ in notes)
+        assert start in {on for on, *_ in score.notes}
+        scale = sorted((t, p) for t, p, *_ in notes if p >= 60)
+        if len(scale) >= 3:  # consecutive scale notes lie 0.5 s x the tempo factor apart, within the jitter
+            gaps = np.diff([t for t, _ in scale])
+            assert SCORE_TEMPO[0] * 0.5 - 6 * SCORE_JITTER_S < np.median(gaps) < SCORE_TEMPO[1] * 0.5 + 6 * SCORE_JITTER_S
+    notes, _ = score_excerpt(np.random.default_rng(3), load_score(str(tmp_path / "scale.mid")), 30.0)
+    assert 24 in {p for _, p, *_ in notes}  # MIDI 12, below the keyboard, moved up by an octave
+    soft, loud = (min(v for _, p, v, _ in notes if p == q) for q in (60, 72))  # the score's crescendo survives
+    assert soft < loud
+
+
+def test_write_corpus_with_scores(piano, tmp_path):
+    scores = tmp_path / "scores"
+    (scores / "sub").mkdir(parents=True)
+    _score_file(scores / "a.mid")
+    _score_file(scores / "sub" / "b.mid", [(0.25 * k, 72 - k, 80, 0.2, 0) for k in range(12)])  # found recursively
+    summary = write_corpus("piano", tmp_path / "c", n_tracks=4, duration=3.0, seed=2, renderer="samples",
+                           pianos=str(piano), scores=str(scores), score_share=0.5)
+    assert summary["scores"]["files"] == 2 and sorted(summary["scores"]["pieces"]) == ["tiny_grand_001", "tiny_grand_003"]
+    assert set(summary["scores"]["pieces"].values()) <= {"a", "b"}
+    again = write_corpus("piano", tmp_path / "d", n_tracks=4, duration=3.0, seed=2, renderer="samples",
+                         pianos=str(piano), scores=str(scores), score_share=0.5)
+    assert again == summary
+    for name in ("tiny_grand_000", "tiny_grand_001"):
+        assert (tmp_path / "c" / f"{name}.wav").read_bytes() == (tmp_path / "d" / f"{name}.wav").read_bytes()
+    plain = write_corpus("piano", tmp_path / "e", n_tracks=1, duration=3.0, seed=2, renderer="samples", pianos=str(piano))
+    assert "scores" not in plain  # a generated piece is rendered as without --scores
+    assert (tmp_path / "e" / "tiny_grand_000.wav").read_bytes() == (tmp_path / "c" / "tiny_grand_000.wav").read_bytes()
+    rows = (tmp_path / "c" / "tiny_grand_001.txt").read_text().splitlines()[1:]
+    assert rows and {int(r.split()[2]) for r in rows} <= {24, 36, 60, 62, 64, 65, 67, 69, 71, 72, 61, 63, 66, 68, 70}
+
+
+def test_score_errors(piano, tmp_path):
+    from loco_cli.pianos import expand_score_specs, load_score
+
+    with pytest.raises(InvalidOption, match="not found"):
+        expand_score_specs(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidOption, match=r"no \.mid files"):
+        expand_score_specs(str(tmp_path / "empty"))
+    (tmp_path / "bad.mid").write_bytes(b"MThd\x00")
+    with pytest.raises(InvalidOption, match="bad.mid: not a readable standard MIDI file"):
+        load_score(str(tmp_path / "bad.mid"))
+    drums = _score_file(tmp_path / "drums.mid", [(0.5, 36, 100, 0.1, 9)])
+    with pytest.raises(InvalidOption, match="no notes outside the percussion channel"):
+        load_score(str(drums))
+    with pytest.raises(InvalidOption, match="bad.mid"):  # checked before any piece is rendered
+        write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples", pianos=str(piano),
+                     scores=str(tmp_path / "bad.mid"))
+    with pytest.raises(InvalidOption, match="applies to pianos"):
+        write_corpus("drums", tmp_path / "c", n_tracks=1, duration=3.0, scores=str(drums))
+    with pytest.raises(InvalidOption, match="score-share"):
+        write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples", pianos=str(piano),
+                     scores=str(drums), score_share=0)

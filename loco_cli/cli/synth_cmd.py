@@ -8,6 +8,7 @@ import typer
 
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.patterns import PIANO_SPAN
+from loco_cli.pianos import SCORE_TEMPO
 
 
 def synth_command(
@@ -34,6 +35,12 @@ def synth_command(
     span: str = typer.Option(None, help="--renderer samples, piano: LOW-HIGH, the MIDI pitches the pieces' phrases "
                              f"are centred in (default {PIANO_SPAN[0]}-{PIANO_SPAN[1]}; a wider span, e.g. 28-100, "
                              "plays the outer octaves more)."),
+    scores: str = typer.Option(None, help="--renderer samples, piano: comma-separated MIDI files or folders of them "
+                               "(searched recursively); pieces play excerpts of these composed pieces instead of "
+                               f"loco's generated ones, {SCORE_TEMPO[0]}-{SCORE_TEMPO[1]}x the written tempo, "
+                               "with timing and velocity jitter."),
+    score_share: float = typer.Option(1.0, help="With --scores: the share of the pieces that play them (the others "
+                                      "are generated), spread evenly."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -54,7 +61,8 @@ def synth_command(
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
-                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
+                               pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, scores=scores, score_share=score_share,
+                               force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
     if summary.get("kits_left_out"):
