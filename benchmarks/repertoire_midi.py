@@ -20,12 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 from pathlib import Path
 
 TRAIN = ("bach", "cpebach", "handel", "corelli", "haydn", "mozart")
 TEST = ("beethoven", "schumann_robert", "schumann_clara", "chopin", "schoenberg", "schubert", "joplin", "beach",
         "weber", "webern")
 SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
+#: A work music21 takes longer than this to convert (seconds; some quartets' repeat expansion runs for
+#: many minutes) is left out.
+TIMEOUT_S = 60
+
+
+def _timeout(signum, frame):
+    raise TimeoutError(f"took over {TIMEOUT_S} s")
 
 
 def main() -> None:
@@ -49,6 +57,8 @@ def main() -> None:
                 if target.is_file():
                     sources[f"{split}/{target.name}"] = str(rel)
                     continue
+                signal.signal(signal.SIGALRM, _timeout)
+                signal.alarm(TIMEOUT_S)
                 try:
                     score = music21.converter.parse(str(path))
                     tmp = target.with_suffix(".mid.tmp")
@@ -56,7 +66,9 @@ def main() -> None:
                     os.replace(tmp, target)
                     sources[f"{split}/{target.name}"] = str(rel)
                 except Exception as exc:  # noqa: BLE001 - an encoding music21 cannot convert is left out
-                    print(f"left out {rel}: {type(exc).__name__}: {exc}")
+                    print(f"left out {rel}: {type(exc).__name__}: {exc}", flush=True)
+                finally:
+                    signal.alarm(0)
     (out / "sources.json").write_text(json.dumps({"corpus": f"music21 {music21.__version__}", "files": sources},
                                                  indent=1) + "\n")
     print(f"{sum(k.startswith('train') for k in sources)} train, {sum(k.startswith('test') for k in sources)} test files")

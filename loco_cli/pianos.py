@@ -51,6 +51,8 @@ _ONSET_DB = -40.0
 SCORE_TEMPO = (0.8, 1.25)
 #: ``--scores``: onsets move by a normal jitter of this many seconds (a pianist's timing, chords spread).
 SCORE_JITTER_S = 0.008
+#: ``--scores``: a note on a pitch struck less than this many seconds before (played time) is left out.
+SCORE_UNISON_S = 0.05
 
 
 def note_number(name: str, accidental: str | None, octave: int) -> int:
@@ -235,7 +237,8 @@ def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tu
     :data:`SCORE_JITTER_S` (chords spread, as a pianist's do); velocities keep the score's dynamics
     relative to its mean, scaled to a random level (0.35-1.0) with a per-note jitter (sd 0.08), within
     0.1-1; pitches beyond the keyboard (MIDI 21-108) move by octaves onto it; notes that start in the
-    last 0.5 s are left out."""
+    last 0.5 s are left out, and so is a note whose pitch was struck less than :data:`SCORE_UNISON_S`
+    before it (parts in unison: one key on a piano)."""
     r = rng.uniform(*SCORE_TEMPO)
     onsets = np.array([on for on, *_ in score.notes])
     last = max(0.0, score.end - duration / r)
@@ -244,7 +247,7 @@ def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tu
     lead = rng.uniform(0.3, 0.7)
     mean_vel = float(np.mean([v for *_, v in score.notes]))
     level = rng.uniform(0.35, 1.0)
-    notes = []
+    notes, struck = [], {}
     for on, off, pitch, vel in score.notes:
         t = lead + (on - start) * r
         if t < lead - 1e-9 or t >= duration - 0.5:
@@ -253,6 +256,9 @@ def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tu
             pitch += 12
         while pitch > 108:
             pitch -= 12
+        if t - struck.get(pitch, -1.0) < SCORE_UNISON_S:
+            continue  # two parts on one pitch at once (a unison) are one key on a piano
+        struck[pitch] = t
         t = max(0.0, t + rng.normal(0.0, SCORE_JITTER_S))
         v = float(np.clip(level * vel / mean_vel + rng.normal(0.0, 0.08), 0.1, 1.0))
         notes.append((t, int(pitch), v, max(0.05, (off - on) * r)))

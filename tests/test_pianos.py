@@ -334,6 +334,11 @@ def test_score_excerpt_plays_the_piece_on_the_keyboard(tmp_path):
     assert 24 in {p for _, p, *_ in notes}  # MIDI 12, below the keyboard, moved up by an octave
     soft, loud = (min(v for _, p, v, _ in notes if p == q) for q in (60, 72))  # the score's crescendo survives
     assert soft < loud
+    unison = load_score(str(_score_file(tmp_path / "unison.mid", [(1.0, 60, 80, 0.5, 0), (1.0, 60, 80, 0.5, 1),
+                                                                   (1.01, 48, 80, 0.5, 2), (1.02, 72, 80, 0.5, 3),
+                                                                   (1.5, 60, 80, 0.5, 0)])))
+    notes, _ = score_excerpt(np.random.default_rng(0), unison, 10.0)
+    assert sorted(p for _, p, *_ in notes) == [48, 60, 60, 72]  # two parts on one key at once: one note
 
 
 def test_write_corpus_with_scores(piano, tmp_path):
