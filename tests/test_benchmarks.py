@@ -274,3 +274,20 @@ def test_memory_bench_merge_keeps_rows_not_measured_again():
         ("drums", "before", 2000.0), ("piano", "now", 350.0), ("drums", "now", 290.0)]
     assert merged[0]["command"] == "bench_memory.py --before /tmp/old" and merged[1]["command"] == "older"
     assert merged[2]["command"] == "bench_memory.py --merge m"
+
+
+def test_model_cards_are_written_from_their_records():
+    build = _module("build_models")
+    import json
+
+    for name in ("drums", "piano"):
+        record = json.loads((ROOT / "models" / f"{name}.json").read_text())
+        assert build.card(record) == (ROOT / "models" / f"{name}.md").read_text(), (
+            f"models/{name}.md is stale: python benchmarks/build_models.py {name} --cards-only")
+
+
+def test_repertoire_composers_are_split_and_named():
+    rep = _module("repertoire_midi")
+    assert not set(rep.TRAIN) & set(rep.TEST) and set(rep.TRAIN) | set(rep.TEST) == set(rep.COMPOSERS)
+    assert rep.composer("schumann_clara_polonaise_op1n3") == "C. Schumann"
+    assert rep.composer("bach_bwv244-29-a") == "J. S. Bach" and rep.composer("cpebach_h186") == "C. P. E. Bach"
