@@ -95,6 +95,16 @@ built by build_models.py piano on two threads" --json benchmarks/results/piano_l
         loco eval --model runs/${r%%:*} --data $P/prepared --split val --tune --out runs/recal/${r##*:}.pt; done
     # then the rows shipped, build3_s0 and recal_* on both test sets: the command stored with them in the file
     # (each row keeps the command that scored it, in the file)
+    # composed music (loco synth --scores; make repertoire): the build with composed training pieces, its
+    # composed test sets, and a pilot with half of the 72 training pieces composed (rendered at aaaab74,
+    # before parts in unison became one key; one thread each, two at a time)
+    make repertoire && python benchmarks/build_models.py piano --work runs/build-comp
+    git checkout aaaab74 -- loco_cli && python benchmarks/render_piano_train.py --span 28-100 \
+        --scores .samples/repertoire/train --score-share 0.5 --work runs/prep50 && git checkout HEAD -- loco_cli
+    for s in 0 1; do loco --threads 1 train runs/prep50/prepared --out runs/prep50/s$s --loss loco --steps 6000 \
+        --seed $s --recipe benchmarks/recipes/piano_level.toml; done
+    # then the composed test sets (salamander_composed, vsco_composed: runs/build-comp/piano/prepared-composed,
+    # prepared-vsco_composed) for the rows named there: the command stored with those rows in the file
 
 A model whose front-end differs from the test set's gets its features computed from the test set's audio.
 (The 46 ms runs were trained on one thread each, two at a time; the others alone on two threads.)

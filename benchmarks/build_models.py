@@ -350,9 +350,13 @@ def _composed_record(root: Path, reports: dict) -> dict:
             if train.is_file() else [],
             "composed_test_works": sorted(set(json.loads((root / "test-composed" / "corpus.json").read_text())
                                               ["scores"]["pieces"].values())),
-            "composed_density": [round(sum(c["events"].values()) / c["seconds"], 2) for c in
-                                 (json.loads((root / folder / "corpus.json").read_text())
-                                  for folder in ("test-composed", "test-corpus"))]}
+            "composed_density": composed_density(root)}
+
+
+def composed_density(root: Path) -> list[float]:
+    """Notes per second in the composed and in the generated test pieces of a build's work folder."""
+    return [round(sum(c["events"].values()) / c["seconds"], 2)
+            for c in (json.loads((root / folder / "corpus.json").read_text()) for folder in ("test-composed", "test-corpus"))]
 
 
 def _vsco_record(root: Path, scored) -> dict:
@@ -594,7 +598,12 @@ def piano_card(r: dict) -> str:
         *[f"| {k['name']} | {k['licence']} |" for k in r["test_pianos"] + r.get("vsco_pianos", [])], "",
         "Why the weights may be shipped: every library above allows redistribution and derived works "
         f"(MIT, GPL-2, public domain, CC BY 3.0); the model file holds {r['params']} learned numbers and no "
-        "sample data. This table gives the attribution CC BY asks for.", "",
+        "sample data. This table gives the attribution CC BY asks for."
+        + (" The composed training pieces play music21's corpus (PyPI `music21`, BSD; `music21/corpus/license.txt`): "
+           "works out of copyright (J. S. Bach, C. P. E. Bach, Handel, Corelli, Haydn, Mozart) in encodings that "
+           "music21 distributes with the encoders' permission, some of them not for commercial use; the weights hold "
+           "no note of them. A model free of them: set `SPECS['piano']['score_tracks']` to 0 in "
+           "`benchmarks/build_models.py` and build again." if spec.get("score_tracks") else ""), "",
         "## Model",
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: MIDI pitches "
         f"{r['classes'][0]}-{r['classes'][-1]}.",

@@ -291,3 +291,21 @@ def test_repertoire_composers_are_split_and_named():
     assert not set(rep.TRAIN) & set(rep.TEST) and set(rep.TRAIN) | set(rep.TEST) == set(rep.COMPOSERS)
     assert rep.composer("schumann_clara_polonaise_op1n3") == "C. Schumann"
     assert rep.composer("bach_bwv244-29-a") == "J. S. Bach" and rep.composer("cpebach_h186") == "C. P. E. Bach"
+
+
+def test_piano_contexts_of_notes_and_their_recall(tmp_path):
+    ctx = _module("bench_piano_contexts")
+    notes = [(1.0, 3.0, 60), (1.01, 1.5, 64), (1.2, 1.4, 60), (2.0, 2.5, 67)]
+    c = ctx.note_contexts(notes)
+    assert c[:, 0].tolist() == [float("inf"), float("inf"), pytest.approx(0.2), float("inf")]  # since the same key
+    assert c[:, 1].tolist() == [0, 0, 2, 1]  # keys held (struck over 50 ms before, not released)
+    assert c[:, 2].tolist() == [1, 1, 0, 0]  # struck with it (within 30 ms)
+    assert c[3, 3] == pytest.approx(0.8) and c[2, 4] == pytest.approx(0.2)
+    assert ctx.found(notes, [(1.04, 60), (2.2, 67), (1.3, 64)]).tolist() == [True, False, False, False]
+    (tmp_path / "c").mkdir()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "c" / "a.txt").write_text("OnsetTime\tOffsetTime\tMidiPitch\n" + "".join(f"{a} {b} {p}\n" for a, b, p in notes))
+    (tmp_path / "d" / "a.csv").write_text("time,label,confidence\n1.04,60,0.9\n1.2,60,0.8\n")
+    out = ctx.recall_by_context(tmp_path / "c", tmp_path / "d")
+    assert out["notes"] == 4 and out["recall"] == 0.5
+    assert out["since_same_key_s"] == {"0.15-0.3": {"notes": 1, "recall": 1.0}, "1.2+": {"notes": 3, "recall": 0.3333}}

@@ -1,0 +1,107 @@
+"""Benchmark: which piano notes a model misses: recall by the note's context (time since its key was last
+struck, keys held, notes struck with it, nearest other onset, note length).
+
+    loco detect runs/models/piano/test-composed --out runs/ctx/new --model models/piano.pt
+    python benchmarks/bench_piano_contexts.py --corpus runs/models/piano/test-composed \\
+        --detections NAME=runs/ctx/new [NAME=DIR ...] [--json benchmarks/results/piano_contexts.json]
+
+A note is found when a detection of its pitch lies within 50 ms of its onset (a detection may find more
+than one note here, unlike mir_eval's one-to-one matching, so recall is a little higher than the note
+recall of ``bench_piano.py``). The corpus is a ``loco synth piano`` folder (``<name>.txt``: ``OnsetTime
+OffsetTime MidiPitch`` rows, offsets where the key or the pedal releases it); the detections are ``loco
+detect`` CSVs named like the audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_seeds import environment, write_json  # noqa: E402
+
+TOLERANCE_S = 0.05
+_INF = float("inf")
+#: context -> (column, bin edges); the last bin (``"LO+"``) is open.
+CONTEXTS = {
+    "since_same_key_s": (0, [0, 0.15, 0.3, 0.6, 1.2, _INF]),
+    "keys_held": (1, [0, 1, 3, 6, 10, _INF]),
+    "struck_with_it": (2, [0, 1, 2, 4, _INF]),
+    "nearest_other_onset_s": (3, [0, 0.08, 0.15, 0.3, _INF]),
+    "note_length_s": (4, [0, 0.1, 0.2, 0.4, 1.0, _INF]),
+}
+
+
+def note_contexts(notes: list[tuple[float, float, int]]) -> np.ndarray:
+    """``(N, 5)`` contexts of each note ``(onset_s, offset_s, pitch)``: seconds since its key was last struck
+    (inf if never), keys held at its onset (struck over 50 ms before, not yet released), other notes struck
+    within 30 ms, seconds to the nearest other onset beyond 30 ms (inf if none), its length (s)."""
+    on = np.array([n[0] for n in notes])
+    off = np.array([n[1] for n in notes])
+    pitch = np.array([n[2] for n in notes])
+    rows = []
+    for t, o, p in notes:
+        before = on[(pitch == p) & (on < t)]
+        others = np.abs(on[np.abs(on - t) > 0.03] - t)
+        rows.append((t - before.max() if before.size else _INF, int(((on < t - 0.05) & (off > t)).sum()),
+                     int((np.abs(on - t) <= 0.03).sum()) - 1, others.min() if others.size else _INF, o - t))
+    return np.array(rows, dtype=float).reshape(-1, 5)
+
+
+def found(notes, detections: list[tuple[float, int]]) -> np.ndarray:
+    """Whether each note has a detection of its pitch within :data:`TOLERANCE_S` of its onset."""
+    by_pitch: dict[int, np.ndarray] = {}
+    for t, p in detections:
+        by_pitch.setdefault(p, []).append(t)
+    by_pitch = {p: np.array(ts) for p, ts in by_pitch.items()}
+    return np.array([p in by_pitch and bool((np.abs(by_pitch[p] - t) <= TOLERANCE_S).any()) for t, _, p in notes])
+
+
+def read_corpus_notes(path: Path) -> list[tuple[float, float, int]]:
+    rows = [line.split() for line in path.read_text().splitlines()[1:] if line.strip()]
+    return sorted((float(a), float(b), int(p)) for a, b, p in rows)
+
+
+def read_detections(path: Path) -> list[tuple[float, int]]:
+    with path.open() as f:
+        return [(float(r["time"]), int(r["label"])) for r in csv.DictReader(f)]
+
+
+def recall_by_context(corpus: Path, detections: Path) -> dict:
+    ctx, hit = [], []
+    for ann in sorted(corpus.glob("*.txt")):
+        notes = read_corpus_notes(ann)
+        ctx.append(note_contexts(notes))
+        hit.append(found(notes, read_detections(detections / f"{ann.stem}.csv")))
+    c, h = np.concatenate(ctx), np.concatenate(hit)
+    out = {"notes": int(h.size), "recall": round(float(h.mean()), 4)}
+    for name, (col, edges) in CONTEXTS.items():
+        out[name] = {}
+        for lo, hi in zip(edges[:-1], edges[1:], strict=False):
+            m = (c[:, col] >= lo) & ((c[:, col] < hi) | (hi == _INF))
+            if m.any():
+                out[name][f"{lo:g}+" if hi == _INF else f"{lo:g}-{hi:g}"] = {"notes": int(m.sum()), "recall": round(float(h[m].mean()), 4)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True, type=Path)
+    parser.add_argument("--detections", action="append", required=True, help="NAME=DIR of loco detect CSVs")
+    parser.add_argument("--json", default=None)
+    a = parser.parse_args()
+    doc = {"benchmark": "piano_contexts", "corpus": str(a.corpus), "command": " ".join(sys.argv),
+           "environment": environment("cpu"), "models": {}}
+    for spec in a.detections:
+        name, _, folder = spec.partition("=")
+        doc["models"][name] = recall_by_context(a.corpus, Path(folder))
+    write_json(doc, a.json)
+
+
+if __name__ == "__main__":
+    main()
