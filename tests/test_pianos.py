@@ -384,3 +384,22 @@ def test_score_errors(piano, tmp_path):
     with pytest.raises(InvalidOption, match="score-share"):
         write_corpus("piano", tmp_path / "c", n_tracks=1, duration=3.0, renderer="samples", pianos=str(piano),
                      scores=str(drums), score_share=0)
+
+
+def test_cli_synth_piano_with_scores(piano, tmp_path):
+    from typer.testing import CliRunner
+
+    from loco_cli.cli import app
+
+    runner = CliRunner()
+    midi = _score_file(tmp_path / "piece.mid")
+    out = tmp_path / "corpus"
+    result = runner.invoke(app, ["synth", "piano", str(out), "--tracks", "2", "--duration", "3", "--renderer",
+                                 "samples", "--pianos", str(piano), "--scores", str(midi), "--score-share", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "corpus.json").read_text())["scores"]["pieces"] == {"tiny_grand_001": "piece"}
+    (tmp_path / "bad.mid").write_text("not midi")
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c2"), "--renderer", "samples", "--pianos", str(piano),
+                                 "--scores", str(tmp_path / "bad.mid")])
+    assert result.exit_code == 2 and "bad.mid: not a readable standard MIDI file" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "c2").exists()
