@@ -145,7 +145,7 @@ def write_corpus(
     composed pieces (:func:`loco_cli.pianos.score_excerpt`, each drawn at random per piece) instead of
     loco's generated ones; ``score_share`` of the pieces do, spread evenly (piece ``i`` plays a score when
     ``floor((i + 1) * share) > floor(i * share)``), the others are generated as without ``scores``.
-    ``corpus.json`` names each composed piece's file and start.
+    ``corpus.json`` names the work (its MIDI file's stem) each composed piece plays.
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
