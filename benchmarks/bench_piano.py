@@ -103,6 +103,18 @@ built by build_models.py piano on two threads" --json benchmarks/results/piano_l
         --scores .samples/repertoire/train --score-share 0.5 --work runs/prep50 && git checkout HEAD -- loco_cli
     for s in 0 1; do loco --threads 1 train runs/prep50/prepared --out runs/prep50/s$s --loss loco --steps 6000 \
         --seed $s --recipe benchmarks/recipes/piano_level.toml; done
+    # 72 more composed pieces (seed 42) next to the build's two parts (more_composed_s0, one thread):
+    PIANOS=$(python -c "import sys; sys.path.insert(0, 'benchmarks'); from build_models import PIANO_TRAIN; \
+print(','.join(PIANO_TRAIN))")
+    loco synth piano runs/pcomp2/train-corpus/composed2 --tracks 72 --seed 42 --duration 30 --renderer samples \
+        --pianos "$PIANOS" --scores .samples/repertoire/train
+    cp -al runs/build-comp/piano/train-corpus/{generated,composed} runs/pcomp2/train-corpus/
+    loco prepare runs/pcomp2/train-corpus runs/pcomp2/prepared --preset piano --split none
+    loco --threads 1 train runs/pcomp2/prepared --out runs/pcomp2/s0 --loss loco --steps 6000 --seed 0 \
+        --recipe benchmarks/recipes/piano_level.toml
+    # a third seed of the build (composed_build_s2, one thread):
+    loco --threads 1 train runs/build-comp/piano/prepared --out runs/build-comp/piano/run-s2 --loss loco \
+        --steps 6000 --seed 2 --recipe benchmarks/recipes/piano_level.toml
     # then the composed test sets (salamander_composed, vsco_composed: runs/build-comp/piano/prepared-composed,
     # prepared-vsco_composed) for the rows named there: the command stored with those rows in the file
 
