@@ -314,10 +314,14 @@ def recalibrate(name: str, work: Path) -> dict:
         start = root / f"{name}-level.pt"
         atomic_save(payload, start)
     evaluate_model(start, root / "prepared", split="val", tune=True, tuned_out=tuned)
-    keys = {"drums": ("dry", "mix")}.get(name, ("test", "vsco"))
+    keys = {"drums": ("dry", "mix")}.get(name, ("test", "vsco", "composed", "vsco_composed"))
     if name == "piano" and not (root / "prepared-vsco" / "dataset.json").is_file():  # a build before the second piano
         piano_vsco_corpus(root)
         prepare_test(name, root / "test-vsco", root / "prepared-vsco")
+    if name == "piano" and not (root / "prepared-composed" / "dataset.json").is_file():  # a build before composed music
+        piano_composed_corpora(root)
+        for key, folder in (("composed", "test-composed"), ("vsco_composed", "test-vsco-composed")):
+            prepare_test(name, root / folder, root / f"prepared-{key}")
     reports = {key: evaluate_model(tuned, root / f"prepared-{key}", split="train") for key in keys}
     report, info = reports[keys[0]]
     loaded = load_model(tuned)
@@ -335,6 +339,7 @@ def recalibrate(name: str, work: Path) -> dict:
         r["mix_report"] = reports["mix"][0].report
     else:
         r.update(_vsco_record(root, reports["vsco"]))
+        r.update(_composed_record(root, reports))
     return r
 
 
