@@ -112,6 +112,8 @@ print(','.join(PIANO_TRAIN))")
     loco prepare runs/pcomp2/train-corpus runs/pcomp2/prepared --preset piano --split none
     loco --threads 1 train runs/pcomp2/prepared --out runs/pcomp2/s0 --loss loco --steps 6000 --seed 0 \
         --recipe benchmarks/recipes/piano_level.toml
+    loco train runs/pcomp2/prepared --out runs/pcomp2/s1 --loss loco --steps 6000 --seed 1 \
+        --recipe benchmarks/recipes/piano_level.toml      # more_composed_s1, two threads
     # a third seed of the build (composed_build_s2, one thread):
     loco --threads 1 train runs/build-comp/piano/prepared --out runs/build-comp/piano/run-s2 --loss loco \
         --steps 6000 --seed 2 --recipe benchmarks/recipes/piano_level.toml
