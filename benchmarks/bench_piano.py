@@ -99,6 +99,7 @@ built by build_models.py piano on two threads" --json benchmarks/results/piano_l
     # composed test sets, and a pilot with half of the 72 training pieces composed (rendered at aaaab74,
     # before parts in unison became one key; one thread each, two at a time)
     make repertoire && python benchmarks/build_models.py piano --work runs/build-comp
+    git show 9705b51:models/piano.pt > runs/piano-prev.pt     # before_composed: the model shipped before it
     git checkout aaaab74 -- loco_cli && python benchmarks/render_piano_train.py --span 28-100 \
         --scores .samples/repertoire/train --score-share 0.5 --work runs/prep50 && git checkout HEAD -- loco_cli
     for s in 0 1; do loco --threads 1 train runs/prep50/prepared --out runs/prep50/s$s --loss loco --steps 6000 \

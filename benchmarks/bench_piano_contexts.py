@@ -5,6 +5,11 @@ struck, keys held, notes struck with it, nearest other onset, note length).
     python benchmarks/bench_piano_contexts.py --corpus runs/models/piano/test-composed \\
         --detections NAME=runs/ctx/new [NAME=DIR ...] [--json benchmarks/results/piano_contexts.json]
 
+The committed files: ``piano_contexts.json`` (the composed test pieces, ``test-composed``) and
+``piano_contexts_generated.json`` (loco's test pieces, ``test-corpus``), each with ``shipped=`` the
+detections of ``models/piano.pt`` and ``before_composed=`` those of the model shipped before it
+(``git show 9705b51:models/piano.pt``); each file keeps its command.
+
 A note is found when a detection of its pitch lies within 50 ms of its onset (a detection may find more
 than one note here, unlike mir_eval's one-to-one matching, so recall is a little higher than the note
 recall of ``bench_piano.py``). The corpus is a ``loco synth piano`` folder (``<name>.txt``: ``OnsetTime
