@@ -244,6 +244,9 @@ class ModelConfig(_Config):
     key_ratios: tuple[float, ...] = (0.5, 0.9439, 1.0, 1.0595, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
     key_channels: int = 32
     key_dilations: tuple[int, ...] = (1, 2, 4, 8)
+    # keys only: every key also reads the frame's broadband context, the same for all keys: per feature
+    # channel the mean over bands and the mean over bands of the rise since the frame before
+    key_context: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -257,6 +260,14 @@ class ModelConfig(_Config):
             raise ConfigError("conv_filters and freq_pools must have the same length")
         if self.n_classes < 1 or self.n_bands < 1:
             raise ConfigError("n_classes and n_bands must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off (model files from before
+        the field existed stay the same)."""
+        d = super().to_dict()
+        if not d["key_context"]:
+            del d["key_context"]
+        return d
 
 
 DRUM_MODEL = ModelConfig()

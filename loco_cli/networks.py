@@ -241,6 +241,12 @@ class KeyNet(nn.Module):
     units and one logit per frame follow, with the same weights for every key; each key adds its own
     output bias, initialised by eq. 15 (LoCo [1]). Output: logits ``(batch, time, classes)``.
 
+    With ``cfg.key_context`` every key also reads ``2 * channels`` inputs that are the same for all keys:
+    per feature channel the normalised frame's mean over bands, and the mean over bands of its rise
+    since the frame before, ``mean_f max(0, h[t, f] - h[t - 1, f])`` (spectral flux; 0 at the first frame):
+    the broadband hammer attack that marks a key struck again while it rings, or under many held keys,
+    where its own partials barely rise.
+
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
     network over keys makes every note of every key a training example for all of them, and keeps
@@ -256,7 +262,7 @@ class KeyNet(nn.Module):
         self.register_buffer("band_index", torch.zeros(cfg.n_classes, n_ratios, 2, dtype=torch.long))
         self.register_buffer("band_weight", torch.zeros(cfg.n_classes, n_ratios, 2))
         self.register_buffer("position", torch.zeros(cfg.n_classes))
-        channels = cfg.in_channels * n_ratios + 1
+        channels = cfg.in_channels * n_ratios + 1 + (2 * cfg.in_channels if cfg.key_context else 0)
         self.convs = nn.ModuleList()
         for d in cfg.key_dilations:
             self.convs.append(nn.Conv1d(channels, cfg.key_channels, cfg.kernel_time, dilation=d))
@@ -297,10 +303,14 @@ class KeyNet(nn.Module):
                                        check_invariants=False, is_coalesced=False)
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> list[torch.Tensor]:
-        """Zero streaming state: the last ``(kernel_time - 1) * dilation`` inputs of each layer."""
+        """Zero streaming state: the last ``(kernel_time - 1) * dilation`` inputs of each layer; with
+        ``key_context`` also the last normalised frame ``(batch, 0 or 1, channels, bands)`` (none yet)."""
         rows = batch * self.cfg.n_classes
-        return [torch.zeros(rows, conv.in_channels, (self.cfg.kernel_time - 1) * conv.dilation[0], device=device, dtype=dtype)
-                for conv in self.convs]
+        state = [torch.zeros(rows, conv.in_channels, (self.cfg.kernel_time - 1) * conv.dilation[0], device=device,
+                             dtype=dtype) for conv in self.convs]
+        if self.cfg.key_context:
+            state.append(torch.zeros(batch, 0, self.cfg.in_channels, self.cfg.n_bands, device=device, dtype=dtype))
+        return state
 
     def stream(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
         """Process a chunk ``(batch, time, [channels,] bands)`` -> ``(logits (batch, time, classes), state)``;
@@ -310,19 +320,27 @@ class KeyNet(nn.Module):
         c = self.cfg.n_classes
         if state is None:
             state = self.initial_state(b, x.device, x.dtype)
-        h = self.norm(x)  # (B, T, Ch, F)
-        ch, n_r = h.shape[2], self.band_index.shape[1]
+        frames = self.norm(x)  # (B, T, Ch, F)
+        ch, n_r = frames.shape[2], self.band_index.shape[1]
         # partials read as one sparse (C*R, F) x (F, B*T*Ch) product: 2 weights per row
-        h = torch.sparse.mm(self._reader(h.dtype), h.reshape(-1, h.shape[-1]).t())  # (C*R, B*T*Ch)
+        h = torch.sparse.mm(self._reader(frames.dtype), frames.reshape(-1, frames.shape[-1]).t())  # (C*R, B*T*Ch)
         h = h.reshape(c, n_r, b, t, ch).permute(2, 0, 4, 1, 3).reshape(b * c, ch * n_r, t)  # (B*C, Ch*R, T)
         pos = self.position.to(h.dtype).repeat(b)[:, None, None].expand(b * c, 1, t)
-        h = torch.cat([h, pos], 1)
-        new_state = []
+        parts, new_state = [h, pos], []
+        if self.cfg.key_context:
+            *state, prev = state
+            before = torch.cat([frames[:, :1] if prev.shape[1] == 0 else prev, frames[:, :-1]], 1)
+            context = torch.cat([frames.mean(-1), F.relu(frames - before).mean(-1)], -1)  # (B, T, 2 Ch)
+            parts.append(context.transpose(1, 2)[:, None].expand(b, c, -1, t).reshape(b * c, -1, t))
+            context_state = frames[:, -1:]
+        h = torch.cat(parts, 1)
         for conv, past in zip(self.convs, state, strict=True):
             h = torch.cat([past, h], 2)
             ctx = past.shape[2]
             new_state.append(h[:, :, h.shape[2] - ctx :])
             h = F.relu(conv(h))
+        if self.cfg.key_context:
+            new_state.append(context_state)
         h = self.out(F.relu(self.fc(h)))  # (B*C, 1, T)
         return h.reshape(b, c, t).transpose(1, 2) + self.key_bias, new_state
 

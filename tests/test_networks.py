@@ -30,11 +30,11 @@ def test_piano_preset_shapes():
     assert paper(torch.randn(1, 12, 2, 384)).shape == (1, 12, 88)
 
 
-def _keynet(pitches=(21, 60, 69, 108)):
+def _keynet(pitches=(21, 60, 69, 108), context=False):
     from loco_cli.config import PIANO_FEATURES
     from loco_cli.features import mel_centers
 
-    cfg = PIANO_MODEL.replace(n_classes=len(pitches))
+    cfg = PIANO_MODEL.replace(n_classes=len(pitches), key_context=context)
     model = build_model(cfg)
     model.set_layout(mel_centers(PIANO_FEATURES), list(pitches))
     return model, mel_centers(PIANO_FEATURES)
@@ -56,10 +56,11 @@ def test_keynet_reads_each_key_at_its_partials():
     assert model.position.tolist() == pytest.approx([(p - 64.5) / 24 for p in (21, 60, 69, 108)])
 
 
-def test_keynet_shares_weights_across_keys():
+@pytest.mark.parametrize("context", [False, True])
+def test_keynet_shares_weights_across_keys(context):
     """Keys differ only in the bands they read, their position input and their output bias: two keys
     pointed at the same bands with the same position and bias give the same logits."""
-    model, _ = _keynet((57, 69))  # A3, A4
+    model, _ = _keynet((57, 69), context)  # A3, A4
     model.eval()
     x = torch.randn(2, 50, 2, 384)
     with torch.no_grad():
@@ -74,8 +75,9 @@ def test_keynet_shares_weights_across_keys():
     torch.testing.assert_close(y[..., 0], before[..., 0], rtol=0, atol=0)
 
 
-def test_keynet_is_causal_and_streams_exactly():
-    model, _ = _keynet()
+@pytest.mark.parametrize("context", [False, True])
+def test_keynet_is_causal_and_streams_exactly(context):
+    model, _ = _keynet(context=context)
     model.eval()
     x = torch.randn(2, 90, 2, 384)
     with torch.no_grad():
@@ -88,6 +90,28 @@ def test_keynet_is_causal_and_streams_exactly():
             out, state = model.stream(x[:, a:b], state)
             parts.append(out)
     torch.testing.assert_close(torch.cat(parts, 1), y, rtol=1e-5, atol=1e-5)
+
+
+def test_keynet_context_is_band_mean_and_flux():
+    """With ``key_context`` the first layer reads 2 x channels more inputs: each channel's mean over bands
+    and its rectified rise since the frame before (0 at the first frame), the same for every key."""
+    model, _ = _keynet((60,), context=True)
+    plain, _ = _keynet((60,))
+    assert model.convs[0].in_channels == plain.convs[0].in_channels + 2 * PIANO_MODEL.in_channels
+    model.eval()
+    seen = []
+    model.convs[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    x = torch.zeros(1, 4, 2, 384)
+    x[0, 2, 0, :192] = 2.0  # frame 2: half the bands of channel 0 rise by 2, frame 3 falls back
+    with torch.no_grad():
+        model(x)
+    context = seen[0][0, -4:, -4:]  # (2 x channels, frames), the frames after the causal padding
+    torch.testing.assert_close(context[0], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # band mean, channel 0
+    torch.testing.assert_close(context[1], torch.zeros(4))
+    torch.testing.assert_close(context[2], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # flux: the rise only
+    torch.testing.assert_close(context[3], torch.zeros(4))
+    assert "key_context" not in PIANO_MODEL.to_dict()  # files from before the field keep their hash
+    assert ModelConfig.from_dict(model.cfg.to_dict()).key_context
 
 
 def test_keynet_layout_travels_in_the_state_dict():
