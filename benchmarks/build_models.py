@@ -50,7 +50,7 @@ SPECS = {
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
               "level_dbfs": LEVEL_DBFS},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": "piano", "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
+              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -611,7 +611,10 @@ def piano_card(r: dict) -> str:
            "`benchmarks/build_models.py` and build again." if spec.get("score_tracks") else ""), "",
         "## Model",
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: MIDI pitches "
-        f"{r['classes'][0]}-{r['classes'][-1]}.",
+        f"{r['classes'][0]}-{r['classes'][-1]}."
+        + (" Every key also reads the frame's broadband context, the same for all keys: each feature channel's "
+           "mean over bands and its spectral flux (`key_context`; docs/real-audio.md, Held-out libraries)."
+           if load_model(HERE / (r['name'] + '.pt')).model.cfg.key_context else ""),
         f"- Features: {_feature_text(load_model(HERE / (r['name'] + '.pt')).features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
         f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",

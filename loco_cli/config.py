@@ -245,8 +245,10 @@ class ModelConfig(_Config):
     key_channels: int = 32
     key_dilations: tuple[int, ...] = (1, 2, 4, 8)
     # keys only: every key also reads the frame's broadband context, the same for all keys: per feature
-    # channel the mean over bands and the mean over bands of the rise since the frame before
+    # channel and per region of ``key_context_regions`` consecutive groups of bands (as equal as they
+    # divide), the mean over the region's bands and the mean of their rise since the frame before
     key_context: bool = False
+    key_context_regions: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -254,6 +256,8 @@ class ModelConfig(_Config):
         if self.arch == "keys" and (not self.key_ratios or min(self.key_ratios) <= 0 or not self.key_dilations
                                     or min(self.key_dilations) < 1 or self.key_channels < 1):
             raise ConfigError("keys: need positive key_ratios, key_dilations >= 1 and key_channels >= 1")
+        if not 1 <= self.key_context_regions <= self.n_bands:
+            raise ConfigError(f"key_context_regions must lie in 1..n_bands ({self.n_bands})")
         if self.rnn not in ("lstm", "gru"):
             raise ConfigError(f"rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.conv_filters) != len(self.freq_pools):
@@ -262,11 +266,13 @@ class ModelConfig(_Config):
             raise ConfigError("n_classes and n_bands must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off (model files from before
-        the field existed stay the same)."""
+        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off and ``key_context_regions`` when
+        it is 1 (model files from before the fields existed stay the same)."""
         d = super().to_dict()
         if not d["key_context"]:
             del d["key_context"]
+        if d["key_context_regions"] == 1:
+            del d["key_context_regions"]
         return d
 
 
@@ -276,7 +282,11 @@ DRUM_MODEL = ModelConfig()
 #: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (75-85x against 118-131x real
 #: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
 #: and its seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
-PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384)
+#: Every key also reads the frame's broadband context (``key_context``: each feature channel's band mean and
+#: spectral flux): on the shipped build's pieces, four runs against three without it, held-out Salamander note
+#: F1 0.792-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
+#: and the same speed (``piano_libraries.json``; docs/real-audio.md; the recipes from before it set it off).
+PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.
 PAPER_PIANO_MODEL = ModelConfig(

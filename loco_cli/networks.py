@@ -241,11 +241,12 @@ class KeyNet(nn.Module):
     units and one logit per frame follow, with the same weights for every key; each key adds its own
     output bias, initialised by eq. 15 (LoCo [1]). Output: logits ``(batch, time, classes)``.
 
-    With ``cfg.key_context`` every key also reads ``2 * channels`` inputs that are the same for all keys:
-    per feature channel the normalised frame's mean over bands, and the mean over bands of its rise
-    since the frame before, ``mean_f max(0, h[t, f] - h[t - 1, f])`` (spectral flux; 0 at the first frame):
-    the broadband hammer attack that marks a key struck again while it rings, or under many held keys,
-    where its own partials barely rise.
+    With ``cfg.key_context`` every key also reads ``2 * channels * key_context_regions`` inputs that are the
+    same for all keys: per feature channel and region (``key_context_regions`` consecutive groups of bands),
+    the normalised frame's mean over the region's bands, and the mean of its rise since the frame before,
+    ``mean_f max(0, h[t, f] - h[t - 1, f])`` (spectral flux; 0 at the first frame): the broadband hammer
+    attack that marks a key struck again while it rings, or under many held keys, where its own partials
+    barely rise.
 
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
@@ -262,7 +263,12 @@ class KeyNet(nn.Module):
         self.register_buffer("band_index", torch.zeros(cfg.n_classes, n_ratios, 2, dtype=torch.long))
         self.register_buffer("band_weight", torch.zeros(cfg.n_classes, n_ratios, 2))
         self.register_buffer("position", torch.zeros(cfg.n_classes))
-        channels = cfg.in_channels * n_ratios + 1 + (2 * cfg.in_channels if cfg.key_context else 0)
+        channels = cfg.in_channels * n_ratios + 1 + (2 * cfg.in_channels * cfg.key_context_regions if cfg.key_context else 0)
+        # (bands, regions): each region's mean over its bands, regions as np.array_split divides the bands
+        regions = torch.zeros(cfg.n_bands, cfg.key_context_regions)
+        for j, idx in enumerate(np.array_split(np.arange(cfg.n_bands), cfg.key_context_regions)):
+            regions[idx, j] = 1.0 / len(idx)
+        self.register_buffer("regions", regions, persistent=False)
         self.convs = nn.ModuleList()
         for d in cfg.key_dilations:
             self.convs.append(nn.Conv1d(channels, cfg.key_channels, cfg.kernel_time, dilation=d))
@@ -330,7 +336,8 @@ class KeyNet(nn.Module):
         if self.cfg.key_context:
             *state, prev = state
             before = torch.cat([frames[:, :1] if prev.shape[1] == 0 else prev, frames[:, :-1]], 1)
-            context = torch.cat([frames.mean(-1), F.relu(frames - before).mean(-1)], -1)  # (B, T, 2 Ch)
+            means = torch.cat([frames, F.relu(frames - before)], 2) @ self.regions.to(frames.dtype)  # (B, T, 2 Ch, R)
+            context = means.reshape(b, t, -1)  # (B, T, 2 Ch R)
             parts.append(context.transpose(1, 2)[:, None].expand(b, c, -1, t).reshape(b * c, -1, t))
             context_state = frames[:, -1:]
         h = torch.cat(parts, 1)

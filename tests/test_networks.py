@@ -110,8 +110,30 @@ def test_keynet_context_is_band_mean_and_flux():
     torch.testing.assert_close(context[1], torch.zeros(4))
     torch.testing.assert_close(context[2], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # flux: the rise only
     torch.testing.assert_close(context[3], torch.zeros(4))
-    assert "key_context" not in PIANO_MODEL.to_dict()  # files from before the field keep their hash
+    assert "key_context" not in PIANO_MODEL.replace(key_context=False).to_dict()  # older files keep their hash
+    assert PIANO_MODEL.key_context and not ModelConfig.from_dict({"arch": "keys"}).key_context  # older files: off
     assert ModelConfig.from_dict(model.cfg.to_dict()).key_context
+
+
+def test_keynet_context_regions_average_their_own_bands():
+    """``key_context_regions`` splits the bands into consecutive groups: a rise in the lower half of the
+    bands shows in the first region's mean and flux only."""
+    model, _ = _keynet((60,), context=True)
+    model = build_model(model.cfg.replace(key_context_regions=2))
+    model.eval()
+    seen = []
+    model.convs[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    x = torch.zeros(1, 3, 2, 384)
+    x[0, 1, 1, :96] = 4.0  # frame 1, channel 1: a quarter of the bands, all in the lower region
+    with torch.no_grad():
+        model(x)
+    context = seen[0][0, -8:, -3:]  # rows: (mean, flux) x channels x regions, in that order
+    expected = torch.zeros(8, 3)
+    expected[1 * 2 + 0, 1] = 2.0  # mean, channel 1, lower region: 4 over half of its 192 bands
+    expected[2 * 2 + 1 * 2 + 0, 1] = 2.0  # flux, channel 1, lower region
+    torch.testing.assert_close(context, expected)
+    with pytest.raises(ValueError):
+        ModelConfig(arch="keys", key_context_regions=0)
 
 
 def test_keynet_layout_travels_in_the_state_dict():
