@@ -7,8 +7,9 @@ struck, keys held, notes struck with it, nearest other onset, note length).
 
 The committed files: ``piano_contexts.json`` (the composed test pieces, ``test-composed``) and
 ``piano_contexts_generated.json`` (loco's test pieces, ``test-corpus``), each with ``shipped=`` the
-detections of ``models/piano.pt`` and ``before_composed=`` those of the model shipped before it
-(``git show 9705b51:models/piano.pt``); each file keeps its command.
+detections of ``models/piano.pt``, ``before_context=`` those of the model shipped before it, without the
+broadband key context (``git show d6c0637:models/piano.pt``), and ``before_composed=`` those of the one
+before that, trained without composed music (``git show 9705b51:models/piano.pt``); each file keeps its command.
 
 A note is found when a detection of its pitch lies within 50 ms of its onset (a detection may find more
 than one note here, unlike mir_eval's one-to-one matching, so recall is a little higher than the note
