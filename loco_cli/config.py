@@ -244,9 +244,9 @@ class ModelConfig(_Config):
     key_ratios: tuple[float, ...] = (0.5, 0.9439, 1.0, 1.0595, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
     key_channels: int = 32
     key_dilations: tuple[int, ...] = (1, 2, 4, 8)
-    # keys only: every key also reads the frame's broadband context, the same for all keys: per feature
-    # channel and per region of ``key_context_regions`` consecutive groups of bands (as equal as they
-    # divide), the mean over the region's bands and the mean of their rise since the frame before
+    # keys only (other archs ignore them): every key also reads the frame's broadband context, the same for
+    # all keys: per feature channel and per region of ``key_context_regions`` consecutive groups of bands (as
+    # equal as they divide), the mean over the region's bands and the mean of their rise since the frame before
     key_context: bool = False
     key_context_regions: int = 1
 
@@ -277,7 +277,7 @@ class ModelConfig(_Config):
 
 
 DRUM_MODEL = ModelConfig()
-#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~13k parameters.
+#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~14k parameters.
 #: A 29k one (``benchmarks/recipes/piano_m.toml``) trained more evenly over two seeds (held-out Salamander
 #: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (75-85x against 118-131x real
 #: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
