@@ -560,6 +560,7 @@ def _composed_text(r: dict) -> list[str]:
 def piano_card(r: dict) -> str:
     """The piano model's card: the held-out piano first, the data and their licences, what fails."""
     spec, rep, n = r["spec"], r["report"], r["notes"]
+    shipped = load_model(HERE / (r["name"] + ".pt"))
     lines = [
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
@@ -614,8 +615,8 @@ def piano_card(r: dict) -> str:
         f"{r['classes'][0]}-{r['classes'][-1]}."
         + (" Every key also reads the frame's broadband context, the same for all keys: each feature channel's "
            "mean over bands and its spectral flux (`key_context`; docs/real-audio.md, Held-out libraries)."
-           if load_model(HERE / (r['name'] + '.pt')).model.cfg.key_context else ""),
-        f"- Features: {_feature_text(load_model(HERE / (r['name'] + '.pt')).features)}.",
+           if shipped.model.cfg.key_context else ""),
+        f"- Features: {_feature_text(shipped.features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
         f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",
         "## Known to fail",
