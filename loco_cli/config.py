@@ -283,8 +283,8 @@ DRUM_MODEL = ModelConfig()
 #: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
 #: and its seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
 #: Every key also reads the frame's broadband context (``key_context``: each feature channel's band mean and
-#: spectral flux): on the shipped build's pieces, four runs against three without it, held-out Salamander note
-#: F1 0.792-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
+#: spectral flux): on the shipped build's pieces, five runs against three without it, held-out Salamander note
+#: F1 0.773-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
 #: and the same speed (``piano_libraries.json``; docs/real-audio.md; the recipes from before it set it off).
 PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);

@@ -245,8 +245,8 @@ class KeyNet(nn.Module):
     same for all keys: per feature channel and region (``key_context_regions`` consecutive groups of bands),
     the normalised frame's mean over the region's bands, and the mean of its rise since the frame before,
     ``mean_f max(0, h[t, f] - h[t - 1, f])`` (spectral flux; 0 at the first frame): the frame's loudness
-    and onset strength, which the key's own partials do not show (held-out piano note F1 +0.03 over
-    four runs against three, docs/real-audio.md).
+    and onset strength, which the key's own partials do not show (held-out piano note F1 +0.02-0.03 on the means of
+    five runs against three, docs/real-audio.md).
 
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
