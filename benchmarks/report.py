@@ -406,6 +406,29 @@ def piano_section(results: Path) -> list[str]:
     return out
 
 
+def piano_peers_section(results: Path) -> list[str]:
+    """loco's piano model beside madmom and basic-pitch on the held-out piano sets (bench_piano_peers.py)."""
+    out, doc = _section(results, "Held-out piano: loco beside madmom and basic-pitch", "piano_peers",
+                        "make peers && python benchmarks/bench_piano_peers.py --test NAME=PREPARED ...")
+    if doc is None:
+        return out
+    tools = [k for k, v in next(iter(doc["results"].values())).items() if isinstance(v, dict)]
+    out += [doc["about"], "", "| test set | " + " | ".join(f"{t}: note F1 (P / R)" for t in tools) + " |",
+            "|---|" + "---|" * len(tools)]
+    for test, row in doc["results"].items():
+        cells = [f"{row[t]['note_f1']:.3f} ({row[t]['note_precision']:.3f} / {row[t]['note_recall']:.3f})"
+                 if "note_f1" in row[t] else f"skipped ({row[t]['skipped']})" for t in tools]
+        out.append(f"| {test} ({row['pieces']} pieces, {row['audio_s']:.0f} s) | " + " | ".join(cells) + " |")
+    speeds = "; ".join(f"{t} {sum(r[t]['rtf'] for r in doc['results'].values()) / len(doc['results']):.0f}x"
+                       for t in tools if all("rtf" in r[t] for r in doc["results"].values()))
+    versions = ", ".join(f"{t} {v}" for t in tools
+                         if (v := next(iter(doc["results"].values()))[t].get("version")))
+    out += ["", f"Real time over all files, mean over the test sets: {speeds} (loco on two torch threads, the peers "
+            f"with two BLAS / OpenMP threads). Loco models: {doc['models']}; peers: {versions}. Measured on: "
+            f"{_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    return out
+
+
 def calibration_section(results: Path) -> list[str]:
     """The calibration's threshold prior (bench_calibration.py): held-out scores per prior weight."""
     out, doc = _section(results, "Calibration: the threshold prior", "calibration", "python benchmarks/bench_calibration.py ... (its docstring)")
@@ -553,6 +576,7 @@ def robustness_sections(results: Path) -> list[str]:
         out += _missing("augment_drums", "python benchmarks/bench_seeds.py ... (docs/method.md)")
     out += smallset_section(results)
     out += piano_section(results)
+    out += piano_peers_section(results)
     out += calibration_section(results)
     out += levels_section(results)
     ft = results / "finetune.json"

@@ -309,3 +309,26 @@ def test_piano_contexts_of_notes_and_their_recall(tmp_path):
     out = ctx.recall_by_context(tmp_path / "c", tmp_path / "d")
     assert out["notes"] == 4 and out["recall"] == 0.5
     assert out["since_same_key_s"] == {"0.15-0.3": {"notes": 1, "recall": 1.0}, "1.2+": {"notes": 3, "recall": 0.3333}}
+
+
+def test_piano_peers_are_scored_as_loco_and_their_notes_saved(tmp_path, monkeypatch):
+    """A peer's notes (its JSON) are scored with loco's note F1, notes off the keyboard dropped, and written as
+    CSVs that bench_piano_contexts reads; a missing peer environment is recorded as skipped."""
+    import numpy as np
+
+    from loco_cli.annotations import Events
+
+    peers = _module("bench_piano_peers")
+    ctx = _module("bench_piano_contexts")
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    refs = {a: Events(np.array([0.5, 1.0]), np.array(["60", "64"], dtype=object)),
+            b: Events(np.array([0.5]), np.array(["60"], dtype=object))}
+    got = {"version": "x", "seconds": 2.0,
+           "notes": {str(a): [[0.51, 60], [1.02, 64], [1.5, 12]], str(b): [[0.7, 60]]}}  # MIDI 12: off the keys
+    monkeypatch.setattr(peers, "_run_peer", lambda *args, **kw: got)
+    out = peers.score_peer("basic_pitch", [a, b], refs, 4.0, tmp_path / "det")
+    assert out["pieces"] == {"a": 1.0, "b": 0.0} and out["note_f1"] == 0.5 and out["rtf"] == 2.0
+    assert out["note_precision"] == 0.5 and out["version"] == "x"
+    assert ctx.read_detections(tmp_path / "det" / "a.csv") == [(0.51, 60), (1.02, 64)]
+    monkeypatch.setattr(peers, "_run_peer", lambda *args, **kw: {"skipped": "no basic_pitch environment"})
+    assert peers.score_peer("basic_pitch", [a, b], refs, 4.0) == {"skipped": "no basic_pitch environment"}
