@@ -249,6 +249,12 @@ class ModelConfig(_Config):
     # equal as they divide), the mean over the region's bands and the mean of their rise since the frame before
     key_context: bool = False
     key_context_regions: int = 1
+    # keys only: > 0 adds a layer across keys after the temporal convolutions: each key's hidden features,
+    # squeezed to ``key_mix`` channels, are convolved over the neighbouring keys (``key_mix_span`` semitones
+    # each side, the same weights for every key) and added back, so that a key hears what the keys around
+    # it (an octave below, a fifth above) are doing in the same frame; the classes must be consecutive keys
+    key_mix: int = 0
+    key_mix_span: int = 12
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -256,6 +262,8 @@ class ModelConfig(_Config):
         if self.arch == "keys" and (not self.key_ratios or min(self.key_ratios) <= 0 or not self.key_dilations
                                     or min(self.key_dilations) < 1 or self.key_channels < 1):
             raise ConfigError("keys: need positive key_ratios, key_dilations >= 1 and key_channels >= 1")
+        if self.key_mix < 0 or self.key_mix_span < 1:
+            raise ConfigError("key_mix must be >= 0 (0: off) and key_mix_span >= 1")
         if not 1 <= self.key_context_regions <= self.n_bands:
             raise ConfigError(f"key_context_regions must lie in 1..n_bands ({self.n_bands})")
         if self.rnn not in ("lstm", "gru"):
@@ -266,9 +274,11 @@ class ModelConfig(_Config):
             raise ConfigError("n_classes and n_bands must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off and ``key_context_regions`` when
-        it is 1 (model files from before the fields existed stay the same)."""
+        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off, ``key_context_regions`` when it
+        is 1 and the ``key_mix`` fields when it is 0 (model files from before the fields existed stay the same)."""
         d = super().to_dict()
+        if not d["key_mix"]:
+            del d["key_mix"], d["key_mix_span"]
         if not d["key_context"]:
             del d["key_context"]
         if d["key_context_regions"] == 1:

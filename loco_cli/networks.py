@@ -248,6 +248,12 @@ class KeyNet(nn.Module):
     and onset strength, which the key's own partials do not show (held-out piano note F1 +0.02-0.03 on the means of
     five runs against three, docs/real-audio.md).
 
+    With ``cfg.key_mix`` > 0 a residual layer across keys follows the temporal convolutions: per frame, each
+    key's hidden features are squeezed to ``key_mix`` channels (1x1, ReLU), convolved over the key axis
+    (kernel ``2 * key_mix_span + 1`` semitones, zero beyond the keyboard, ReLU), expanded back (1x1,
+    initialised to zero, so training starts from the network without it) and added: a key hears what its
+    neighbours up to ``key_mix_span`` semitones away do in the same frame. Needs consecutive MIDI pitches.
+
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
     network over keys makes every note of every key a training example for all of them, and keeps
@@ -273,12 +279,19 @@ class KeyNet(nn.Module):
         for d in cfg.key_dilations:
             self.convs.append(nn.Conv1d(channels, cfg.key_channels, cfg.kernel_time, dilation=d))
             channels = cfg.key_channels
+        if cfg.key_mix:  # across keys, per frame: squeeze, convolve over the key axis, expand, add back
+            self.mix_down = nn.Conv1d(channels, cfg.key_mix, 1)
+            self.mix_keys = nn.Conv1d(cfg.key_mix, cfg.key_mix, 2 * cfg.key_mix_span + 1, padding=cfg.key_mix_span)
+            self.mix_up = nn.Conv1d(cfg.key_mix, channels, 1)
         self.fc = nn.Conv1d(channels, cfg.fc_hidden, 1)
         self.out = nn.Conv1d(cfg.fc_hidden, 1, 1)
         self.key_bias = nn.Parameter(torch.zeros(cfg.n_classes))
-        for m in [*self.convs, self.fc]:
+        for m in [*self.convs, self.fc, *([self.mix_down, self.mix_keys] if cfg.key_mix else [])]:
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
+        if cfg.key_mix:  # the residual branch starts at zero: the network begins as the one without it
+            nn.init.zeros_(self.mix_up.weight)
+            nn.init.zeros_(self.mix_up.bias)
         nn.init.xavier_uniform_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         nn.init.constant_(self.key_bias, initial_bias(cfg.init_frames, cfg.init_mass_at_zero))
@@ -290,6 +303,8 @@ class KeyNet(nn.Module):
         pitches = np.asarray(pitches, dtype=np.float64)
         if centres.shape != (self.cfg.n_bands,) or pitches.shape != (self.cfg.n_classes,):
             raise ValueError(f"need {self.cfg.n_bands} band centres and {self.cfg.n_classes} pitches")
+        if self.cfg.key_mix and pitches.size > 1 and not np.all(np.diff(pitches) == 1):
+            raise ValueError("key_mix convolves over neighbouring keys: the classes must be consecutive MIDI pitches")
         f0 = 440.0 * 2 ** ((pitches - 69) / 12)
         freqs = f0[:, None] * np.asarray(self.cfg.key_ratios)[None, :]  # (C, R)
         pos = np.interp(freqs, centres, np.arange(centres.size))
@@ -348,6 +363,12 @@ class KeyNet(nn.Module):
             h = F.relu(conv(h))
         if self.cfg.key_context:
             new_state.append(context_state)
+        if self.cfg.key_mix:  # (B*C, K, T) -> per frame over the key axis -> added back
+            z = F.relu(self.mix_down(h))  # (B*C, M, T)
+            m = z.shape[1]
+            z = z.reshape(b, c, m, t).permute(0, 3, 2, 1).reshape(b * t, m, c)  # (B*T, M, C)
+            z = F.relu(self.mix_keys(z)).reshape(b, t, m, c).permute(0, 3, 2, 1).reshape(b * c, m, t)
+            h = h + self.mix_up(z)
         h = self.out(F.relu(self.fc(h)))  # (B*C, 1, T)
         return h.reshape(b, c, t).transpose(1, 2) + self.key_bias, new_state
 

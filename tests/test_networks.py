@@ -30,11 +30,11 @@ def test_piano_preset_shapes():
     assert paper(torch.randn(1, 12, 2, 384)).shape == (1, 12, 88)
 
 
-def _keynet(pitches=(21, 60, 69, 108), context=False):
+def _keynet(pitches=(21, 60, 69, 108), context=False, mix=0, span=12):
     from loco_cli.config import PIANO_FEATURES
     from loco_cli.features import mel_centers
 
-    cfg = PIANO_MODEL.replace(n_classes=len(pitches), key_context=context)
+    cfg = PIANO_MODEL.replace(n_classes=len(pitches), key_context=context, key_mix=mix, key_mix_span=span)
     model = build_model(cfg)
     model.set_layout(mel_centers(PIANO_FEATURES), list(pitches))
     return model, mel_centers(PIANO_FEATURES)
@@ -134,6 +134,57 @@ def test_keynet_context_regions_average_their_own_bands():
     torch.testing.assert_close(context, expected)
     with pytest.raises(ValueError):
         ModelConfig(arch="keys", key_context_regions=0)
+
+
+def test_keynet_mix_starts_as_the_network_without_it():
+    """``key_mix``'s residual branch is initialised to zero: the same weights without it give the same logits."""
+    torch.manual_seed(0)
+    mixed, _ = _keynet(tuple(range(55, 66)), context=True, mix=8)
+    plain, _ = _keynet(tuple(range(55, 66)), context=True)
+    missing = plain.load_state_dict(mixed.state_dict(), strict=False)
+    assert not missing.missing_keys and all(k.startswith("mix_") for k in missing.unexpected_keys)
+    x = torch.randn(2, 30, 2, 384)
+    with torch.no_grad():
+        torch.testing.assert_close(mixed.eval()(x), plain.eval()(x), rtol=0, atol=0)
+    assert "key_mix" not in PIANO_MODEL.to_dict() and "key_mix_span" not in PIANO_MODEL.to_dict()  # hashes kept
+    assert ModelConfig.from_dict(mixed.cfg.to_dict()).key_mix == 8
+    with pytest.raises(ValueError):
+        ModelConfig(arch="keys", key_mix=-1)
+
+
+def test_keynet_mix_reaches_the_keys_within_its_span():
+    """A change in one key's hidden features moves the logits of the keys up to ``key_mix_span`` semitones
+    away in the same frame, and no others; the branch is causal and streams exactly."""
+    torch.manual_seed(0)
+    model, _ = _keynet(tuple(range(48, 69)), mix=4, span=2)
+    torch.nn.init.normal_(model.mix_up.weight, std=0.5)
+    model.eval()
+    x = torch.randn(1, 40, 2, 384)
+    bump = {}
+
+    def hook(mod, args, out):
+        if bump:
+            out = out.clone()
+            out[bump["key"], :, bump["frame"]] += 5.0  # rows are batch x keys; the last frames are the input's
+        return out
+
+    model.convs[-1].register_forward_hook(hook)
+    with torch.no_grad():
+        y = model(x)
+        bump.update(key=10, frame=-10)
+        z = model(x)
+    moved = (z - y).abs()[0, -10]  # (keys,) in the bumped frame
+    assert moved[8:13].min() > 0 and moved[:8].max() == 0 and moved[13:].max() == 0
+    assert (z - y)[0, :-10].abs().max() == 0  # earlier frames untouched
+    with pytest.raises(ValueError, match="consecutive"):
+        _keynet((21, 60), mix=4)
+    bump.clear()
+    with torch.no_grad():
+        state, parts = None, []
+        for a, b in [(0, 7), (7, 8), (8, 40)]:
+            out, state = model.stream(x[:, a:b], state)
+            parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, 1), y, rtol=1e-5, atol=1e-5)
 
 
 def test_keynet_layout_travels_in_the_state_dict():
