@@ -296,7 +296,9 @@ DRUM_MODEL = ModelConfig()
 #: spectral flux): on the shipped build's pieces, five runs against three without it, held-out Salamander note
 #: F1 0.773-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
 #: and the same speed (``piano_libraries.json``; docs/real-audio.md; the recipes from before it set it off).
-PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True)
+#: And a layer across keys (``key_mix``: each key hears its neighbours up to an octave either side in the same
+#: frame): two pilot runs on the same pieces beat every run without it on all four held-out sets (docs/real-audio.md).
+PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True, key_mix=8)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.
 PAPER_PIANO_MODEL = ModelConfig(

@@ -252,7 +252,8 @@ class KeyNet(nn.Module):
     key's hidden features are squeezed to ``key_mix`` channels (1x1, ReLU), convolved over the key axis
     (kernel ``2 * key_mix_span + 1`` semitones, zero beyond the keyboard, ReLU), expanded back (1x1,
     initialised to zero, so training starts from the network without it) and added: a key hears what its
-    neighbours up to ``key_mix_span`` semitones away do in the same frame. Needs consecutive MIDI pitches.
+    neighbours up to ``key_mix_span`` semitones away do in the same frame. Classes that are not consecutive
+    keys sit on a grid of semitones (the keys between them silent), so the span is always in semitones.
 
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
@@ -303,8 +304,6 @@ class KeyNet(nn.Module):
         pitches = np.asarray(pitches, dtype=np.float64)
         if centres.shape != (self.cfg.n_bands,) or pitches.shape != (self.cfg.n_classes,):
             raise ValueError(f"need {self.cfg.n_bands} band centres and {self.cfg.n_classes} pitches")
-        if self.cfg.key_mix and pitches.size > 1 and not np.all(np.diff(pitches) == 1):
-            raise ValueError("key_mix convolves over neighbouring keys: the classes must be consecutive MIDI pitches")
         f0 = 440.0 * 2 ** ((pitches - 69) / 12)
         freqs = f0[:, None] * np.asarray(self.cfg.key_ratios)[None, :]  # (C, R)
         pos = np.interp(freqs, centres, np.arange(centres.size))
@@ -363,11 +362,19 @@ class KeyNet(nn.Module):
             h = F.relu(conv(h))
         if self.cfg.key_context:
             new_state.append(context_state)
-        if self.cfg.key_mix:  # (B*C, K, T) -> per frame over the key axis -> added back
+        if self.cfg.key_mix:  # (B*C, K, T) -> per frame over the semitone axis -> added back
             z = F.relu(self.mix_down(h))  # (B*C, M, T)
             m = z.shape[1]
             z = z.reshape(b, c, m, t).permute(0, 3, 2, 1).reshape(b * t, m, c)  # (B*T, M, C)
-            z = F.relu(self.mix_keys(z)).reshape(b, t, m, c).permute(0, 3, 2, 1).reshape(b * c, m, t)
+            slot = torch.round(self.position * 24 + 64.5).long()  # MIDI pitch of each class
+            slot = slot - slot.min()
+            if c > 1 and not torch.equal(slot, torch.arange(c, device=slot.device)):  # keys with gaps or in any order:
+                grid = z.new_zeros(b * t, m, int(slot.max()) + 1)  # on a grid of semitones, silent between them
+                grid[:, :, slot] = z
+                z = self.mix_keys(grid)[:, :, slot]
+            else:
+                z = self.mix_keys(z)
+            z = F.relu(z).reshape(b, t, m, c).permute(0, 3, 2, 1).reshape(b * c, m, t)
             h = h + self.mix_up(z)
         h = self.out(F.relu(self.fc(h)))  # (B*C, 1, T)
         return h.reshape(b, c, t).transpose(1, 2) + self.key_bias, new_state

@@ -146,7 +146,9 @@ def test_keynet_mix_starts_as_the_network_without_it():
     x = torch.randn(2, 30, 2, 384)
     with torch.no_grad():
         torch.testing.assert_close(mixed.eval()(x), plain.eval()(x), rtol=0, atol=0)
-    assert "key_mix" not in PIANO_MODEL.to_dict() and "key_mix_span" not in PIANO_MODEL.to_dict()  # hashes kept
+    off = PIANO_MODEL.replace(key_mix=0).to_dict()
+    assert "key_mix" not in off and "key_mix_span" not in off  # older files keep their hash
+    assert PIANO_MODEL.key_mix and not ModelConfig.from_dict({"arch": "keys"}).key_mix  # older files: off
     assert ModelConfig.from_dict(mixed.cfg.to_dict()).key_mix == 8
     with pytest.raises(ValueError):
         ModelConfig(arch="keys", key_mix=-1)
@@ -176,8 +178,6 @@ def test_keynet_mix_reaches_the_keys_within_its_span():
     moved = (z - y).abs()[0, -10]  # (keys,) in the bumped frame
     assert moved[8:13].min() > 0 and moved[:8].max() == 0 and moved[13:].max() == 0
     assert (z - y)[0, :-10].abs().max() == 0  # earlier frames untouched
-    with pytest.raises(ValueError, match="consecutive"):
-        _keynet((21, 60), mix=4)
     bump.clear()
     with torch.no_grad():
         state, parts = None, []
@@ -185,6 +185,40 @@ def test_keynet_mix_reaches_the_keys_within_its_span():
             out, state = model.stream(x[:, a:b], state)
             parts.append(out)
     torch.testing.assert_close(torch.cat(parts, 1), y, rtol=1e-5, atol=1e-5)
+
+
+def test_keynet_mix_span_is_in_semitones_whatever_the_classes():
+    """Classes that are not consecutive keys (a gap, another order) sit on a grid of semitones: keys 3
+    semitones apart do not hear each other with a span of 2, keys 2 apart do, and the result does not depend
+    on the order of the classes."""
+    torch.manual_seed(0)
+    pitches = (60, 62, 65, 70)
+    model, _ = _keynet(pitches, mix=4, span=2)
+    torch.nn.init.normal_(model.mix_up.weight, std=0.5)
+    model.eval()
+    x = torch.randn(1, 12, 2, 384)
+    bump = {}
+
+    def hook(mod, args, out):
+        if bump:
+            out = out.clone()
+            out[bump["key"], :, -1] += 5.0
+        return out
+
+    model.convs[-1].register_forward_hook(hook)
+    with torch.no_grad():
+        y = model(x)
+        bump["key"] = 0  # MIDI 60: reaches 62 (2 semitones), not 65 or 70
+        z = model(x)
+    moved = (z - y).abs()[0, -1]
+    assert moved[1] > 0 and moved[2] == 0 and moved[3] == 0
+    order = [2, 0, 3, 1]  # the same keys in another order of classes
+    other, _ = _keynet(tuple(pitches[i] for i in order), mix=4, span=2)
+    state = {k: v for k, v in model.state_dict().items() if k not in ("band_index", "band_weight", "position", "key_bias")}
+    other.load_state_dict(state, strict=False)
+    other.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(other(x), y[..., order], rtol=1e-5, atol=1e-5)
 
 
 def test_keynet_layout_travels_in_the_state_dict():
