@@ -615,7 +615,11 @@ def piano_card(r: dict) -> str:
         f"{r['classes'][0]}-{r['classes'][-1]}."
         + (" Every key also reads the frame's broadband context, the same for all keys: each feature channel's "
            "mean over bands and its spectral flux (`key_context`; docs/real-audio.md, Held-out libraries)."
-           if shipped.model.cfg.key_context else ""),
+           if shipped.model.cfg.key_context else "")
+        + (f" And after its temporal convolutions a layer across keys: each key's hidden features, squeezed to "
+           f"{shipped.model.cfg.key_mix} channels, are convolved over the keys up to {shipped.model.cfg.key_mix_span} "
+           "semitones either side in the same frame and added back (`key_mix`; docs/real-audio.md, Held-out libraries)."
+           if shipped.model.cfg.key_mix else ""),
         f"- Features: {_feature_text(shipped.features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
         f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",

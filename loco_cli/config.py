@@ -287,7 +287,7 @@ class ModelConfig(_Config):
 
 
 DRUM_MODEL = ModelConfig()
-#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~14k parameters.
+#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~16k parameters.
 #: A 29k one (``benchmarks/recipes/piano_m.toml``) trained more evenly over two seeds (held-out Salamander
 #: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (75-85x against 118-131x real
 #: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
