@@ -7,13 +7,15 @@ struck, keys held, notes struck with it, nearest other onset, note length).
 
 The committed files: ``piano_contexts.json`` (the composed test pieces, ``test-composed``) and
 ``piano_contexts_generated.json`` (loco's test pieces, ``test-corpus``), each with ``shipped=`` the
-detections of ``models/piano.pt``, ``before_context=`` those of the model shipped before it, without the
-broadband key context (``git show d6c0637:models/piano.pt``), and ``before_composed=`` those of the one
-before that, trained without composed music (``git show 9705b51:models/piano.pt``); each file keeps its command.
-``piano_contexts_peers.json``: the composed Salamander pieces as loco's shipped model, madmom and basic-pitch
-transcribed them (``bench_piano_peers.py --test salamander_composed=runs/models/piano/prepared-composed
---detections runs/peerdet``, then ``--detections shipped=runs/peerdet/salamander_composed/shipped`` and the
-same for ``madmom_piano_transcriptor`` and ``basic_pitch``).
+detections of ``models/piano.pt`` (written by ``bench_piano_peers.py --detections``), ``before_mix=`` those of
+the model shipped before it, without the layer across keys (``git show 9ec4de3:models/piano.pt``),
+``before_context=`` those of the one before, without the broadband key context (``git show
+d6c0637:models/piano.pt``), and ``before_composed=`` those of the one before that, trained without composed
+music (``git show 9705b51:models/piano.pt``); each file keeps its command.
+``piano_contexts_peers.json``: the composed Salamander pieces as loco's shipped model, the one before it, madmom
+and basic-pitch transcribed them (``bench_piano_peers.py ... --detections runs/peerdet2``, then
+``--detections shipped=runs/peerdet2/salamander_composed/shipped`` and the same for ``before_mix``,
+``madmom_piano_transcriptor`` and ``basic_pitch``).
 
 A note is found when a detection of its pitch lies within 50 ms of its onset (a detection may find more
 than one note here, unlike mir_eval's one-to-one matching, so recall is a little higher than the note
