@@ -297,7 +297,9 @@ DRUM_MODEL = ModelConfig()
 #: F1 0.773-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
 #: and the same speed (``piano_libraries.json``; docs/real-audio.md; the recipes from before it set it off).
 #: And a layer across keys (``key_mix``: each key hears its neighbours up to an octave either side in the same
-#: frame): two pilot runs on the same pieces beat every run without it on all four held-out sets (docs/real-audio.md).
+#: frame; 2160 more parameters): four runs on the same pieces (two pilots, the build's two seeds) beat every run
+#: without it on all four held-out sets, note F1 0.851-0.878 on Salamander and 0.735-0.757 on its composed pieces,
+#: and detect 10-20 % slower (88x / 132x real time on one / two threads; detect.json; docs/real-audio.md).
 PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True, key_mix=8)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.

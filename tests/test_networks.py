@@ -136,6 +136,21 @@ def test_keynet_context_regions_average_their_own_bands():
         ModelConfig(arch="keys", key_context_regions=0)
 
 
+def _bump_hidden(model) -> dict:
+    """Hook the last temporal convolution: while the returned dict holds ``key`` and ``frame``, that key's
+    hidden features (rows are batch x keys) in that frame (an index into the input's frames) rise by 5."""
+    bump: dict = {}
+
+    def hook(mod, args, out):
+        if bump:
+            out = out.clone()
+            out[bump["key"], :, bump["frame"]] += 5.0
+        return out
+
+    model.convs[-1].register_forward_hook(hook)
+    return bump
+
+
 def test_keynet_mix_starts_as_the_network_without_it():
     """``key_mix``'s residual branch is initialised to zero: the same weights without it give the same logits."""
     torch.manual_seed(0)
@@ -162,15 +177,7 @@ def test_keynet_mix_reaches_the_keys_within_its_span():
     torch.nn.init.normal_(model.mix_up.weight, std=0.5)
     model.eval()
     x = torch.randn(1, 40, 2, 384)
-    bump = {}
-
-    def hook(mod, args, out):
-        if bump:
-            out = out.clone()
-            out[bump["key"], :, bump["frame"]] += 5.0  # rows are batch x keys; the last frames are the input's
-        return out
-
-    model.convs[-1].register_forward_hook(hook)
+    bump = _bump_hidden(model)
     with torch.no_grad():
         y = model(x)
         bump.update(key=10, frame=-10)
@@ -197,18 +204,10 @@ def test_keynet_mix_span_is_in_semitones_whatever_the_classes():
     torch.nn.init.normal_(model.mix_up.weight, std=0.5)
     model.eval()
     x = torch.randn(1, 12, 2, 384)
-    bump = {}
-
-    def hook(mod, args, out):
-        if bump:
-            out = out.clone()
-            out[bump["key"], :, -1] += 5.0
-        return out
-
-    model.convs[-1].register_forward_hook(hook)
+    bump = _bump_hidden(model)
     with torch.no_grad():
         y = model(x)
-        bump["key"] = 0  # MIDI 60: reaches 62 (2 semitones), not 65 or 70
+        bump.update(key=0, frame=-1)  # MIDI 60: reaches 62 (2 semitones), not 65 or 70
         z = model(x)
     moved = (z - y).abs()[0, -1]
     assert moved[1] > 0 and moved[2] == 0 and moved[3] == 0
