@@ -151,6 +151,15 @@ def _bump_hidden(model) -> dict:
     return bump
 
 
+def _live_mix(pitches, span=2):
+    """A keys network (seeded) whose layer across keys (4 channels, ``span`` semitones) already does something:
+    its zero-initialised expansion drawn at random; in eval mode."""
+    torch.manual_seed(0)
+    model, _ = _keynet(pitches, mix=4, span=span)
+    torch.nn.init.normal_(model.mix_up.weight, std=0.5)
+    return model.eval()
+
+
 def test_keynet_mix_starts_as_the_network_without_it():
     """``key_mix``'s residual branch is initialised to zero: the same weights without it give the same logits."""
     torch.manual_seed(0)
@@ -172,10 +181,7 @@ def test_keynet_mix_starts_as_the_network_without_it():
 def test_keynet_mix_reaches_the_keys_within_its_span():
     """A change in one key's hidden features moves the logits of the keys up to ``key_mix_span`` semitones
     away in the same frame, and no others; the branch is causal and streams exactly."""
-    torch.manual_seed(0)
-    model, _ = _keynet(tuple(range(48, 69)), mix=4, span=2)
-    torch.nn.init.normal_(model.mix_up.weight, std=0.5)
-    model.eval()
+    model = _live_mix(tuple(range(48, 69)))
     x = torch.randn(1, 40, 2, 384)
     bump = _bump_hidden(model)
     with torch.no_grad():
@@ -198,11 +204,8 @@ def test_keynet_mix_span_is_in_semitones_whatever_the_classes():
     """Classes that are not consecutive keys (a gap, another order) sit on a grid of semitones: keys 3
     semitones apart do not hear each other with a span of 2, keys 2 apart do, and the result does not depend
     on the order of the classes."""
-    torch.manual_seed(0)
     pitches = (60, 62, 65, 70)
-    model, _ = _keynet(pitches, mix=4, span=2)
-    torch.nn.init.normal_(model.mix_up.weight, std=0.5)
-    model.eval()
+    model = _live_mix(pitches)
     x = torch.randn(1, 12, 2, 384)
     bump = _bump_hidden(model)
     with torch.no_grad():
