@@ -105,7 +105,7 @@ def test_keynet_context_is_band_mean_and_flux():
     x[0, 2, 0, :192] = 2.0  # frame 2: half the bands of channel 0 rise by 2, frame 3 falls back
     with torch.no_grad():
         model(x)
-    context = seen[0][0, -4:, -4:]  # (2 x channels, frames), the frames after the causal padding
+    context = seen[0][0, -4:, -4:].t()  # (2 x channels, frames) after the causal padding
     torch.testing.assert_close(context[0], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # band mean, channel 0
     torch.testing.assert_close(context[1], torch.zeros(4))
     torch.testing.assert_close(context[2], torch.tensor([0.0, 0.0, 1.0, 0.0]))  # flux: the rise only
@@ -127,7 +127,7 @@ def test_keynet_context_regions_average_their_own_bands():
     x[0, 1, 1, :96] = 4.0  # frame 1, channel 1: a quarter of the bands, all in the lower region
     with torch.no_grad():
         model(x)
-    context = seen[0][0, -8:, -3:]  # rows: (mean, flux) x channels x regions, in that order
+    context = seen[0][0, -3:, -8:].t()  # rows: (mean, flux) x channels x regions, in that order
     expected = torch.zeros(8, 3)
     expected[1 * 2 + 0, 1] = 2.0  # mean, channel 1, lower region: 4 over half of its 192 bands
     expected[2 * 2 + 1 * 2 + 0, 1] = 2.0  # flux, channel 1, lower region
@@ -144,7 +144,7 @@ def _bump_hidden(model) -> dict:
     def hook(mod, args, out):
         if bump:
             out = out.clone()
-            out[bump["key"], :, bump["frame"]] += 5.0
+            out[bump["key"], bump["frame"]] += 5.0  # out: (rows, frames, features)
         return out
 
     model.convs[-1].register_forward_hook(hook)
