@@ -223,6 +223,26 @@ def test_keynet_mix_span_is_in_semitones_whatever_the_classes():
         torch.testing.assert_close(other(x), y[..., order], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kernel, dilation, padding", [(1, 1, 0), (3, 1, 0), (3, 4, 0), (25, 1, 12)])
+def test_row_conv_is_conv1d_on_rows_of_frames(kernel, dilation, padding):
+    """``_RowConv`` (the keys network's layers) is ``Conv1d`` with the same parameters and state-dict keys, on
+    rows laid out ``(rows, length, channels)``, in values and in gradients."""
+    from loco_cli.networks import _RowConv
+
+    torch.manual_seed(0)
+    row = _RowConv(5, 7, kernel, dilation=dilation, padding=padding)
+    plain = torch.nn.Conv1d(5, 7, kernel, dilation=dilation, padding=padding)
+    plain.load_state_dict(row.state_dict())
+    x = torch.randn(3, 40, 5, requires_grad=True)
+    x_plain = x.detach().transpose(1, 2).clone().requires_grad_()
+    y, y_plain = row(x), plain(x_plain)
+    torch.testing.assert_close(y, y_plain.transpose(1, 2), rtol=1e-5, atol=1e-5)
+    y.square().sum().backward()
+    y_plain.square().sum().backward()
+    torch.testing.assert_close(x.grad, x_plain.grad.transpose(1, 2), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(row.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_keynet_layout_travels_in_the_state_dict():
     model, _ = _keynet()
     clone = build_model(model.cfg)
