@@ -50,7 +50,7 @@ SPECS = {
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
               "level_dbfs": LEVEL_DBFS},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
+              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"

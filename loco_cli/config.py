@@ -287,20 +287,23 @@ class ModelConfig(_Config):
 
 
 DRUM_MODEL = ModelConfig()
-#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~16k parameters.
+#: Piano: one causal network shared by the 88 keys (:class:`loco_cli.networks.KeyNet`), ~21k parameters.
 #: A 29k one (``benchmarks/recipes/piano_m.toml``) trained more evenly over two seeds (held-out Salamander
 #: note F1 0.768 / 0.776 against 0.770 / 0.680) but detects a third slower (75-85x against 118-131x real
-#: time on two threads in two runs, under the 100x goal; benchmarks/results/detect.json holds the second),
+#: time on two threads in two runs of bench_detect.py then, under the 100x goal),
 #: and its seed chosen by validation scores 0.768 against the shipped 13k model's 0.765 (docs/benchmarks.md, Held-out piano).
 #: Every key also reads the frame's broadband context (``key_context``: each feature channel's band mean and
 #: spectral flux): on the shipped build's pieces, five runs against three without it, held-out Salamander note
 #: F1 0.773-0.817 against 0.752-0.775, composed music 0.681-0.698 against 0.647-0.674, for 576 more parameters
 #: and the same speed (``piano_libraries.json``; docs/real-audio.md; the recipes from before it set it off).
 #: And a layer across keys (``key_mix``: each key hears its neighbours up to an octave either side in the same
-#: frame; 2160 more parameters): four runs on the same pieces (two pilots, the build's two seeds) beat every run
-#: without it on all four held-out sets, note F1 0.851-0.878 on Salamander and 0.735-0.757 on its composed pieces,
-#: and detect 10-20 % slower (88x / 132x real time on one / two threads; detect.json; docs/real-audio.md).
-PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True, key_mix=8)
+#: frame): 8 channels wide (2160 more parameters), four runs on the same pieces (two pilots, a build's two seeds)
+#: beat every run without it on all four held-out sets, note F1 0.851-0.878 on Salamander and 0.735-0.757 on its
+#: composed pieces; 16 wide (7488 more, 21305 in all; the shipped model), its runs 0.850-0.885 and 0.729-0.770
+#: (``piano_libraries.json``; docs/real-audio.md). With the rows laid out for the CPU's kernels
+#: (:class:`loco_cli.networks.KeyNet`) the 16-wide model detects at 95x / 133x real time on one / two threads,
+#: the 8-wide one at 99x / 148x in the same run (detect.json).
+PIANO_MODEL = ModelConfig(arch="keys", n_classes=PIANO_HIGH - PIANO_LOW + 1, n_bands=384, key_context=True, key_mix=16)
 #: The paper's piano CRNN: 9 conv layers (16..64 filters), LSTM 128, FC 96 (the authors' code [5]);
 #: LoCo trained it per band of 10 keys. Select it with ``arch = "crnn"`` and these fields in a recipe.
 PAPER_PIANO_MODEL = ModelConfig(
