@@ -299,7 +299,7 @@ DRUM_MODEL = ModelConfig()
 #: And a layer across keys (``key_mix``: each key hears its neighbours up to an octave either side in the same
 #: frame): 8 channels wide (2160 more parameters), four runs on the same pieces (two pilots, a build's two seeds)
 #: beat every run without it on all four held-out sets, note F1 0.851-0.878 on Salamander and 0.735-0.757 on its
-#: composed pieces; 16 wide (7488 more, 21305 in all; the shipped model), its runs 0.850-0.885 and 0.729-0.770
+#: composed pieces; 16 wide (7488 more, 21305 in all; the shipped model), its four runs 0.850-0.885 and 0.729-0.771
 #: (``piano_libraries.json``; docs/real-audio.md). With the rows laid out for the CPU's kernels
 #: (:class:`loco_cli.networks.KeyNet`) the 16-wide model detects at 95x / 133x real time on one / two threads,
 #: the 8-wide one at 99x / 148x in the same run (detect.json).
