@@ -50,7 +50,7 @@ class _RowConv(nn.Conv1d):
         return y[:, :, 0].transpose(1, 2)
 
 
-#: Run the convolutions on channels-last tensors in training (measured faster on CPU: 326 -> 241 ms per
+#: Run the CRNN's convolutions on channels-last tensors in training (measured faster on CPU: 326 -> 241 ms per
 #: step; same values up to rounding). Not at inference, where it measured slower (85 vs 68-75 ms per 30 s).
 CHANNELS_LAST = True
 
@@ -256,9 +256,9 @@ class KeyNet(nn.Module):
     is the normalised spectrogram read at the partials ``r * f0`` for ``r`` in ``cfg.key_ratios``
     (linear interpolation between the two nearest bands; partials outside the band range read 0),
     every feature channel, plus the key's position ``(m_c - 64.5) / 24`` as a constant channel:
-    ``(batch * classes, channels * ratios + 1, time)``. Causal dilated 1-D convolutions over time
-    (kernel ``kernel_time``, dilations ``key_dilations``, ReLU), a 1x1 hidden layer of ``fc_hidden``
-    units and one logit per frame follow, with the same weights for every key; each key adds its own
+    ``(batch * classes, time, channels * ratios + 1)`` (each row laid out time-major, :class:`_RowConv`).
+    Causal dilated 1-D convolutions over time (kernel ``kernel_time``, dilations ``key_dilations``, ReLU), a
+    1x1 hidden layer of ``fc_hidden`` units and one logit per frame follow, with the same weights for every key; each key adds its own
     output bias, initialised by eq. 15 (LoCo [1]). Output: logits ``(batch, time, classes)``.
 
     With ``cfg.key_context`` every key also reads ``2 * channels * key_context_regions`` inputs that are the

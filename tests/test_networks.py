@@ -5,7 +5,7 @@ import torch
 from loco_cli.config import DRUM_MODEL, PAPER_PIANO_MODEL, PIANO_FEATURES, PIANO_MODEL, ModelConfig
 from loco_cli.counting import count_log_distribution, initial_bias
 from loco_cli.losses import mil_loss
-from loco_cli.networks import CRNN, FCN, KeyNet, build_model, count_parameters
+from loco_cli.networks import CRNN, FCN, KeyNet, _RowConv, build_model, count_parameters
 
 
 def test_drum_preset_is_near_the_papers_size():
@@ -229,8 +229,6 @@ def test_keynet_mix_span_is_in_semitones_whatever_the_classes():
 def test_row_conv_is_conv1d_on_rows_of_frames(kernel, dilation, padding):
     """``_RowConv`` (the keys network's layers) is ``Conv1d`` with the same parameters and state-dict keys, on
     rows laid out ``(rows, length, channels)``, in values and in gradients."""
-    from loco_cli.networks import _RowConv
-
     torch.manual_seed(0)
     row = _RowConv(5, 7, kernel, dilation=dilation, padding=padding)
     plain = torch.nn.Conv1d(5, 7, kernel, dilation=dilation, padding=padding)
