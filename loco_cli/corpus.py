@@ -20,6 +20,7 @@ import numpy as np
 from loco_cli.atomic import atomic_path, atomic_write_text
 from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
+from loco_cli.pianos import SCORE_DRAWS
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
 __all__ = ["LAYOUTS", "RENDERERS", "SYNTH_TRACKS", "SYNTH_DURATION_S", "write_corpus"]
@@ -122,6 +123,7 @@ def write_corpus(
     span: tuple[int, int] | None = None,
     scores: str | list[str] | None = None,
     score_share: float = 1.0,
+    score_draw: str = SCORE_DRAWS[0],
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -145,6 +147,8 @@ def write_corpus(
     composed pieces (:func:`loco_cli.pianos.score_excerpt`, each drawn at random per piece) instead of
     loco's generated ones; ``score_share`` of the pieces do, spread evenly (piece ``i`` plays a score when
     ``floor((i + 1) * share) > floor(i * share)``), the others are generated as without ``scores``.
+    ``score_draw`` (:data:`loco_cli.pianos.SCORE_DRAWS`): each composed piece draws its work uniformly
+    (``work``) or in proportion to the works' lengths (``time``; :func:`loco_cli.pianos.pick_score`).
     ``corpus.json`` names the work (its MIDI file's stem) each composed piece plays.
     """
     if kind not in LAYOUTS:
@@ -166,6 +170,8 @@ def write_corpus(
         raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
     if scores and not (renderer == "samples" and kind == "piano"):
         raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
+    if score_draw not in SCORE_DRAWS:
+        raise InvalidOption(f"--score-draw {score_draw}: use one of {', '.join(SCORE_DRAWS)}")
     if not 0 < score_share <= 1:
         raise InvalidOption(f"--score-share {score_share}: give a share above 0 and at most 1")
     if kit_mix and not (renderer == "samples" and kind == "drums"):
@@ -178,13 +184,12 @@ def write_corpus(
         raise InvalidOption("--kits are drum kits and --pianos are pianos: pass the one that fits the corpus kind")
     kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" and kind == "drums" else ([], [])
     piano_list = _sample_pianos(pianos) if renderer == "samples" and kind == "piano" else []
-    score_files = []
+    score_files, score_list = [], []
     if scores:
         from loco_cli.pianos import expand_score_specs, load_score
 
         score_files = expand_score_specs(scores)
-        for f in score_files:
-            load_score(f)  # every file readable before the first piece is rendered
+        score_list = [load_score(f) for f in score_files]  # every file readable before the first piece is rendered
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
@@ -203,6 +208,8 @@ def write_corpus(
             summary["detune"] = detune
         if score_files:
             summary["scores"] = {"files": len(score_files), "share": score_share, "pieces": {}}
+            if score_draw != "work":
+                summary["scores"]["draw"] = score_draw
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -233,13 +240,13 @@ def write_corpus(
             labels = [_label(inst) for _, inst in track.events]
         else:
             if piano_list:
-                from loco_cli.pianos import render_piano_samples
+                from loco_cli.pianos import pick_score, render_piano_samples
 
                 piano = piano_list[i % len(piano_list)]
                 score = None
                 if score_files and int((i + 1) * score_share) > int(i * score_share):
                     pick = np.random.default_rng(np.random.SeedSequence([seed, i, 7]))
-                    score = load_score(score_files[int(pick.integers(len(score_files)))])
+                    score = score_list[pick_score(pick, score_list, score_draw)]
                 audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,
                                                     detune=detune, score=score)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")

@@ -39,6 +39,7 @@ import numpy as np
 from loco_cli.errors import InvalidOption
 
 __all__ = ["Piano", "Score", "detune_shift", "expand_piano_specs", "expand_score_specs", "load_piano", "load_score",
+           "pick_score", "SCORE_DRAWS",
            "pedal_segments", "render_piano_samples", "note_number", "score_excerpt"]
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
@@ -53,6 +54,10 @@ SCORE_TEMPO = (0.8, 1.25)
 SCORE_JITTER_S = 0.008
 #: ``--scores``: a note on a pitch struck less than this many seconds before (played time) is left out.
 SCORE_UNISON_S = 0.05
+#: ``--score-draw``: how each composed piece picks its work. ``work``: every file equally often; ``time``: in
+#: proportion to its length, every second of the repertoire equally often (a ten-minute quartet movement ten times
+#: as often as a one-minute chorale).
+SCORE_DRAWS = ("work", "time")
 
 
 def note_number(name: str, accidental: str | None, octave: int) -> int:
@@ -226,6 +231,17 @@ def load_score(path: str) -> Score:
     if not notes:
         raise InvalidOption(f"{path}: no notes outside the percussion channel; pass MIDI files of pitched music to --scores")
     return Score(Path(path).stem, tuple(notes), max(off for _, off, _, _ in notes))
+
+
+def pick_score(rng: np.random.Generator, scores: list[Score], draw: str = SCORE_DRAWS[0]) -> int:
+    """Index of the work a composed piece plays: uniform over ``scores`` (``draw="work"``, one draw of
+    ``rng.integers``) or in proportion to each score's length ``end`` (``"time"``, one draw of ``rng.random``)."""
+    if draw == "work":
+        return int(rng.integers(len(scores)))
+    if draw != "time":
+        raise InvalidOption(f"--score-draw {draw}: use one of {', '.join(SCORE_DRAWS)}")
+    cum = np.cumsum([max(s.end, 0.0) for s in scores])
+    return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(scores) - 1))
 
 
 def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tuple[list[tuple[float, int, float, float]], float]:

@@ -362,6 +362,36 @@ def test_write_corpus_with_scores(piano, tmp_path):
     assert rows and {int(r.split()[2]) for r in rows} <= {24, 36, 60, 62, 64, 65, 67, 69, 71, 72, 61, 63, 66, 68, 70}
 
 
+def test_pick_score_draws_works_or_seconds_evenly():
+    from loco_cli.pianos import Score, pick_score
+
+    scores = [Score("short", ((0.0, 1.0, 60, 80),), 1.0), Score("long", ((0.0, 9.0, 60, 80),), 9.0)]
+    for draw, share_long in (("work", 0.5), ("time", 0.9)):
+        rng = np.random.default_rng(0)
+        picks = np.array([pick_score(rng, scores, draw) for _ in range(4000)])
+        assert set(picks.tolist()) == {0, 1} and abs(picks.mean() - share_long) < 0.025
+    rng = np.random.default_rng(5)  # "work" is the draw loco made before --score-draw: the same pieces
+    assert [pick_score(rng, scores * 3) for _ in range(8)] == np.random.default_rng(5).integers(6, size=8).tolist()
+    with pytest.raises(InvalidOption, match="score-draw often"):
+        pick_score(np.random.default_rng(0), scores, "often")
+
+
+def test_write_corpus_draws_works_by_length(piano, tmp_path):
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    _score_file(scores / "a.mid", [(0.0, 60, 80, 0.5, 0)])  # 0.5 s
+    _score_file(scores / "b.mid", [(0.25 * k, 48 + k % 24, 80, 0.2, 0) for k in range(400)])  # 100 s
+    by_time = write_corpus("piano", tmp_path / "c", n_tracks=8, duration=2.0, seed=1, renderer="samples",
+                           pianos=str(piano), scores=str(scores), score_draw="time")
+    assert by_time["scores"]["draw"] == "time" and list(by_time["scores"]["pieces"].values()).count("a") <= 1
+    by_work = write_corpus("piano", tmp_path / "d", n_tracks=8, duration=2.0, seed=1, renderer="samples",
+                           pianos=str(piano), scores=str(scores))
+    assert "draw" not in by_work["scores"] and list(by_work["scores"]["pieces"].values()).count("a") >= 2
+    with pytest.raises(InvalidOption, match="score-draw"):
+        write_corpus("piano", tmp_path / "e", n_tracks=1, duration=2.0, renderer="samples", pianos=str(piano),
+                     scores=str(scores), score_draw="often")
+
+
 def test_score_errors(piano, tmp_path):
     from loco_cli.pianos import expand_score_specs, load_score
 

@@ -8,7 +8,7 @@ import typer
 
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.patterns import PIANO_SPAN
-from loco_cli.pianos import SCORE_TEMPO
+from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 
 
 def synth_command(
@@ -41,6 +41,9 @@ def synth_command(
                                "with timing and velocity jitter."),
     score_share: float = typer.Option(1.0, help="With --scores: the share of the pieces that play them (the others "
                                       "are generated), spread evenly."),
+    score_draw: str = typer.Option(SCORE_DRAWS[0], help="With --scores: how each piece picks its work: 'work' "
+                                   "(every file equally often) or 'time' (in proportion to its length: every "
+                                   "second of the repertoire equally often)."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -62,6 +65,7 @@ def synth_command(
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
                                pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, scores=scores, score_share=score_share,
+                               score_draw=score_draw,
                                force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
