@@ -20,7 +20,7 @@ import numpy as np
 from loco_cli.atomic import atomic_path, atomic_write_text
 from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
-from loco_cli.pianos import SCORE_DRAWS
+from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
 __all__ = ["LAYOUTS", "RENDERERS", "SYNTH_TRACKS", "SYNTH_DURATION_S", "write_corpus"]
@@ -124,6 +124,7 @@ def write_corpus(
     scores: str | list[str] | None = None,
     score_share: float = 1.0,
     score_draw: str = SCORE_DRAWS[0],
+    score_tempo: tuple[float, float] = SCORE_TEMPO,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -148,7 +149,8 @@ def write_corpus(
     loco's generated ones; ``score_share`` of the pieces do, spread evenly (piece ``i`` plays a score when
     ``floor((i + 1) * share) > floor(i * share)``), the others are generated as without ``scores``.
     ``score_draw`` (:data:`loco_cli.pianos.SCORE_DRAWS`): each composed piece draws its work uniformly
-    (``work``) or in proportion to the works' lengths (``time``; :func:`loco_cli.pianos.pick_score`).
+    (``work``) or in proportion to the works' lengths (``time``; :func:`loco_cli.pianos.pick_score`), and plays
+    ``score_tempo`` (LOW, HIGH) times its written tempo (:func:`loco_cli.pianos.score_excerpt`).
     ``corpus.json`` names the work (its MIDI file's stem) each composed piece plays.
     """
     if kind not in LAYOUTS:
@@ -170,6 +172,9 @@ def write_corpus(
         raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
     if scores and not (renderer == "samples" and kind == "piano"):
         raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
+    if not 0 < score_tempo[0] <= score_tempo[1]:
+        raise InvalidOption(f"--score-tempo {score_tempo[0]:g}-{score_tempo[1]:g}: give LOW-HIGH with 0 < LOW <= HIGH, "
+                            "e.g. 0.8-1.25")
     if score_draw not in SCORE_DRAWS:
         raise InvalidOption(f"--score-draw {score_draw}: use one of {', '.join(SCORE_DRAWS)}")
     if not 0 < score_share <= 1:
@@ -208,8 +213,10 @@ def write_corpus(
             summary["detune"] = detune
         if score_files:
             summary["scores"] = {"files": len(score_files), "share": score_share, "pieces": {}}
-            if score_draw != "work":
+            if score_draw != SCORE_DRAWS[0]:
                 summary["scores"]["draw"] = score_draw
+            if tuple(score_tempo) != SCORE_TEMPO:
+                summary["scores"]["tempo"] = list(score_tempo)
     for i in range(n_tracks):
         if kind == "drums":
             if kit_list:
@@ -248,7 +255,7 @@ def write_corpus(
                     pick = np.random.default_rng(np.random.SeedSequence([seed, i, 7]))
                     score = score_list[pick_score(pick, score_list, score_draw)]
                 audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,
-                                                    detune=detune, score=score)
+                                                    detune=detune, score=score, score_tempo=score_tempo)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
                                    [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])

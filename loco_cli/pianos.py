@@ -48,7 +48,8 @@ _PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 NO_DAMPER = 90
 _MAX_SAMPLE_S = 8.0
 _ONSET_DB = -40.0
-#: ``--scores``: each excerpt plays this many times slower or faster than written (uniform).
+#: ``--scores``: each excerpt plays between this many times its written tempo (``--score-tempo``; its times are
+#: scaled by a factor uniform in 1 / HIGH .. 1 / LOW, here 0.8 .. 1.25).
 SCORE_TEMPO = (0.8, 1.25)
 #: ``--scores``: onsets move by a normal jitter of this many seconds (a pianist's timing, chords spread).
 SCORE_JITTER_S = 0.008
@@ -244,18 +245,22 @@ def pick_score(rng: np.random.Generator, scores: list[Score], draw: str = SCORE_
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(scores) - 1))
 
 
-def score_excerpt(rng: np.random.Generator, score: Score, duration: float) -> tuple[list[tuple[float, int, float, float]], float]:
+def score_excerpt(rng: np.random.Generator, score: Score, duration: float,
+                  tempo: tuple[float, float] = SCORE_TEMPO) -> tuple[list[tuple[float, int, float, float]], float]:
     """``duration`` s of ``score``, played: notes ``(onset_s, pitch, velocity 0-1, duration_s)`` as
     :func:`loco_cli.patterns.piano_score` gives them, and the excerpt's start in the score (s, written time).
 
-    The piece plays ``r`` times slower than written (``r`` uniform in :data:`SCORE_TEMPO`), from a random
+    The piece plays at ``1 / r`` times its written tempo, its times scaled by ``r`` uniform in ``1 / HIGH .. 1 / LOW``
+    of ``tempo = (LOW, HIGH)`` (default :data:`SCORE_TEMPO`, 0.8-1.25 either way), from a random
     note onset (the excerpt's first note 0.3-0.7 s in); each onset moves by a normal jitter of
     :data:`SCORE_JITTER_S` (chords spread, as a pianist's do); velocities keep the score's dynamics
     relative to its mean, scaled to a random level (0.35-1.0) with a per-note jitter (sd 0.08), within
     0.1-1; pitches beyond the keyboard (MIDI 21-108) move by octaves onto it; notes that start in the
     last 0.5 s are left out, and so is a note whose pitch was struck less than :data:`SCORE_UNISON_S`
     before it (parts in unison: one key on a piano)."""
-    r = rng.uniform(*SCORE_TEMPO)
+    if not 0 < tempo[0] <= tempo[1]:
+        raise InvalidOption(f"--score-tempo {tempo[0]:g}-{tempo[1]:g}: give LOW-HIGH with 0 < LOW <= HIGH, e.g. 0.8-1.25")
+    r = rng.uniform(1.0 / tempo[1], 1.0 / tempo[0])
     onsets = np.array([on for on, *_ in score.notes])
     last = max(0.0, score.end - duration / r)
     starts = onsets[onsets <= last] if (onsets <= last).any() else onsets[:1]
@@ -375,7 +380,7 @@ def detune_shift(seed: int, index: int, detune: float, top: int = TOP_KEY) -> tu
 
 def render_piano_samples(
     seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None,
-    detune: float = 0.0, score: Score | None = None,
+    detune: float = 0.0, score: Score | None = None, score_tempo: tuple[float, float] = SCORE_TEMPO,
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
     ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano,
@@ -390,14 +395,15 @@ def render_piano_samples(
     after, as without it.
     ``detune = 0`` renders exactly what it did before the option existed.
     ``score``: play an excerpt of this composed piece (:func:`score_excerpt`) instead of a generated one
-    (``span`` does not apply); the pedal, room and the rest as for a generated piece.
+    (``span`` does not apply), ``score_tempo`` (LOW, HIGH) times the written tempo; the pedal, room and the rest
+    as for a generated piece.
     """
     from loco_cli.patterns import PIANO_SPAN, piano_score
     from loco_cli.samples import compress, in_room, shelf_eq
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
     notes, seen = [], set()
-    played = score_excerpt(rng, score, duration)[0] if score is not None else piano_score(rng, duration, span or PIANO_SPAN)
+    played = score_excerpt(rng, score, duration, score_tempo)[0] if score is not None else piano_score(rng, duration, span or PIANO_SPAN)
     for onset, pitch, vel, dur in sorted(played):
         key = (int(round(onset * sr)), pitch)
         if key not in seen:  # one key struck twice at once is one note

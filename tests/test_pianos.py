@@ -330,6 +330,13 @@ def test_score_excerpt_plays_the_piece_on_the_keyboard(tmp_path):
         if len(scale) >= 3:  # consecutive scale notes lie 0.5 s x the tempo factor apart, within the jitter
             gaps = np.diff([t for t, _ in scale])
             assert SCORE_TEMPO[0] * 0.5 - 6 * SCORE_JITTER_S < np.median(gaps) < SCORE_TEMPO[1] * 0.5 + 6 * SCORE_JITTER_S
+    # --score-tempo: the default range is the one before the option; a fixed factor of 2 halves the gaps
+    assert score_excerpt(np.random.default_rng(4), score, 3.0) == score_excerpt(np.random.default_rng(4), score, 3.0,
+                                                                                  (0.8, 1.25))
+    fast = sorted(t for t, p, *_ in score_excerpt(np.random.default_rng(4), score, 30.0, (2.0, 2.0))[0] if p >= 60)
+    assert abs(np.median(np.diff(fast)) - 0.25) < 6 * SCORE_JITTER_S
+    with pytest.raises(InvalidOption, match="score-tempo"):
+        score_excerpt(np.random.default_rng(0), score, 3.0, (1.5, 1.0))
     notes, _ = score_excerpt(np.random.default_rng(3), load_score(str(tmp_path / "scale.mid")), 30.0)
     assert 24 in {p for _, p, *_ in notes}  # MIDI 12, below the keyboard, moved up by an octave
     soft, loud = (min(v for _, p, v, _ in notes if p == q) for q in (60, 72))  # the score's crescendo survives
@@ -387,6 +394,12 @@ def test_write_corpus_draws_works_by_length(piano, tmp_path):
     by_work = write_corpus("piano", tmp_path / "d", n_tracks=8, duration=2.0, seed=1, renderer="samples",
                            pianos=str(piano), scores=str(scores))
     assert "draw" not in by_work["scores"] and list(by_work["scores"]["pieces"].values()).count("a") >= 2
+    fast = write_corpus("piano", tmp_path / "f", n_tracks=2, duration=2.0, seed=1, renderer="samples",
+                        pianos=str(piano), scores=str(scores), score_tempo=(1.5, 2.0))
+    assert fast["scores"]["tempo"] == [1.5, 2.0] and "tempo" not in by_work["scores"]
+    with pytest.raises(InvalidOption, match="score-tempo"):
+        write_corpus("piano", tmp_path / "g", n_tracks=1, duration=2.0, renderer="samples", pianos=str(piano),
+                     scores=str(scores), score_tempo=(0.0, 1.0))
     with pytest.raises(InvalidOption, match="score-draw"):
         write_corpus("piano", tmp_path / "e", n_tracks=1, duration=2.0, renderer="samples", pianos=str(piano),
                      scores=str(scores), score_draw="often")
@@ -433,3 +446,11 @@ def test_cli_synth_piano_with_scores(piano, tmp_path):
                                  "--scores", str(tmp_path / "bad.mid")])
     assert result.exit_code == 2 and "bad.mid: not a readable standard MIDI file" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "c2").exists()
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c3"), "--renderer", "samples", "--pianos", str(piano),
+                                 "--scores", str(midi), "--score-tempo", "fast"])
+    assert result.exit_code == 2 and "--score-tempo fast: give two factors LOW-HIGH" in result.output
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c4"), "--tracks", "1", "--duration", "3", "--renderer",
+                                 "samples", "--pianos", str(piano), "--scores", str(midi), "--score-tempo", "1.5-2",
+                                 "--score-draw", "time"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "c4" / "corpus.json").read_text())["scores"]["tempo"] == [1.5, 2.0]

@@ -44,6 +44,8 @@ def synth_command(
     score_draw: str = typer.Option(SCORE_DRAWS[0], help="With --scores: how each piece picks its work: 'work' "
                                    "(every file equally often) or 'time' (in proportion to its length: every "
                                    "second of the repertoire equally often)."),
+    score_tempo: str = typer.Option(f"{SCORE_TEMPO[0]:g}-{SCORE_TEMPO[1]:g}", help="With --scores: LOW-HIGH, each "
+                                    "excerpt plays a random factor in this range times its written tempo."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -61,11 +63,18 @@ def synth_command(
             if not (sep and low.strip().isdigit() and high.strip().isdigit()):
                 raise InvalidOption(f"--span {span}: give two MIDI pitches LOW-HIGH, e.g. --span 28-100")
             pitches = (int(low), int(high))
+        low, sep, high = score_tempo.partition("-")
+        try:
+            tempo = (float(low), float(high)) if sep else None
+        except ValueError:
+            tempo = None
+        if tempo is None:
+            raise InvalidOption(f"--score-tempo {score_tempo}: give two factors LOW-HIGH, e.g. --score-tempo 0.8-1.25")
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
                                pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, scores=scores, score_share=score_share,
-                               score_draw=score_draw,
+                               score_draw=score_draw, score_tempo=tempo,
                                force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
