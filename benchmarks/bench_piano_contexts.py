@@ -1,5 +1,6 @@
 """Benchmark: which piano notes a model misses: recall by the note's context (time since its key was last
-struck, keys held, notes struck with it, nearest other onset, note length).
+struck, keys held, notes struck with it, nearest other onset, note length, register, a note an octave, a
+twelfth or two octaves below struck with it).
 
     loco detect runs/models/piano/test-composed --out runs/ctx/new --model models/piano.pt
     python benchmarks/bench_piano_contexts.py --corpus runs/models/piano/test-composed \\
@@ -46,13 +47,19 @@ CONTEXTS = {
     "struck_with_it": (2, [0, 1, 2, 4, _INF]),
     "nearest_other_onset_s": (3, [0, 0.08, 0.15, 0.3, _INF]),
     "note_length_s": (4, [0, 0.1, 0.2, 0.4, 1.0, _INF]),
+    "register_midi": (5, [21, 33, 45, 57, 69, 81, 93, _INF]),  # [lo, hi) MIDI pitches
+    "harmonic_below_struck_with_it": (6, [0, 1, _INF]),  # 0-1: none, 1+: one or more
 }
+#: Semitones below a note whose partials hold its fundamental (octave, twelfth, two octaves, and the 17th,
+#: 19th, three octaves): such a note struck within 30 ms of it hides it inside its own spectrum.
+HARMONIC_BELOW = (12, 19, 24, 28, 31, 36)
 
 
 def note_contexts(notes: list[tuple[float, float, int]]) -> np.ndarray:
-    """``(N, 5)`` contexts of each note ``(onset_s, offset_s, pitch)``: seconds since its key was last struck
+    """``(N, 7)`` contexts of each note ``(onset_s, offset_s, pitch)``: seconds since its key was last struck
     (inf if never), keys held at its onset (struck over 50 ms before, not yet released), other notes struck
-    within 30 ms, seconds to the nearest other onset beyond 30 ms (inf if none), its length (s)."""
+    within 30 ms, seconds to the nearest other onset beyond 30 ms (inf if none), its length (s), its MIDI
+    pitch, and how many notes :data:`HARMONIC_BELOW` semitones below it were struck within 30 ms."""
     on = np.array([n[0] for n in notes])
     off = np.array([n[1] for n in notes])
     pitch = np.array([n[2] for n in notes])
@@ -60,9 +67,11 @@ def note_contexts(notes: list[tuple[float, float, int]]) -> np.ndarray:
     for t, o, p in notes:
         before = on[(pitch == p) & (on < t)]
         others = np.abs(on[np.abs(on - t) > 0.03] - t)
+        together = np.abs(on - t) <= 0.03
         rows.append((t - before.max() if before.size else _INF, int(((on < t - 0.05) & (off > t)).sum()),
-                     int((np.abs(on - t) <= 0.03).sum()) - 1, others.min() if others.size else _INF, o - t))
-    return np.array(rows, dtype=float).reshape(-1, 5)
+                     int(together.sum()) - 1, others.min() if others.size else _INF, o - t, p,
+                     int(np.isin(p - pitch[together], HARMONIC_BELOW).sum())))
+    return np.array(rows, dtype=float).reshape(-1, 7)
 
 
 def found(notes, detections: list[tuple[float, int]]) -> np.ndarray:

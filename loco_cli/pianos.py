@@ -237,9 +237,9 @@ def load_score(path: str) -> Score:
 def pick_score(rng: np.random.Generator, scores: list[Score], draw: str = SCORE_DRAWS[0]) -> int:
     """Index of the work a composed piece plays: uniform over ``scores`` (``draw="work"``, one draw of
     ``rng.integers``) or in proportion to each score's length ``end`` (``"time"``, one draw of ``rng.random``)."""
-    if draw == "work":
+    if draw == SCORE_DRAWS[0]:
         return int(rng.integers(len(scores)))
-    if draw != "time":
+    if draw != SCORE_DRAWS[1]:
         raise InvalidOption(f"--score-draw {draw}: use one of {', '.join(SCORE_DRAWS)}")
     cum = np.cumsum([max(s.end, 0.0) for s in scores])
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(scores) - 1))

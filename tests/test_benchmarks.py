@@ -295,7 +295,10 @@ def test_repertoire_composers_are_split_and_named():
 
 def test_piano_contexts_of_notes_and_their_recall(tmp_path):
     ctx = _module("bench_piano_contexts")
-    notes = [(1.0, 3.0, 60), (1.01, 1.5, 64), (1.2, 1.4, 60), (2.0, 2.5, 67)]
+    notes = [(1.0, 3.0, 60), (1.01, 1.5, 64), (1.2, 1.4, 60), (2.0, 2.5, 67), (2.02, 2.5, 79), (2.01, 2.5, 48)]
+    assert ctx.note_contexts(notes)[3:, 6].tolist() == [1, 2, 0]  # 67 over 48 (a twelfth); 79 over 67 and 48
+    assert ctx.note_contexts(notes)[:, 5].tolist() == [60, 64, 60, 67, 79, 48]
+    notes = notes[:4]
     c = ctx.note_contexts(notes)
     assert c[:, 0].tolist() == [float("inf"), float("inf"), pytest.approx(0.2), float("inf")]  # since the same key
     assert c[:, 1].tolist() == [0, 0, 2, 1]  # keys held (struck over 50 ms before, not released)
@@ -309,6 +312,8 @@ def test_piano_contexts_of_notes_and_their_recall(tmp_path):
     out = ctx.recall_by_context(tmp_path / "c", tmp_path / "d")
     assert out["notes"] == 4 and out["recall"] == 0.5
     assert out["since_same_key_s"] == {"0.15-0.3": {"notes": 1, "recall": 1.0}, "1.2+": {"notes": 3, "recall": 0.3333}}
+    assert out["register_midi"] == {"57-69": {"notes": 4, "recall": 0.5}}
+    assert out["harmonic_below_struck_with_it"] == {"0-1": {"notes": 4, "recall": 0.5}}
 
 
 def test_piano_peers_are_scored_as_loco_and_their_notes_saved(tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ def synth_command(
                              "plays the outer octaves more)."),
     scores: str = typer.Option(None, help="--renderer samples, piano: comma-separated MIDI files or folders of them "
                                "(searched recursively); pieces play excerpts of these composed pieces instead of "
-                               f"loco's generated ones, {SCORE_TEMPO[0]}-{SCORE_TEMPO[1]}x the written tempo, "
+                               "loco's generated ones, at --score-tempo times the written tempo, "
                                "with timing and velocity jitter."),
     score_share: float = typer.Option(1.0, help="With --scores: the share of the pieces that play them (the others "
                                       "are generated), spread evenly."),
