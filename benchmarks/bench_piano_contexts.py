@@ -12,7 +12,10 @@ detections of ``models/piano.pt`` (written by ``bench_piano_peers.py --detection
 the model shipped before it, without the layer across keys (``git show 9ec4de3:models/piano.pt``),
 ``before_context=`` those of the one before, without the broadband key context (``git show
 d6c0637:models/piano.pt``), and ``before_composed=`` those of the one before that, trained without composed
-music (``git show 9705b51:models/piano.pt``); each file keeps its command.
+music (``git show 9705b51:models/piano.pt``); ``piano_contexts.json`` also holds ``times_mix16_s0=`` (the
+shipped recipe trained on onset times, ``loco detect runs/models/piano/test-composed --out runs/ctx/pce_s0 --model
+runs/pce/s0/model.pt``) and ``score_draw_time_s0=`` (the pilot with ``--score-draw time``, ``runs/ctx/pdraw_s0``);
+both are described in ``piano_libraries.json``. Each file keeps its command.
 ``piano_contexts_peers.json``: the composed Salamander pieces as loco's shipped model, the one before it, madmom
 and basic-pitch transcribed them (``bench_piano_peers.py ... --detections runs/peerdet2``, then
 ``--detections shipped=runs/peerdet2/salamander_composed/shipped`` and the same for ``before_mix``,
