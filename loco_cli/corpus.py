@@ -20,7 +20,7 @@ import numpy as np
 from loco_cli.atomic import atomic_path, atomic_write_text
 from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
-from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
+from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO, check_score_tempo
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
 __all__ = ["LAYOUTS", "RENDERERS", "SYNTH_TRACKS", "SYNTH_DURATION_S", "write_corpus"]
@@ -172,9 +172,7 @@ def write_corpus(
         raise InvalidOption(f"--span {span[0]}-{span[1]}: give MIDI pitches LOW-HIGH within 21-108")
     if scores and not (renderer == "samples" and kind == "piano"):
         raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
-    if not 0 < score_tempo[0] <= score_tempo[1]:
-        raise InvalidOption(f"--score-tempo {score_tempo[0]:g}-{score_tempo[1]:g}: give LOW-HIGH with 0 < LOW <= HIGH, "
-                            "e.g. 0.8-1.25")
+    check_score_tempo(score_tempo)
     if score_draw not in SCORE_DRAWS:
         raise InvalidOption(f"--score-draw {score_draw}: use one of {', '.join(SCORE_DRAWS)}")
     if not 0 < score_share <= 1:

@@ -39,7 +39,7 @@ import numpy as np
 from loco_cli.errors import InvalidOption
 
 __all__ = ["Piano", "Score", "detune_shift", "expand_piano_specs", "expand_score_specs", "load_piano", "load_score",
-           "pick_score", "SCORE_DRAWS",
+           "check_score_tempo", "pick_score", "SCORE_DRAWS",
            "pedal_segments", "render_piano_samples", "note_number", "score_excerpt"]
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
@@ -245,6 +245,12 @@ def pick_score(rng: np.random.Generator, scores: list[Score], draw: str = SCORE_
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(scores) - 1))
 
 
+def check_score_tempo(tempo: tuple[float, float]) -> None:
+    """One clear error unless ``tempo = (LOW, HIGH)`` is a range of tempo factors ``0 < LOW <= HIGH``."""
+    if not 0 < tempo[0] <= tempo[1]:
+        raise InvalidOption(f"--score-tempo {tempo[0]:g}-{tempo[1]:g}: give LOW-HIGH with 0 < LOW <= HIGH, e.g. 0.8-1.25")
+
+
 def score_excerpt(rng: np.random.Generator, score: Score, duration: float,
                   tempo: tuple[float, float] = SCORE_TEMPO) -> tuple[list[tuple[float, int, float, float]], float]:
     """``duration`` s of ``score``, played: notes ``(onset_s, pitch, velocity 0-1, duration_s)`` as
@@ -258,8 +264,7 @@ def score_excerpt(rng: np.random.Generator, score: Score, duration: float,
     0.1-1; pitches beyond the keyboard (MIDI 21-108) move by octaves onto it; notes that start in the
     last 0.5 s are left out, and so is a note whose pitch was struck less than :data:`SCORE_UNISON_S`
     before it (parts in unison: one key on a piano)."""
-    if not 0 < tempo[0] <= tempo[1]:
-        raise InvalidOption(f"--score-tempo {tempo[0]:g}-{tempo[1]:g}: give LOW-HIGH with 0 < LOW <= HIGH, e.g. 0.8-1.25")
+    check_score_tempo(tempo)
     r = rng.uniform(1.0 / tempo[1], 1.0 / tempo[0])
     onsets = np.array([on for on, *_ in score.notes])
     last = max(0.0, score.end - duration / r)
