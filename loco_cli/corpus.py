@@ -20,7 +20,7 @@ import numpy as np
 from loco_cli.atomic import atomic_path, atomic_write_text
 from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
-from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO, check_score_tempo
+from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO, check_score_draw, check_score_tempo
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
 __all__ = ["LAYOUTS", "RENDERERS", "SYNTH_TRACKS", "SYNTH_DURATION_S", "write_corpus"]
@@ -173,8 +173,7 @@ def write_corpus(
     if scores and not (renderer == "samples" and kind == "piano"):
         raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
     check_score_tempo(score_tempo)
-    if score_draw not in SCORE_DRAWS:
-        raise InvalidOption(f"--score-draw {score_draw}: use one of {', '.join(SCORE_DRAWS)}")
+    check_score_draw(score_draw)
     if not 0 < score_share <= 1:
         raise InvalidOption(f"--score-share {score_share}: give a share above 0 and at most 1")
     if kit_mix and not (renderer == "samples" and kind == "drums"):
@@ -187,12 +186,11 @@ def write_corpus(
         raise InvalidOption("--kits are drum kits and --pianos are pianos: pass the one that fits the corpus kind")
     kit_list, left_out = _sample_kits(kind, kits) if renderer == "samples" and kind == "drums" else ([], [])
     piano_list = _sample_pianos(pianos) if renderer == "samples" and kind == "piano" else []
-    score_files, score_list = [], []
+    score_list = []
     if scores:
         from loco_cli.pianos import expand_score_specs, load_score
 
-        score_files = expand_score_specs(scores)
-        score_list = [load_score(f) for f in score_files]  # every file readable before the first piece is rendered
+        score_list = [load_score(f) for f in expand_score_specs(scores)]  # every file readable before the first piece is rendered
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
@@ -209,8 +207,8 @@ def write_corpus(
             summary["span"] = list(span)
         if detune:
             summary["detune"] = detune
-        if score_files:
-            summary["scores"] = {"files": len(score_files), "share": score_share, "pieces": {}}
+        if score_list:
+            summary["scores"] = {"files": len(score_list), "share": score_share, "pieces": {}}
             if score_draw != SCORE_DRAWS[0]:
                 summary["scores"]["draw"] = score_draw
             if tuple(score_tempo) != SCORE_TEMPO:
@@ -249,7 +247,7 @@ def write_corpus(
 
                 piano = piano_list[i % len(piano_list)]
                 score = None
-                if score_files and int((i + 1) * score_share) > int(i * score_share):
+                if score_list and int((i + 1) * score_share) > int(i * score_share):
                     pick = np.random.default_rng(np.random.SeedSequence([seed, i, 7]))
                     score = score_list[pick_score(pick, score_list, score_draw)]
                 audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,

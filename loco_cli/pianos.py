@@ -39,7 +39,7 @@ import numpy as np
 from loco_cli.errors import InvalidOption
 
 __all__ = ["Piano", "Score", "detune_shift", "expand_piano_specs", "expand_score_specs", "load_piano", "load_score",
-           "check_score_tempo", "pick_score", "SCORE_DRAWS",
+           "check_score_draw", "check_score_tempo", "pick_score", "SCORE_DRAWS",
            "pedal_segments", "render_piano_samples", "note_number", "score_excerpt"]
 
 _NOTE = re.compile(r"^([A-Ga-g])(#|b|s)?(-?\d)(?:v(\d+))?\.(ogg|wav|flac|mp3)$")
@@ -234,13 +234,18 @@ def load_score(path: str) -> Score:
     return Score(Path(path).stem, tuple(notes), max(off for _, off, _, _ in notes))
 
 
+def check_score_draw(draw: str) -> None:
+    """One clear error unless ``draw`` is one of :data:`SCORE_DRAWS`."""
+    if draw not in SCORE_DRAWS:
+        raise InvalidOption(f"--score-draw {draw}: use one of {', '.join(SCORE_DRAWS)}")
+
+
 def pick_score(rng: np.random.Generator, scores: list[Score], draw: str = SCORE_DRAWS[0]) -> int:
     """Index of the work a composed piece plays: uniform over ``scores`` (``draw="work"``, one draw of
     ``rng.integers``) or in proportion to each score's length ``end`` (``"time"``, one draw of ``rng.random``)."""
+    check_score_draw(draw)
     if draw == SCORE_DRAWS[0]:
         return int(rng.integers(len(scores)))
-    if draw != SCORE_DRAWS[1]:
-        raise InvalidOption(f"--score-draw {draw}: use one of {', '.join(SCORE_DRAWS)}")
     cum = np.cumsum([max(s.end, 0.0) for s in scores])
     return int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(scores) - 1))
 
