@@ -33,6 +33,7 @@ from loco_cli.checkpoint import atomic_save, content_hash, load_model
 from loco_cli.corpus import write_corpus
 from loco_cli.engine import evaluate_model
 from loco_cli.patterns import PIANO_SPAN
+from loco_cli.pianos import SCORE_DRAWS
 from loco_cli.prepare import prepare_dataset
 from loco_cli.train import load_recipe, train_run
 
@@ -177,7 +178,8 @@ def piano_corpora(root: Path) -> None:
                  renderer="samples", pianos=PIANO_TRAIN, span=spec.get("span"))
     if spec.get("score_tracks"):
         write_corpus("piano", root / "train-corpus" / "composed", n_tracks=spec["score_tracks"], duration=30.0, seed=41,
-                     renderer="samples", pianos=PIANO_TRAIN, scores=str(REPERTOIRE / "train"))
+                     renderer="samples", pianos=PIANO_TRAIN, scores=str(REPERTOIRE / "train"),
+                     score_draw=spec.get("score_draw", SCORE_DRAWS[0]))
     write_corpus("piano", root / "test-corpus", n_tracks=spec["test_tracks"], duration=30.0, seed=20,
                  renderer="samples", pianos=PIANO_TEST)
     piano_vsco_corpus(root)
@@ -592,7 +594,9 @@ def piano_card(r: dict) -> str:
         "and a random level."
         + (f" And {spec['score_tracks']} pieces x 30 s (seed 41) of composed music on the same pianos (`--scores`: "
            f"excerpts of {len(r.get('composed_train_works', []))} works by J. S. Bach, C. P. E. Bach, Handel, Corelli, "
-           "Haydn and Mozart from music21's corpus, 0.8-1.25x their written tempo, timing and velocity jitter)."
+           "Haydn and Mozart from music21's corpus, 0.8-1.25x their written tempo, timing and velocity jitter"
+           + ("; works drawn in proportion to their length, `--score-draw time`" if spec.get("score_draw") == "time" else "")
+           + ")."
            if spec.get("score_tracks") else "")
         + " 15 % of the pieces validate (checkpoint, latency and thresholds).",
         f"- Supervision: **counts only** (`--loss {spec['loss']}`): the number of onsets per key in each 1.5 s "

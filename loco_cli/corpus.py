@@ -20,6 +20,7 @@ import numpy as np
 from loco_cli.atomic import atomic_path, atomic_write_text
 from loco_cli.errors import InvalidOption
 from loco_cli.fluidsynth import find_fluidsynth
+from loco_cli.patterns import PIANO_FIGURES, check_figures
 from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO, check_score_draw, check_score_tempo
 from loco_cli.synth import DRUM_FAMILIES, SYNTH_SAMPLE_RATE, SynthTrack, render_drum_track, render_piano_track
 
@@ -125,6 +126,7 @@ def write_corpus(
     score_share: float = 1.0,
     score_draw: str = SCORE_DRAWS[0],
     score_tempo: tuple[float, float] = SCORE_TEMPO,
+    figures: tuple[str, ...] = PIANO_FIGURES,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
     """Render ``n_tracks`` tracks of ``kind`` ('drums' or 'piano') into ``out`` in ``layout``.
@@ -152,6 +154,9 @@ def write_corpus(
     (``work``) or in proportion to the works' lengths (``time``; :func:`loco_cli.pianos.pick_score`), and plays
     ``score_tempo`` (LOW, HIGH) times its written tempo (:func:`loco_cli.pianos.score_excerpt`).
     ``corpus.json`` names the work (its MIDI file's stem) each composed piece plays.
+    ``figures`` (pianos on ``--renderer samples`` only): the phrases loco's generated pieces draw from
+    (:data:`loco_cli.patterns.PIANO_FIGURES_ALL`; the default :data:`loco_cli.patterns.PIANO_FIGURES`
+    renders what it did before the option existed); recorded in ``corpus.json`` when not the default.
     """
     if kind not in LAYOUTS:
         raise InvalidOption(f"unknown corpus kind {kind!r}; use drums or piano")
@@ -174,6 +179,12 @@ def write_corpus(
         raise InvalidOption("--scores applies to pianos: use it with --renderer samples --pianos")
     check_score_tempo(score_tempo)
     check_score_draw(score_draw)
+    try:
+        figures = check_figures(figures)
+    except ValueError as e:
+        raise InvalidOption(f"--figures {','.join(map(str, figures))}: {e}") from None
+    if figures != PIANO_FIGURES and not (renderer == "samples" and kind == "piano"):
+        raise InvalidOption("--figures applies to pianos: use it with --renderer samples --pianos")
     if not 0 < score_share <= 1:
         raise InvalidOption(f"--score-share {score_share}: give a share above 0 and at most 1")
     if kit_mix and not (renderer == "samples" and kind == "drums"):
@@ -205,6 +216,8 @@ def write_corpus(
         summary["pianos"] = [{"name": p.name, "source": p.source, "licence": p.licence} for p in piano_list]
         if span is not None:
             summary["span"] = list(span)
+        if figures != PIANO_FIGURES:
+            summary["figures"] = list(figures)
         if detune:
             summary["detune"] = detune
         if score_list:
@@ -251,7 +264,8 @@ def write_corpus(
                     pick = np.random.default_rng(np.random.SeedSequence([seed, i, 7]))
                     score = score_list[pick_score(pick, score_list, score_draw)]
                 audio, notes = render_piano_samples(seed, i, piano, duration=duration, sr=SYNTH_SAMPLE_RATE, span=span,
-                                                    detune=detune, score=score, score_tempo=score_tempo)
+                                                    detune=detune, score=score, score_tempo=score_tempo,
+                                                    figures=figures)
                 group = re.sub(r"[^A-Za-z0-9]+", "_", piano.name).strip("_")
                 track = SynthTrack(f"{group.lower()}_{i:03d}", audio, SYNTH_SAMPLE_RATE,
                                    [(t, str(p)) for t, p, _ in notes], group, [off for *_, off in notes])

@@ -22,6 +22,7 @@ from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_e
 from loco_cli.config import DEFAULT_INIT, EVAL_WINDOW_S
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.errors import InvalidAnnotation, InvalidOption
+from loco_cli.patterns import PIANO_FIGURES
 from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 from loco_cli.scores import score_track, summarise, timing_errors
 from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
@@ -366,6 +367,7 @@ def synth(
     score_share: float = 1.0,
     score_draw: str = SCORE_DRAWS[0],
     score_tempo: tuple[float, float] = SCORE_TEMPO,
+    figures: tuple[str, ...] = PIANO_FIGURES,
     force: bool = False,
     on_track: Callable[[str], None] | None = None,
 ) -> dict:
@@ -376,7 +378,8 @@ def synth(
     the MIDI range the piano pieces' phrases are centred in; ``scores``: MIDI files or folders whose
     composed pieces ``score_share`` of the piano pieces play excerpts of; ``score_draw``: each work drawn
     equally often, ``"work"``, or in proportion to its length, ``"time"``; ``score_tempo``: LOW, HIGH times
-    the written tempo). The
+    the written tempo; ``figures``: the phrases the generated piano pieces draw from,
+    :data:`loco_cli.patterns.PIANO_FIGURES_ALL`). The
     same ``seed`` gives byte-identical files. The corpus is rendered into a temporary folder and
     renamed to ``out`` when complete; an existing ``out`` is replaced only with ``force`` and only when
     it is a loco corpus (it holds ``corpus.json``). Returns the corpus summary written to
@@ -400,7 +403,7 @@ def synth(
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
                                pianos=pianos, detune=detune, kit_mix=kit_mix, span=span, scores=scores,
                                score_share=score_share, score_draw=score_draw,
-                               score_tempo=score_tempo, on_track=on_track)
+                               score_tempo=score_tempo, figures=figures, on_track=on_track)
         replace_folder(tmp, out)
     finally:
         if tmp.exists():

@@ -8,7 +8,8 @@ and the sample renderers (:mod:`loco_cli.samples`, :mod:`loco_cli.pianos`) play 
   stroke 12-28 ms before the main one), human timing and velocities, tempos 60-200 BPM; instruments
   ``KD SD CHH OHH LT MT CR RC CB``;
 * :func:`piano_score`: notes ``(onset_s, pitch, velocity 0-1, duration_s)``: chords, scales, arpeggios,
-  melody over bass, now and then the extremes of the keyboard;
+  melody over bass, now and then the extremes of the keyboard; on request (``figures``) also repeated
+  notes and chords, trills, Alberti basses and tremolos, where keys are struck again within 0.05-0.5 s;
 * :func:`piano_midi_notes`: those notes as MIDI notes for FluidSynth.
 """
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PIANO_SPAN", "drum_score", "piano_score", "piano_midi_notes"]
+__all__ = ["PIANO_FIGURES", "PIANO_FIGURES_ALL", "PIANO_SPAN", "check_figures", "drum_score", "piano_score",
+           "piano_midi_notes"]
 
 #: 16-step grooves: instrument -> steps. ``G`` marks ghost-note snare steps.
 _GROOVES = {
@@ -75,10 +77,26 @@ def drum_score(rng: np.random.Generator, duration: float, family: str) -> list[t
 
 #: MIDI pitches between which a piano piece's phrases are centred (:func:`piano_score`).
 PIANO_SPAN = (36, 96)
+#: The figures a generated piano phrase is drawn from by default (:func:`piano_score`); loco's test pieces.
+PIANO_FIGURES = ("chord", "scale", "arpeggio", "melody")
+#: Every figure :func:`piano_score` knows: the default ones and four that strike keys again quickly
+#: (repeated notes and chords, trills, Alberti basses, tremolos), as accompaniments and ornaments do.
+PIANO_FIGURES_ALL = PIANO_FIGURES + ("repeat", "trill", "alberti", "tremolo")
 
 
-def piano_score(rng: np.random.Generator, duration: float,
-                span: tuple[int, int] = PIANO_SPAN) -> list[tuple[float, int, float, float]]:
+def check_figures(figures) -> tuple[str, ...]:
+    """``figures`` as a tuple of known figure names (:data:`PIANO_FIGURES_ALL`), each once; raises
+    :class:`ValueError` naming the first unknown one, or when there are none or repeats."""
+    figures = tuple(figures)
+    unknown = [f for f in figures if f not in PIANO_FIGURES_ALL]
+    if unknown or not figures or len(set(figures)) != len(figures):
+        bad = f"unknown figure {unknown[0]!r}" if unknown else "each figure once, at least one"
+        raise ValueError(f"{bad}; choose from {', '.join(PIANO_FIGURES_ALL)} (or all)")
+    return figures
+
+
+def piano_score(rng: np.random.Generator, duration: float, span: tuple[int, int] = PIANO_SPAN,
+                figures=PIANO_FIGURES) -> list[tuple[float, int, float, float]]:
     """Notes ``(onset_s, pitch, velocity, duration_s)``: chords, scales, arpeggios, melody over bass.
 
     Each phrase is centred on a MIDI pitch in ``span`` (the bass reaches about 23 keys below the centre,
@@ -86,10 +104,19 @@ def piano_score(rng: np.random.Generator, duration: float,
     onto its end keys, as loco's corpora have always been rendered; with any other span (a wider one
     puts more notes in the outer octaves) they move by octaves onto the keyboard instead, so the end
     keys do not collect them.
+
+    Each phrase is one of ``figures``, drawn uniformly (:data:`PIANO_FIGURES` by default: the same
+    pieces as before the option existed). The others (:data:`PIANO_FIGURES_ALL`) strike keys again soon:
+    ``repeat``, a note, octave or chord struck 4-16 times every 1/2-1/4 beat (0.09-0.5 s), the first of
+    each group accented; ``trill``, two keys a semitone or a tone apart alternating every 1/4-1/8 beat
+    (at least 60 ms), over a held bass half the time; ``alberti``, a broken chord low-fifth-third-fifth
+    every 1/2-1/4 beat under a melody struck every two or four of its notes; ``tremolo``, two keys a
+    third to an octave apart alternating every 1/4-1/8 beat (at least 50 ms).
     """
     lo, hi = int(span[0]), int(span[1])
     if not 21 <= lo <= hi <= 108:
         raise ValueError(f"span {span}: need 21 <= low <= high <= 108")
+    kinds = list(check_figures(figures))
     notes: list[tuple[float, int, float, float]] = []
     key = int(rng.integers(0, 12))
     scale = np.array([0, 2, 4, 5, 7, 9, 11])
@@ -98,7 +125,7 @@ def piano_score(rng: np.random.Generator, duration: float,
     t = rng.uniform(0.3, 0.7)
     centre = int(rng.integers(45, 80)) if (lo, hi) == PIANO_SPAN else int(rng.integers(lo, hi + 1))
     while t < duration - 0.5:
-        kind = rng.choice(["chord", "scale", "arpeggio", "melody"])
+        kind = rng.choice(kinds)
         vel_base = rng.uniform(0.3, 1.0)
         sustain = rng.random() < 0.4
 
@@ -127,13 +154,49 @@ def piano_score(rng: np.random.Generator, duration: float,
             for i in range(int(rng.integers(6, 13))):
                 notes.append((t, root + (0, 4, 7, 12, 16, 12, 7, 4)[i % 8], v(), step * (4 if sustain else 1)))
                 t += step
-        else:
+        elif kind == "melody":
             bass = centre - 12 - int(rng.integers(0, 12))
             for i in range(int(rng.integers(4, 9))):
                 if i % 2 == 0:
                     notes.append((t, bass, v(), beat * 2))
                 notes.append((t, centre + int(rng.choice([0, 2, 4, 5, 7, 9, 12])), v(), beat * 0.9))
                 t += beat * rng.choice([0.5, 1.0])
+        elif kind == "repeat":  # repeated note, octave or chord: accompaniment in quavers or semiquavers
+            root = centre + int(rng.integers(-7, 8))
+            voicing = [(0,), (0, 12), (0, 4 if rng.random() < 0.5 else 3, 7), (0, 4 if rng.random() < 0.5 else 3, 7, 12)][
+                int(rng.integers(4))]
+            step = beat / rng.choice([2, 3, 4])
+            group = int(rng.choice([2, 3, 4]))
+            for i in range(int(rng.integers(4, 17))):
+                for iv in voicing:
+                    notes.append((t, root + iv, v(vel_base if i % group == 0 else 0.8 * vel_base), step * 0.8))
+                t += step
+        elif kind == "trill":
+            principal = centre + int(rng.integers(-5, 8))
+            step = max(0.06, beat / rng.choice([4, 6, 8]))
+            n = int(rng.integers(8, 25))
+            if rng.random() < 0.5:
+                notes.append((t, principal - 12 - int(rng.integers(0, 13)), v(), step * n))
+            for i in range(n):
+                notes.append((t, principal + (int(rng.choice([1, 2])) if i % 2 else 0), v(), step * 0.9))
+                t += step
+        elif kind == "alberti":
+            root = centre - 12 + int(rng.integers(-5, 6))
+            third = 4 if rng.random() < 0.5 else 3
+            step = beat / rng.choice([2, 4])
+            every = int(rng.choice([2, 4]))
+            for i in range(int(rng.integers(8, 17))):
+                notes.append((t, root + (0, 7, third, 7)[i % 4], v(0.8 * vel_base), step * (4 if sustain else 0.9)))
+                if i % every == 0:
+                    notes.append((t, centre + int(rng.choice([0, 2, 4, 5, 7, 9, 12])), v(), step * every * 0.9))
+                t += step
+        else:  # tremolo
+            low = centre + int(rng.integers(-12, 1))
+            high = low + int(rng.choice([3, 4, 7, 12]))
+            step = max(0.05, beat / rng.choice([4, 6, 8]))
+            for i in range(int(rng.integers(8, 25))):
+                notes.append((t, high if i % 2 else low, v(), step * 0.9))
+                t += step
         centre = int(np.clip(centre + rng.integers(-12, 13), lo, hi))
         t += rng.uniform(0.1, 0.6) * beat
         if rng.random() < 0.1:  # reach the extremes of the keyboard now and then

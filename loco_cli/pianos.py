@@ -391,11 +391,13 @@ def detune_shift(seed: int, index: int, detune: float, top: int = TOP_KEY) -> tu
 def render_piano_samples(
     seed: int, index: int, piano: Piano, *, duration: float = 30.0, sr: int = 44100, span: tuple[int, int] | None = None,
     detune: float = 0.0, score: Score | None = None, score_tempo: tuple[float, float] = SCORE_TEMPO,
+    figures: tuple[str, ...] | None = None,
 ) -> tuple[np.ndarray, list[tuple[float, int, float]]]:
     """Render one piece of ``duration`` s on ``piano``: mono float32 ``(n,)`` at ``sr`` and notes
     ``(onset_s, midi_pitch, offset_s)`` sorted by onset; a pure function of ``(seed, index)``, the piano,
     ``span`` (the phrase centres' MIDI range, :func:`loco_cli.patterns.piano_score`; default
-    :data:`loco_cli.patterns.PIANO_SPAN`) and ``detune``.
+    :data:`loco_cli.patterns.PIANO_SPAN`), ``figures`` (the phrases a generated piece draws from; default
+    :data:`loco_cli.patterns.PIANO_FIGURES`) and ``detune``.
 
     ``detune`` > 0 (semitones) makes one piano sound like several: the piece is played ``d`` keys away
     (:func:`detune_shift`), ``ratio`` times faster, and the audio resampled back by ``ratio``, so every
@@ -408,12 +410,13 @@ def render_piano_samples(
     (``span`` does not apply), ``score_tempo`` (LOW, HIGH) times the written tempo; the pedal, room and the rest
     as for a generated piece.
     """
-    from loco_cli.patterns import PIANO_SPAN, piano_score
+    from loco_cli.patterns import PIANO_FIGURES, PIANO_SPAN, piano_score
     from loco_cli.samples import compress, in_room, shelf_eq
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 4]))
     notes, seen = [], set()
-    played = score_excerpt(rng, score, duration, score_tempo)[0] if score is not None else piano_score(rng, duration, span or PIANO_SPAN)
+    played = (score_excerpt(rng, score, duration, score_tempo)[0] if score is not None
+              else piano_score(rng, duration, span or PIANO_SPAN, figures or PIANO_FIGURES))
     for onset, pitch, vel, dur in sorted(played):
         key = (int(round(onset * sr)), pitch)
         if key not in seen:  # one key struck twice at once is one note

@@ -249,6 +249,69 @@ def test_piano_span_moves_phrases_and_keeps_the_default():
         piano_score(np.random.default_rng(0), 10.0, (20, 100))
 
 
+def _restruck_share(notes, within: float) -> float:
+    """The share of ``notes`` whose key was struck less than ``within`` s before."""
+    last, n = {}, 0
+    for onset, pitch, *_ in sorted(notes):
+        n += onset - last.get(pitch, -np.inf) < within
+        last[pitch] = onset
+    return n / max(1, len(notes))
+
+
+def test_piano_figures_strike_keys_again_and_keep_the_default():
+    from loco_cli.patterns import PIANO_FIGURES, PIANO_FIGURES_ALL, check_figures, piano_score
+
+    def pieces(figures):
+        return [piano_score(np.random.default_rng(s), 30.0, (28, 100), figures) for s in range(20)]
+
+    # the default figures draw exactly what piano_score drew before the option existed
+    assert pieces(PIANO_FIGURES) == [piano_score(np.random.default_rng(s), 30.0, (28, 100)) for s in range(20)]
+    before = np.mean([_restruck_share(p, 0.3) for p in pieces(PIANO_FIGURES)])
+    after = [_restruck_share(p, 0.3) for p in pieces(PIANO_FIGURES_ALL)]
+    assert before < 0.05 and np.mean(after) > 0.2  # keys struck again within 0.3 s: rare before, common now
+    # each figure alone: keys struck again within its repeat (a step of at most 1/2 beat, 0.5 s; the Alberti
+    # bass's fifth every two steps, one note in four of the bass), the share at least as given
+    for figure, within, share in (("repeat", 0.51, 0.8), ("trill", 0.34, 0.4), ("alberti", 1.01, 0.25),
+                                  ("tremolo", 0.34, 0.6)):
+        for s in range(5):
+            notes = piano_score(np.random.default_rng(s), 20.0, figures=(figure,))
+            assert _restruck_share(notes, within) > share, (figure, s)
+            assert all(21 <= p <= 108 and 0.1 <= v <= 1.0 and d > 0 for _, p, v, d in notes)
+    for bad in [("chord", "waltz"), (), ("chord", "chord")]:
+        with pytest.raises(ValueError, match="figure"):
+            check_figures(bad)
+
+
+def test_write_corpus_figures(piano, tmp_path):
+    from loco_cli.patterns import PIANO_FIGURES_ALL
+
+    summary = write_corpus("piano", tmp_path / "c", n_tracks=1, duration=4.0, seed=1, renderer="samples",
+                           pianos=str(piano), figures=PIANO_FIGURES_ALL)
+    assert summary["figures"] == list(PIANO_FIGURES_ALL)
+    assert "figures" not in write_corpus("piano", tmp_path / "d", n_tracks=1, duration=4.0, seed=1, renderer="samples",
+                                         pianos=str(piano))
+    with pytest.raises(InvalidOption, match="--figures chord,waltz: unknown figure 'waltz'"):
+        write_corpus("piano", tmp_path / "e", n_tracks=1, duration=4.0, renderer="samples", pianos=str(piano),
+                     figures=("chord", "waltz"))
+    with pytest.raises(InvalidOption, match="applies to pianos"):
+        write_corpus("drums", tmp_path / "f", n_tracks=1, duration=4.0, figures=("trill",))
+
+
+def test_cli_synth_piano_figures(piano, tmp_path):
+    from typer.testing import CliRunner
+
+    from loco_cli.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c"), "--tracks", "1", "--duration", "3", "--renderer",
+                                 "samples", "--pianos", str(piano), "--figures", "all"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "c" / "corpus.json").read_text())["figures"]) == 8
+    result = runner.invoke(app, ["synth", "piano", str(tmp_path / "c2"), "--tracks", "1", "--duration", "3", "--renderer",
+                                 "samples", "--pianos", str(piano), "--figures", "trill,waltz"])
+    assert result.exit_code == 2 and "unknown figure 'waltz'" in result.output and "Traceback" not in result.output
+
+
 def test_write_corpus_span(piano, tmp_path):
     summary = write_corpus("piano", tmp_path / "c", n_tracks=1, duration=4.0, seed=1, renderer="samples",
                            pianos=str(piano), span=(30, 90))

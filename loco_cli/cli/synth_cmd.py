@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
-from loco_cli.patterns import PIANO_SPAN
+from loco_cli.patterns import PIANO_FIGURES, PIANO_FIGURES_ALL, PIANO_SPAN
 from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 
 
@@ -46,6 +46,10 @@ def synth_command(
                                    "second of the repertoire equally often)."),
     score_tempo: str = typer.Option(f"{SCORE_TEMPO[0]:g}-{SCORE_TEMPO[1]:g}", help="With --scores: LOW-HIGH, each "
                                     "excerpt plays a random factor in this range times its written tempo."),
+    figures: str = typer.Option(",".join(PIANO_FIGURES), help="--renderer samples, piano: comma-separated figures "
+                                "the generated pieces' phrases are drawn from, or 'all' ("
+                                + ", ".join(PIANO_FIGURES_ALL) + "; repeat, trill, alberti and tremolo strike keys "
+                                "again within 0.05-0.5 s)."),
     force: bool = typer.Option(False, help="Replace an existing corpus folder."),
 ) -> None:
     """Synthesize a corpus of audio with exact onset annotations (deterministic from --seed)."""
@@ -70,11 +74,12 @@ def synth_command(
             tempo = None
         if tempo is None:
             raise InvalidOption(f"--score-tempo {score_tempo}: give two factors LOW-HIGH, e.g. --score-tempo 0.8-1.25")
+        chosen = PIANO_FIGURES_ALL if figures.strip() == "all" else tuple(f.strip() for f in figures.split(","))
         task = bar.add_task(f"synth {kind}", total=tracks, info="")
         summary = engine.synth(kind, out, tracks=tracks, duration=duration, seed=seed, layout=layout,
                                accompaniment_db=accompaniment_db, renderer=renderer, soundfont=soundfont, kits=kits,
                                pianos=pianos, detune=detune, kit_mix=kit_mix, span=pitches, scores=scores, score_share=score_share,
-                               score_draw=score_draw, score_tempo=tempo,
+                               score_draw=score_draw, score_tempo=tempo, figures=chosen,
                                force=force, on_track=lambda name: bar.update(task, advance=1, info=name))
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items())
     console.print(f"wrote {tracks} {kind} tracks ({summary['seconds'] / 60:.1f} min) to {out}: {events}")
