@@ -255,6 +255,10 @@ class ModelConfig(_Config):
     # it (an octave below, a fifth above) are doing in the same frame; the classes must be consecutive keys
     key_mix: int = 0
     key_mix_span: int = 12
+    # keys only: the output layer's weights start at zero instead of Xavier-uniform, so every seed starts from
+    # the eq. 15 bias prior alone and the per-frame logits of the first steps do not depend on the draw of the
+    # last layer (a pilot: a seed whose Xavier start trained badly trained as the good ones, docs/real-audio.md)
+    key_out_zero: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -274,8 +278,9 @@ class ModelConfig(_Config):
             raise ConfigError("n_classes and n_bands must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        """As :meth:`_Config.to_dict`, without ``key_context`` when it is off, ``key_context_regions`` when it
-        is 1 and the ``key_mix`` fields when it is 0 (model files from before the fields existed stay the same)."""
+        """As :meth:`_Config.to_dict`, without ``key_context`` and ``key_out_zero`` when they are off,
+        ``key_context_regions`` when it is 1 and the ``key_mix`` fields when it is 0 (model files from before the
+        fields existed stay the same)."""
         d = super().to_dict()
         if not d["key_mix"]:
             del d["key_mix"], d["key_mix_span"]
@@ -283,6 +288,8 @@ class ModelConfig(_Config):
             del d["key_context"]
         if d["key_context_regions"] == 1:
             del d["key_context_regions"]
+        if not d["key_out_zero"]:
+            del d["key_out_zero"]
         return d
 
 

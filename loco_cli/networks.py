@@ -275,6 +275,9 @@ class KeyNet(nn.Module):
     neighbours up to ``key_mix_span`` semitones away do in the same frame. Classes that are not consecutive
     keys sit on a grid of semitones (the keys between them silent), so the span is always in semitones.
 
+    With ``cfg.key_out_zero`` the output layer's weights start at zero (Xavier-uniform otherwise): every seed's
+    first logits are the eq. 15 bias alone, and the output weights grow from the first step's gradient.
+
     The CRNN of the paper pools the spectrum to one vector and must tell 88 keys apart from it;
     LoCo therefore trained one model per band of 10 keys (the authors' code [5]). Sharing one
     network over keys makes every note of every key a training example for all of them, and keeps
@@ -313,7 +316,10 @@ class KeyNet(nn.Module):
         if cfg.key_mix:  # the residual branch starts at zero: the network begins as the one without it
             nn.init.zeros_(self.mix_up.weight)
             nn.init.zeros_(self.mix_up.bias)
-        nn.init.xavier_uniform_(self.out.weight)
+        if cfg.key_out_zero:  # every seed starts at the eq. 15 prior; the output weights grow from the first step
+            nn.init.zeros_(self.out.weight)
+        else:
+            nn.init.xavier_uniform_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         nn.init.constant_(self.key_bias, initial_bias(cfg.init_frames, cfg.init_mass_at_zero))
 

@@ -257,6 +257,30 @@ def test_keynet_output_bias_is_eq15():
     assert model.key_bias.detach().allclose(torch.full((4,), initial_bias(300, 0.8)))
 
 
+def test_keynet_output_weights_can_start_at_zero():
+    """``key_out_zero``: every seed's first logits are the eq. 15 bias alone, and one gradient step moves the
+    output weights (the rest of the network learns from the next); off, older model files keep their dict."""
+    from loco_cli.config import PIANO_FEATURES
+    from loco_cli.features import mel_centers
+
+    x = torch.randn(2, 30, PIANO_MODEL.in_channels, PIANO_MODEL.n_bands)
+    firsts = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_model(PIANO_MODEL.replace(n_classes=4, key_context=True, key_mix=4, key_out_zero=True))
+        model.set_layout(mel_centers(PIANO_FEATURES), [21, 60, 69, 108])
+        assert not model.out.weight.any()
+        firsts.append(model(x))
+    torch.testing.assert_close(firsts[0], firsts[1], rtol=0, atol=0)
+    torch.testing.assert_close(firsts[0], torch.full_like(firsts[0], initial_bias(300, 0.8)))
+    firsts[1].sigmoid().sum().backward()
+    assert model.out.weight.grad.abs().sum() > 0
+    torch.manual_seed(0)
+    assert build_model(PIANO_MODEL.replace(n_classes=4)).out.weight.any()  # Xavier by default
+    assert "key_out_zero" not in PIANO_MODEL.to_dict()
+    assert ModelConfig.from_dict(PIANO_MODEL.replace(key_out_zero=True).to_dict()).key_out_zero
+
+
 def test_three_dimensional_input_is_one_channel():
     cfg = ModelConfig(in_channels=1, n_bands=72)
     assert build_model(cfg)(torch.randn(2, 10, 72)).shape == (2, 10, 3)
