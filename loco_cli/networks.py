@@ -316,10 +316,9 @@ class KeyNet(nn.Module):
         if cfg.key_mix:  # the residual branch starts at zero: the network begins as the one without it
             nn.init.zeros_(self.mix_up.weight)
             nn.init.zeros_(self.mix_up.bias)
+        nn.init.xavier_uniform_(self.out.weight)  # drawn either way: the random stream stays the same
         if cfg.key_out_zero:  # every seed starts at the eq. 15 prior; the output weights grow from the first step
             nn.init.zeros_(self.out.weight)
-        else:
-            nn.init.xavier_uniform_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         nn.init.constant_(self.key_bias, initial_bias(cfg.init_frames, cfg.init_mass_at_zero))
 
