@@ -337,3 +337,14 @@ def test_piano_peers_are_scored_as_loco_and_their_notes_saved(tmp_path, monkeypa
     assert ctx.read_detections(tmp_path / "det" / "a.csv") == [(0.51, 60), (1.02, 64)]
     monkeypatch.setattr(peers, "_run_peer", lambda *args, **kw: {"skipped": "no basic_pitch environment"})
     assert peers.score_peer("basic_pitch", [a, b], refs, 4.0) == {"skipped": "no basic_pitch environment"}
+
+
+def test_repertoire_works_are_fixed_and_split_by_composer():
+    rep = _module("repertoire_midi")
+    rows = rep.works()
+    assert len(rows) == len({t for t, _ in rows}) == 469
+    for target, source in rows:
+        split, name = target.split("/")
+        assert name == rep.midi_name(Path(source))
+        assert split == ("train" if source.split("/")[0] in rep.TRAIN else "test") and source.split("/")[0] in rep.COMPOSERS
+    assert sum(t.startswith("test/") for t, _ in rows) == 35
