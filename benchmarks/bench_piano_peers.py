@@ -11,6 +11,15 @@ The committed ``piano_peers.json`` (written to ``runs/`` and copied; its command
         --test salamander_composed=$P/prepared-composed --test vsco_composed=$P/prepared-vsco_composed \
         --model shipped=models/piano.pt --json benchmarks/results/piano_peers.json
 
+(``shipped`` there is the model shipped until e90daeb, ``git show e90daeb:models/piano.pt``; the composed sets
+as rendered before the repertoire was fixed.) ``piano_peers_composed2.json``: the composed sets as rendered from
+the fixed repertoire (``benchmarks/repertoire_works.tsv``; ``build_models.py piano --work runs/build-more``)::
+
+    P=runs/build-more/piano
+    python benchmarks/bench_piano_peers.py --test salamander_composed2=$P/prepared-composed \
+        --test vsco_composed2=$P/prepared-vsco_composed --model shipped=models/piano.pt \
+        --model mix16_build_s0=runs/piano-before-more.pt --json benchmarks/results/piano_peers_composed2.json
+
 Every tool transcribes the same audio files, each as its user would run it on a file: loco's models through
 ``detect_file`` (``loco detect``: the file's level set, the calibrated thresholds), madmom's
 ``PianoTranscriptor`` pipeline (``benchmarks/peers/madmom_piano.py``) and basic-pitch with its program's
@@ -131,7 +140,8 @@ def main() -> None:
     unknown = set(peers) - set(PEERS)
     if unknown:
         raise SystemExit(f"--peers: unknown {sorted(unknown)}; choose from {', '.join(PEERS)}")
-    doc = {"benchmark": "piano_peers", "about": __doc__.split("\n\n")[2].replace("\n", " "), "command": " ".join(sys.argv),
+    about = next(p for p in __doc__.split("\n\n") if p.startswith("Every tool transcribes"))  # what is measured
+    doc = {"benchmark": "piano_peers", "about": about.replace("\n", " "), "command": " ".join(sys.argv),
            "tests": dict(t.split("=", 1) for t in a.test), "models": {k: _rel(v) for k, v in models.items()},
            "device": "cpu", "environment": environment("cpu"), "results": {}}
     for test, prepared in doc["tests"].items():

@@ -406,9 +406,11 @@ def piano_section(results: Path) -> list[str]:
     return out
 
 
-def piano_peers_section(results: Path) -> list[str]:
-    """loco's piano model beside madmom and basic-pitch on the held-out piano sets (bench_piano_peers.py)."""
-    out, doc = _section(results, "Held-out piano: loco beside madmom and basic-pitch", "piano_peers",
+def piano_peers_section(results: Path, name: str = "piano_peers",
+                        title: str = "Held-out piano: loco beside madmom and basic-pitch") -> list[str]:
+    """loco's piano models beside madmom and basic-pitch on the held-out piano sets (bench_piano_peers.py's
+    result file ``results/<name>.json``)."""
+    out, doc = _section(results, title, name,
                         "make peers && python benchmarks/bench_piano_peers.py --test NAME=PREPARED ...")
     if doc is None:
         return out
@@ -577,6 +579,8 @@ def robustness_sections(results: Path) -> list[str]:
     out += smallset_section(results)
     out += piano_section(results)
     out += piano_peers_section(results)
+    out += piano_peers_section(results, "piano_peers_composed2",
+                               "Held-out piano, the composed sets re-rendered: loco beside madmom and basic-pitch")
     out += calibration_section(results)
     out += levels_section(results)
     ft = results / "finetune.json"
