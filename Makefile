@@ -101,9 +101,11 @@ samples:
 # Composed music as MIDI for the piano renders (loco synth --scores): the corpus inside music21 (PyPI, build
 # time only, not a loco dependency), split by composer into .samples/repertoire/{train,test}.
 REPERTOIRE := .samples/repertoire
-repertoire: $(STAMP)
-	@test -f $(REPERTOIRE)/sources.json || ($(BIN)/pip install -q music21==10.5.0 && \
-		$(BIN)/python benchmarks/repertoire_midi.py --out $(REPERTOIRE))
+# The works are fixed (benchmarks/repertoire_works.tsv): a folder written from another list is brought in line.
+repertoire: $(STAMP) $(REPERTOIRE)/sources.json
+$(REPERTOIRE)/sources.json: benchmarks/repertoire_works.tsv benchmarks/repertoire_midi.py
+	$(BIN)/pip install -q music21==10.5.0
+	$(BIN)/python benchmarks/repertoire_midi.py --out $(REPERTOIRE)
 
 # The shipped models (see models/README.md): drums and piano on real recorded sample libraries, each
 # scored in its card on libraries it never heard.

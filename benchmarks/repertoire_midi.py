@@ -27,7 +27,6 @@ from pathlib import Path
 TRAIN = ("bach", "cpebach", "handel", "corelli", "haydn", "mozart")
 TEST = ("beethoven", "schumann_robert", "schumann_clara", "chopin", "schoenberg", "schubert", "joplin", "beach",
         "weber", "webern")
-SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
 #: Each corpus folder's composer, as a card names them (a written file's name starts with its folder).
 COMPOSERS = {"bach": "J. S. Bach", "cpebach": "C. P. E. Bach", "handel": "Handel", "corelli": "Corelli", "haydn": "Haydn",
              "mozart": "Mozart", "beethoven": "Beethoven", "schumann_robert": "R. Schumann",
@@ -76,9 +75,12 @@ def main() -> None:
     root = Path(music21.__file__).parent / "corpus"
     out = Path(a.out)
     sources: dict[str, str] = {}
+    listed = works()
     for split in ("train", "test"):
         (out / split).mkdir(parents=True, exist_ok=True)
-    for name, rel in works():
+        for stale in set((out / split).glob("*.mid")) - {out / name for name, _ in listed}:
+            stale.unlink()  # written from another list of works: --scores would draw it
+    for name, rel in listed:
         target = out / name
         sources[name] = rel
         if target.is_file():
