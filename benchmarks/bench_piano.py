@@ -144,7 +144,7 @@ ABOUT = ("Test set salamander: the Salamander Grand Piano V3 (a Yamaha C5 record
          "training (benchmarks/build_models.py piano_composed_corpora, seed 20) on those two pianos; test sets "
          "salamander_composed2, vsco_composed2: the same command on the repertoire as make repertoire wrote it on the "
          "machine of that run (the 35 test files of benchmarks/repertoire_works.tsv, since fixed for every machine), "
-         "which drew other excerpts of partly other works than the repertoire of the earlier rows did (3356 notes, "
+         "which drew other excerpts of partly other works than the repertoire of the earlier rows did (3344 notes, "
          "9.3 per second, against 9.8): rows are comparable within a column only; trainpianos_composed2: those "
          "excerpts on two of the training pianos (FluidR3 and MuseScore General grand pianos, alternating: the "
          "piano is not new, only the music; loco synth piano runs/diag/train-piano-composed --tracks 12 --seed 20 "
