@@ -1,7 +1,7 @@
 """Benchmark: training throughput, the count loss's share of a step, and peak memory vs corpus size.
 
     python benchmarks/bench_train.py [--steps 60] [--threads 2] [--sizes 8,32,96] [--device cpu|cuda]
-                                     [--amp on|off] [--json FILE]
+                                     [--amp on|off] [--preset drums|piano] [--json FILE]
 
 * Throughput: snippets per second of the drum recipe (batch 16, windows of 0.1-1 x 1.5 s, the default
   augmentation) on this machine, split into batch sampling, forward, loss, and backward + Adam step.
@@ -20,6 +20,9 @@
 synchronised around each part); ``--amp on`` runs the network under bfloat16 autocast, as
 ``TrainConfig.amp`` does on CUDA (the count loss stays float64). ``--profile N`` prints the top of
 torch.profiler's table (operators by self time, CPU and CUDA) over N training steps after the timing.
+``--preset piano`` times the piano preset instead (the shipped keys network with key context and key mix,
+loss ``loco`` with k_max 42, the piano recipe: batch 8) on a synthesized piano corpus of four 30 s tracks;
+the throughput and profile only (the memory curve stays the drum corpus's).
 """
 
 from __future__ import annotations
@@ -40,18 +43,18 @@ import torch
 ROOT = Path(__file__).resolve().parent
 
 
-def _prepare(root: Path, tracks: int, seed: int = 3) -> Path:
+def _prepare(root: Path, tracks: int, seed: int = 3, preset: str = "drums") -> Path:
     from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
 
-    corpus, prep = root / f"corpus{tracks}", root / f"prep{tracks}"
-    write_corpus("drums", corpus, n_tracks=tracks, duration=30.0, seed=seed)
-    prepare_dataset(corpus, prep, split="none", jobs=2)
+    corpus, prep = root / f"{preset}corpus{tracks}", root / f"{preset}prep{tracks}"
+    write_corpus(preset, corpus, n_tracks=tracks, duration=30.0, seed=seed)
+    prepare_dataset(corpus, prep, preset=preset, split="none", jobs=2)
     return prep
 
 
-def _setup(prep: Path, device: str):
-    """The drum recipe's network (seed 0, on ``device``), Adam, sampler and loss config on ``prep``."""
+def _setup(prep: Path, device: str, preset: str = "drums"):
+    """The ``preset``'s network (seed 0, on ``device``), Adam, sampler and loss config on ``prep``."""
     from loco_cli.config import PRESETS, RECIPES
     from loco_cli.data import Sampler
     from loco_cli.networks import build_model
@@ -59,21 +62,21 @@ def _setup(prep: Path, device: str):
     from loco_cli.train import model_config_for
 
     data = load_prepared(prep)
-    train = RECIPES["drums"]
+    train = RECIPES[preset]
     torch.manual_seed(0)
-    net = build_model(model_config_for(data, PRESETS["drums"].model))
+    net = build_model(model_config_for(data, PRESETS[preset].model))
     net.norm.set(data.mean, data.std)
     dev = torch.device(device)
     net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
-    return dev, net, opt, Sampler(data, train, np.random.default_rng(0)), train, PRESETS["drums"].loss
+    return dev, net, opt, Sampler(data, train, np.random.default_rng(0)), train, PRESETS[preset].loss
 
 
-def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -> dict:
-    """Time the parts of a training step (drum recipe, loss ``loco``) on ``device``."""
+def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False, preset: str = "drums") -> dict:
+    """Time the parts of a training step (the ``preset``'s recipe, loss ``loco``) on ``device``."""
     from loco_cli.losses import compute_loss
 
-    dev, net, opt, sampler, train, loss_cfg = _setup(prep, device)
+    dev, net, opt, sampler, train, loss_cfg = _setup(prep, device, preset)
     cuda = dev.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and cuda)
 
@@ -105,6 +108,7 @@ def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -
             frames += int(batch["lengths"].sum())
     step_s = sum(parts.values()) / steps
     return {
+        "preset": preset, "parameters": sum(p.numel() for p in net.parameters()),
         "device": str(dev), "amp": bool(amp and cuda), "batch_size": train.batch_size, "steps": steps,
         "step_ms": 1000 * step_s, "snippets_per_s": train.batch_size / step_s,
         "frames_per_s": frames / sum(parts.values()),
@@ -114,14 +118,14 @@ def throughput(prep: Path, steps: int, device: str = "cpu", amp: bool = False) -
     }
 
 
-def profile(prep: Path, steps: int, device: str, amp: bool, rows: int = 15) -> str:
-    """torch.profiler's operator table (sorted by self time on ``device``) over ``steps`` drum-recipe steps."""
+def profile(prep: Path, steps: int, device: str, amp: bool, rows: int = 15, preset: str = "drums") -> str:
+    """torch.profiler's operator table (sorted by self time on ``device``) over ``steps`` steps of the ``preset``."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     from loco_cli.losses import compute_loss
 
-    dev, net, opt, sampler, _, loss_cfg = _setup(prep, device)
+    dev, net, opt, sampler, _, loss_cfg = _setup(prep, device, preset)
     cuda = dev.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
 
@@ -230,8 +234,12 @@ def main() -> None:
                         help="also time STEPS-step trainings alone, next to a busy process, and in pairs")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also print torch.profiler's top operators over N steps")
+    parser.add_argument("--preset", choices=("drums", "piano"), default="drums",
+                        help="whose network, recipe and synthesized corpus the throughput and profile time")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.preset != "drums" and args.contention:
+        parser.error("--contention times the drum recipe only; leave out --preset piano")
     torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict = {"machine": platform.platform(), "torch": torch.__version__, "threads": args.threads,
@@ -239,18 +247,22 @@ def main() -> None:
     if args.device.startswith("cuda"):
         results["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     with tempfile.TemporaryDirectory() as tmp:
-        preps = {n: _prepare(Path(tmp), n) for n in (sizes or [8])}
-        results["throughput"] = throughput(preps[(sizes or [8])[0]], args.steps, args.device, args.amp == "on")
+        preps = {n: _prepare(Path(tmp), n) for n in sizes}
+        if args.preset == "piano":
+            step_prep = _prepare(Path(tmp), 4, preset="piano")
+        else:
+            step_prep = preps[sizes[0]] if sizes else _prepare(Path(tmp), 8)
+        results["throughput"] = throughput(step_prep, args.steps, args.device, args.amp == "on", args.preset)
         t = results["throughput"]
         print(f"train: {t['snippets_per_s']:.0f} snippets/s ({t['step_ms']:.0f} ms/step of {t['batch_size']}), "
               f"count loss {100 * t['loss_share_of_step']:.1f} % of a step; parts (ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in t["parts_ms"].items()))
         if args.profile:
-            table = profile(preps[(sizes or [8])[0]], args.profile, args.device, args.amp == "on")
+            table = profile(step_prep, args.profile, args.device, args.amp == "on", preset=args.preset)
             results["profile_top"] = table.splitlines()
             print(table)
         if args.contention:
-            results["contention"] = c = contention(preps[(sizes or [8])[0]], Path(tmp), args.contention)
+            results["contention"] = c = contention(step_prep, Path(tmp), args.contention)
             for name, row in c["rows"].items():
                 rate = row["steps_per_s"]
                 rate = " + ".join(f"{r:.2f}" for r in rate) if isinstance(rate, list) else f"{rate:.2f}"

@@ -7,9 +7,10 @@
 #    is offline (`make gpu-wheels` downloads them on a machine that reaches PyPI), else from PyPI
 #    without touching torch;
 # 2. runs the test suite's CUDA-marked tests (`pytest -m cuda`: count loss, training with AMP on and
-#    off, detection, each against the CPU);
-# 3. bench_count_loss.py, bench_train.py (AMP on, AMP off) and bench_detect.py (drums and piano, CPU
-#    rows beside the CUDA rows of the same run) on CUDA.
+#    off, the piano architecture (key context, key mix, output weights at zero) trained on CUDA,
+#    detection, each against the CPU);
+# 3. bench_count_loss.py, bench_train.py (drums: AMP on, AMP off; piano: AMP on, AMP off) and
+#    bench_detect.py (drums and piano, CPU rows beside the CUDA rows of the same run) on CUDA.
 #
 # Writes <what>_<gpu>.json (and the test log) to OUT_DIR, plus gpu_check_<gpu>.json: the GPU, the
 # versions, and each step's exit status and seconds. A failing step is recorded and the rest go on;
@@ -52,10 +53,12 @@ step() {  # step NAME LIMIT_S COMMAND...: run, record the exit status and time
     echo "== $name: exit $rc, $((SECONDS - t0)) s"
 }
 
-step tests 150 bash -c "set -o pipefail; $PY -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda.py 2>&1 | tee '$OUT_DIR/tests_$TAG.txt'"
+step tests 240 bash -c "set -o pipefail; $PY -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda.py 2>&1 | tee '$OUT_DIR/tests_$TAG.txt'"
 step count_loss 90 $PY benchmarks/bench_count_loss.py --device cuda --json "$OUT_DIR/count_loss_$TAG.json"
 step train_amp 90 $PY benchmarks/bench_train.py --device cuda --amp on --sizes '' --json "$OUT_DIR/train_amp_$TAG.json"
 step train_fp32 90 $PY benchmarks/bench_train.py --device cuda --amp off --sizes '' --profile 10 --json "$OUT_DIR/train_fp32_$TAG.json"
+step train_piano_amp 90 $PY benchmarks/bench_train.py --device cuda --amp on --preset piano --sizes '' --json "$OUT_DIR/train_piano_amp_$TAG.json"
+step train_piano_fp32 90 $PY benchmarks/bench_train.py --device cuda --amp off --preset piano --sizes '' --profile 10 --json "$OUT_DIR/train_piano_fp32_$TAG.json"
 step detect 180 $PY benchmarks/bench_detect.py --device cuda --piano --json "$OUT_DIR/detect_$TAG.json"
 
 $PY - "$STEPS_FILE" "$OUT_DIR/gpu_check_$TAG.json" "$GPU" <<'EOF'

@@ -619,7 +619,8 @@ def gpu_sections(results: Path) -> list[str]:
                 f"`bash benchmarks/gpu_check.sh` ({check['date']}; {check['nvidia_smi']}; torch {check['torch']}, "
                 f"CUDA {check['cuda']}, Python {check['python']}). Steps: {steps}. The CUDA-marked tests "
                 f"(`pytest -m cuda`, log `results/gpu/tests_{tag}.txt`) compare the count loss, training with AMP on "
-                "and off, and detection with the CPU.", ""]
+                "and off (the drum network and, where the log has them, the piano keys network with key context "
+                "and key mix), and detection with the CPU.", ""]
         c = part("count_loss")
         if c:
             out += ["| count loss case | ours (ms, median) | baseline (ms, median) | speed-up | our error (nats) |",
@@ -627,10 +628,13 @@ def gpu_sections(results: Path) -> list[str]:
             out += [f"| {n} | {v['ours_ms_median']:.1f} | {v['baseline_ms_median']:.1f} | {v['speedup_median']:.1f}x | "
                     f"{v['ours_max_abs_err_nats']:.1e} |" for n, v in c["cases"].items()]
             out.append("")
-        rows = [(label, part(name)) for label, name in (("bfloat16 autocast (AMP)", "train_amp"), ("float32", "train_fp32"))]
+        rows = [(label, part(name)) for label, name in (
+            ("drum recipe (batch 16), bfloat16 autocast (AMP)", "train_amp"), ("drum recipe (batch 16), float32", "train_fp32"),
+            ("piano recipe (batch 8), bfloat16 autocast (AMP)", "train_piano_amp"),
+            ("piano recipe (batch 8), float32", "train_piano_fp32"))]
         rows = [(label, t["throughput"]) for label, t in rows if t]
         if rows:
-            out += ["| training, drum recipe (batch 16) | snippets/s | ms per step | sampling (CPU) | forward | "
+            out += ["| training | snippets/s | ms per step | sampling (CPU) | forward | "
                     "count loss forward / backward | network backward + Adam | count loss share of a step |",
                     "|---|---|---|---|---|---|---|---|"]
             out += [f"| {label} | {tp['snippets_per_s']:.0f} | {tp['step_ms']:.0f} | {tp['parts_ms']['sample']:.1f} ms | "
@@ -655,17 +659,22 @@ def gpu_sections(results: Path) -> list[str]:
                     "this GPU machine's own cores, measured in the same run. Small F1 differences between CPU and "
                     "CUDA come from TF32 convolutions (probabilities within 1e-3; with TF32 off they match to 2e-5, "
                     "tested).", ""]
-        t = part("train_fp32")
-        if t.get("profile_top"):
+        for name, what in (("train_fp32", "drum"), ("train_piano_fp32", "piano")):
+            t = part(name)
+            if not t.get("profile_top"):
+                continue
             busy = [ln for ln in t["profile_top"] if ln.startswith("Self CUDA time total")]
             tp = t["throughput"]
             if busy:
                 ms = float(busy[0].split(":")[1].strip().removesuffix("ms")) / 10
-                out += [f"The GPU is busy {ms:.1f} ms of each {tp['step_ms']:.0f} ms step: with an 18.6k-parameter "
-                        "network and batches of 16 the step is bound by the CPU (sampling, kernel launches; the "
-                        "count loss's pairwise tree launches many small kernels), not by the GPU. Larger batches "
-                        "or several runs at once use it better.", ""]
-            out += ["Top of `torch.profiler` over 10 float32 training steps (`bench_train.py --profile 10`):", "", "```"]
+                size = f"of {tp['parameters'] / 1000:.1f}k parameters" if "parameters" in tp else "this small"
+                out += [f"{what.capitalize()} recipe: the GPU is busy {ms:.1f} ms of each {tp['step_ms']:.0f} ms step: "
+                        f"with a network {size} and batches of {tp['batch_size']} the step is bound by the CPU "
+                        f"(sampling {tp['parts_ms']['sample']:.0f} ms, kernel launches; the count loss's pairwise "
+                        "tree launches many small kernels), not by the GPU. Larger batches or several runs at once "
+                        "use it better.", ""]
+            out += [f"Top of `torch.profiler` over 10 float32 training steps of the {what} recipe "
+                    f"(`gpu_check.sh` step `{name}`, `bench_train.py --profile 10`):", "", "```"]
             out += [line.rstrip() for line in t["profile_top"][:20]]
             out += ["```", ""]
     return out

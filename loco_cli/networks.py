@@ -9,6 +9,7 @@ statistics live in the model as buffers, so a saved model carries them.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -343,9 +344,11 @@ class KeyNet(nn.Module):
         """The partial-reading matrix ``(classes * ratios, bands)``, sparse, from the layout buffers."""
         rows = self.band_index.shape[0] * self.band_index.shape[1]
         row = torch.arange(rows, device=self.band_index.device).repeat_interleave(2)
-        return torch.sparse_coo_tensor(torch.stack([row, self.band_index.reshape(-1)]),
-                                       self.band_weight.reshape(-1).to(dtype), (rows, self.cfg.n_bands),
-                                       check_invariants=False, is_coalesced=False)
+        with warnings.catch_warnings():  # torch 2.11 on CUDA warns of the invariant checks this call turns off
+            warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
+            return torch.sparse_coo_tensor(torch.stack([row, self.band_index.reshape(-1)]),
+                                           self.band_weight.reshape(-1).to(dtype), (rows, self.cfg.n_bands),
+                                           check_invariants=False, is_coalesced=False)
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> list[torch.Tensor]:
         """Zero streaming state: the last ``(kernel_time - 1) * dilation`` inputs of each layer
@@ -368,8 +371,10 @@ class KeyNet(nn.Module):
             state = self.initial_state(b, x.device, x.dtype)
         frames = self.norm(x)  # (B, T, Ch, F)
         ch, n_r = frames.shape[2], self.band_index.shape[1]
-        # partials read as one sparse (C*R, F) x (F, B*T*Ch) product: 2 weights per row
-        h = torch.sparse.mm(self._reader(frames.dtype), frames.reshape(-1, frames.shape[-1]).t())  # (C*R, B*T*Ch)
+        # partials read as one sparse (C*R, F) x (F, B*T*Ch) product: 2 weights per row. Outside autocast (AMP
+        # on CUDA): the sparse product has no bfloat16 kernel there; it runs in the frames' dtype.
+        with torch.autocast(frames.device.type, enabled=False):
+            h = torch.sparse.mm(self._reader(frames.dtype), frames.reshape(-1, frames.shape[-1]).t())  # (C*R, B*T*Ch)
         # rows are (batch, key), laid out (rows, time, features) throughout (_RowConv)
         h = h.reshape(c, n_r, b, t, ch).permute(2, 0, 3, 4, 1).reshape(b * c, t, ch * n_r)  # (B*C, T, Ch*R)
         pos = self.position.to(h.dtype).repeat(b)[:, None, None].expand(b * c, t, 1)

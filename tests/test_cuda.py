@@ -78,6 +78,39 @@ def test_training_on_cuda_gives_a_model_that_loads_on_the_cpu(prepared, tmp_path
     assert next(loaded.model.parameters()).device.type == "cpu"
 
 
+@pytest.fixture(scope="module")
+def prepared_piano(tmp_path_factory):
+    """A prepared tiny piano corpus (3 synthetic tracks of 4 s, seed 2, random split)."""
+    from loco_cli.corpus import write_corpus
+    from loco_cli.prepare import prepare_dataset
+
+    root = tmp_path_factory.mktemp("tiny_piano")
+    write_corpus("piano", root / "corpus", n_tracks=3, duration=4.0, seed=2)
+    prepare_dataset(root / "corpus", root / "prep", preset="piano", split="random")
+    return root / "prep"
+
+
+@pytest.mark.parametrize("amp", [True, False])
+@pytest.mark.parametrize("out_zero", [False, True])
+def test_piano_network_trains_on_cuda(prepared_piano, tmp_path, amp, out_zero):
+    # The shipped piano architecture (keys network, key context, key mix; output weights at zero or not):
+    # finite losses on CUDA, and the model file loads on the CPU and gives the same probabilities there.
+    model = PRESETS["piano"].model.replace(key_out_zero=out_zero)
+    events = []
+    result = train_run(prepared_piano, tmp_path / "run", loss=PRESETS["piano"].loss,
+                       train=TrainConfig(steps=6, batch_size=2, val_every=3, log_every=1, amp=amp),
+                       model=model, force=True, tensorboard=False, device="cuda",
+                       on_event=lambda kind, info: events.append((kind, info)))
+    losses = [info["loss"] for kind, info in events if kind == "log"]
+    assert losses and all(np.isfinite(losses))
+    cpu = load_model(result.model_path)
+    gpu = load_model(result.model_path, "cuda")
+    assert cpu.model.cfg.key_mix and cpu.model.cfg.key_context and cpu.model.cfg.key_out_zero == out_zero
+    x = torch.randn(1, 200, cpu.features.n_channels, cpu.model.cfg.n_bands)
+    with torch.no_grad():
+        torch.testing.assert_close(gpu.model(x.cuda()).float().cpu(), cpu.model(x).float(), atol=2e-3, rtol=1e-3)
+
+
 @pytest.fixture
 def no_tf32():
     """cuDNN convolutions default to TF32 (10-bit mantissa) on Ampere and later; off, CUDA must
@@ -115,11 +148,14 @@ def test_detection_with_tf32_stays_close_to_the_cpu(name):
     np.testing.assert_allclose(gpu.probs, cpu.probs, atol=3e-3)
 
 
-def test_presets_run_with_bf16_autocast():
-    # AMP (train.amp) runs the network in bfloat16: its outputs must stay close to float32.
+@pytest.mark.parametrize("name", ["drums", "piano"])
+def test_presets_run_with_bf16_autocast(name):
+    # AMP (train.amp) runs the network in bfloat16: its outputs must stay close to float32. The piano
+    # preset is the keys network with key context and the layer across keys (key_mix).
     torch.manual_seed(0)
-    net = build_model(PRESETS["drums"].model).cuda()
-    x = torch.randn(2, 300, 2, 72, device="cuda")
+    preset = PRESETS[name]
+    net = build_model(preset.model.replace(in_channels=preset.features.n_channels)).cuda()
+    x = torch.randn(2, 300, preset.features.n_channels, preset.model.n_bands, device="cuda")
     with torch.no_grad():
         full = net(x).float()
         with torch.autocast("cuda", dtype=torch.bfloat16):
