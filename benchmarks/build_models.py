@@ -1,10 +1,13 @@
 """Build the shipped models: render corpora, prepare, train, score on held-out libraries, write the cards.
 
-    python benchmarks/build_models.py [drums] [piano] [--steps N] [--work DIR]
+    python benchmarks/build_models.py [drums] [piano] [--steps N] [--work DIR] [--resume]
 
 Every step is the public CLI/engine path a user would run; the card (``models/<name>.md``) is written
 from the measured results of this run. Deterministic from the seeds below; the run folder is kept
-under ``--work``.
+under ``--work``. ``--resume`` picks an interrupted build up where it stopped: it keeps the work folder's renders
+and prepared sets when they were made from the same data spec (``data-spec.json``, the spec's fields that
+change the audio) and resumes each seed's run from its ``last.pt`` when the run's configs are the ones the
+build would use (a finished run is only calibrated again); anything else is made afresh.
 
 Drums: loco's grooves played on **real recorded sample libraries** (``loco synth --renderer samples``,
 Debian packages, ``make samples``): :data:`DRUM_TRAIN_KITS` for training and validation, and four
@@ -230,21 +233,59 @@ def drum_corpora(root: Path) -> None:
                      renderer="samples", kits=DRUM_TEST_KITS, accompaniment_db=acc)
 
 
-def build(name: str, work: Path, steps: int | None) -> dict:
+#: The spec fields that change the rendered audio or the prepared sets (``--resume`` keeps the data only when
+#: these match the ``data-spec.json`` written beside it).
+DATA_SPEC_KEYS = ("kind", "train_tracks", "score_tracks", "score_draw", "test_tracks", "duration", "span", "figures",
+                  "detune", "kit_mix")
+
+
+def data_spec(spec: dict) -> dict:
+    """The part of a build spec that decides its data (:data:`DATA_SPEC_KEYS`), JSON-ready."""
+    return json.loads(json.dumps({k: spec.get(k) for k in DATA_SPEC_KEYS}))
+
+
+def _resumable(run: Path, data_dir: Path, loss, train, model) -> bool:
+    """Whether ``run`` holds a checkpoint (``last.pt``) of a run with exactly these configs on ``data_dir``."""
+    from loco_cli.prepared import load_prepared
+    from loco_cli.train import model_config_for
+
+    if not (run / "last.pt").is_file() or not (run / "config.json").is_file():
+        return False
+    cfg = json.loads((run / "config.json").read_text())
+    return (cfg.get("loss") == loss.to_dict() and cfg.get("train") == train.to_dict()
+            and cfg.get("model") == model_config_for(load_prepared(data_dir), model).to_dict()
+            and Path(cfg.get("dataset", {}).get("path", "")) == data_dir.resolve())
+
+
+def _run_seconds(run: Path) -> float:
+    """Training seconds a run's ``metrics.csv`` records (its last row's ``elapsed_s``; 0 without one)."""
+    import csv
+
+    rows = list(csv.DictReader((run / "metrics.csv").open())) if (run / "metrics.csv").is_file() else []
+    return float(rows[-1]["elapsed_s"]) if rows else 0.0
+
+
+def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dict:
     spec = SPECS[name]
     root = work / name
-    shutil.rmtree(root, ignore_errors=True)
+    stamp = root / "data-spec.json"
+    keep = resume and stamp.is_file() and json.loads(stamp.read_text()) == data_spec(spec)
     t0 = time.perf_counter()
     if name == "drums":
-        drum_corpora(root)
         tests = {"dry": root / "test-dry", "mix": root / "test-mix"}
     else:
-        piano_corpora(root)
         tests = {"test": root / "test-corpus", "vsco": root / "test-vsco", "composed": root / "test-composed",
                  "vsco_composed": root / "test-vsco-composed"}
-    prepare_dataset(root / "train-corpus", root / "prepared", preset=name, split="none", jobs=2)
-    for key, folder in tests.items():
-        prepare_test(name, folder, root / f"prepared-{key}")
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
+        if name == "drums":
+            drum_corpora(root)
+        else:
+            piano_corpora(root)
+        prepare_dataset(root / "train-corpus", root / "prepared", preset=name, split="none", jobs=2)
+        for key, folder in tests.items():
+            prepare_test(name, folder, root / f"prepared-{key}")
+        atomic_write_text(stamp, json.dumps(data_spec(spec), indent=1) + "\n")
     recipe = load_recipe(spec["recipe"])
     train = recipe["train"].replace(steps=steps or spec["steps"])
 
@@ -255,14 +296,18 @@ def build(name: str, work: Path, steps: int | None) -> dict:
     # Several seeds when the spec names them: the run with the best validation metric (the training
     # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
     # seed's held-out scores go into the record, so the card gives the spread, not the best run.
-    runs, seed_list = [], spec.get("seeds", (train.seed,))
+    runs, seed_list, resumed_s = [], spec.get("seeds", (train.seed,)), {}
+    loss_cfg = recipe["loss"].replace(name=spec["loss"])
     for seed in seed_list:
-        print(f"  seed {seed}", flush=True)
-        runs.append(train_run(root / "prepared", root / (f"run-s{seed}" if "seeds" in spec else "run"),
-                              loss=recipe["loss"].replace(name=spec["loss"]), train=train.replace(seed=seed),
-                              model=recipe["model"], force=True, on_event=log,
+        run_dir = root / (f"run-s{seed}" if "seeds" in spec else "run")
+        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
+        print(f"  seed {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
+        if again:
+            resumed_s[seed] = _run_seconds(run_dir)
+        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
+                              model=recipe["model"], force=not again, resume=again, on_event=log,
                               decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
-    train_s = time.perf_counter() - t0
+    train_s = time.perf_counter() - t0 + sum(resumed_s.values())
     best = max(range(len(runs)), key=lambda i: runs[i].best_metric)
     result = runs[best]
     reports = {key: evaluate_model(result.model_path, root / f"prepared-{key}", split="train") for key in tests}
@@ -285,7 +330,10 @@ def build(name: str, work: Path, steps: int | None) -> dict:
         extra = {"train_pianos": json.loads((root / "train-corpus" / "generated" / "corpus.json").read_text())["pianos"],
                  "test_pianos": json.loads((root / "test-corpus" / "corpus.json").read_text())["pianos"],
                  **_vsco_record(root, reports["vsco"]), **_composed_record(root, reports)}
-    return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "report": report.report,
+    resumed = {"data_kept": keep, "runs_resumed": sorted(resumed_s),
+               "runs_resumed_seconds": round(sum(resumed_s.values()))} if resume else None
+    return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "resumed": resumed,
+            "report": report.report,
             **extra, "classes": report.classes, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
             "arch": loaded.model.cfg.arch, "seeds": seeds,
@@ -413,7 +461,7 @@ def drum_card(r: dict) -> str:
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py drums` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)."
-        + _recalibrated_text(r), "",
+        + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out sample libraries (never heard in training)", "",
         "Four recorded kits none of whose samples were used in training (AVL Drumkits Black Pearl and Red "
         f"Zeppelin, Hydrogen ForzeeStereo and ColomboAcoustic), {spec['test_tracks']} tracks x 30 s of loco's "
@@ -497,6 +545,22 @@ def _level_text(r: dict) -> list[str]:
             "training audio was."]
 
 
+def _resumed_text(r: dict) -> str:
+    """The card's line on a build run with ``--resume`` (what was kept, what its minutes count), if it was."""
+    res = r.get("resumed")
+    if not res or not (res["data_kept"] or res["runs_resumed"]):
+        return ""
+    parts = []
+    if res["data_kept"]:
+        parts.append("the renders and prepared sets were kept from an earlier build of the same data spec "
+                     "(`data-spec.json`; their minutes are not counted)")
+    if res["runs_resumed"]:
+        seeds = ", ".join(str(s) for s in res["runs_resumed"])
+        parts.append(f"seed{'s' if len(res['runs_resumed']) > 1 else ''} {seeds} resumed from checkpoints of runs with "
+                     f"the same configs (their {res['runs_resumed_seconds'] / 60:.0f} minutes of training counted)")
+    return f" Built with `--resume`: {'; '.join(parts)}."
+
+
 def _recalibrated_text(r: dict) -> str:
     """The card's line on a recalibration (``build_models.py NAME --recalibrate``), if there was one."""
     before = (r.get("recalibrated") or {}).get("before")
@@ -568,7 +632,7 @@ def piano_card(r: dict) -> str:
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)."
-        + _recalibrated_text(r), "",
+        + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out pianos (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
         "pieces x 30 s of loco's piano scores (seed 20) with pedal, room, EQ and level variation, scored with "
@@ -708,6 +772,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--work", type=Path, default=Path("runs/models"))
     parser.add_argument("--cards-only", action="store_true", help="rewrite the cards from models/<name>.json")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep --work's data when its data-spec.json matches and resume each seed from its last.pt")
     parser.add_argument("--recalibrate", action="store_true",
                         help="re-choose the shipped model's thresholds on its build's validation split (--work)")
     args = parser.parse_args()
@@ -724,7 +790,7 @@ def main() -> None:
         return
     for name in args.names or ["drums"]:
         print(f"building {name} ...", flush=True)
-        r = build(name, args.work, args.steps)
+        r = build(name, args.work, args.steps, resume=args.resume)
         atomic_write_text(HERE / f"{name}.json", json_text(r))  # the record first: --cards-only rewrites the card
         atomic_write_text(HERE / f"{name}.md", card(r))
         print(f"{name}: overall F1 (mean over tracks) {r['report']['overall']['mean']['f1']:.3f} -> {HERE / (name + '.pt')}")

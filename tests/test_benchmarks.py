@@ -348,3 +348,28 @@ def test_repertoire_works_are_fixed_and_split_by_composer():
         assert name == rep.midi_name(Path(source))
         assert split == ("train" if source.split("/")[0] in rep.TRAIN else "test") and source.split("/")[0] in rep.COMPOSERS
     assert sum(t.startswith("test/") for t, _ in rows) == 35
+
+
+def test_build_resumes_only_runs_of_the_same_configs(prepared, tmp_path):
+    # build_models.py --resume: a run is resumed only when its configs and dataset are the build's; the data
+    # is kept only when its data-spec.json matches the spec's data fields.
+    build = _module("build_models")
+    from loco_cli.config import LossConfig, ModelConfig, TrainConfig
+    from loco_cli.train import train_run
+
+    loss = LossConfig()
+    train = TrainConfig(steps=4, batch_size=2, val_every=2, log_every=1)
+    model = ModelConfig(conv_filters=(4, 4), freq_pools=(4, 4), rnn_hidden=8, fc_hidden=8)
+    run = tmp_path / "run-s0"
+    assert not build._resumable(run, prepared, loss, train, model)  # nothing there yet
+    train_run(prepared, run, loss=loss, train=train, model=model, force=True, tensorboard=False)
+    assert build._resumable(run, prepared, loss, train, model)
+    assert not build._resumable(run, prepared, loss, train.replace(seed=1), model)
+    assert not build._resumable(run, prepared, loss.replace(name="ce"), train, model)
+    assert not build._resumable(run, prepared, loss, train, model.replace(key_out_zero=True))
+    assert build._run_seconds(run) > 0 and build._run_seconds(tmp_path / "none") == 0.0
+    again = train_run(prepared, run, loss=loss, train=train, model=model, resume=True, tensorboard=False)
+    assert again.model_path.is_file()  # a finished run resumes to its end at once
+    spec = dict(build.SPECS["piano"])
+    assert build.data_spec(spec) == build.data_spec({**spec, "recipe": "other.toml", "seeds": (0, 1, 2)})
+    assert build.data_spec(spec) != build.data_spec({**spec, "score_tracks": 72})
