@@ -54,7 +54,7 @@ SPECS = {
               "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
               "level_dbfs": LEVEL_DBFS},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 144, "score_draw": "time", "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1)},
+              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -460,7 +460,7 @@ def drum_card(r: dict) -> str:
     lines = [
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py drums` (`make models`, after `make samples`) with loco {__version__}, "
-        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)."
+        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
         + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out sample libraries (never heard in training)", "",
         "Four recorded kits none of whose samples were used in training (AVL Drumkits Black Pearl and Red "
@@ -543,6 +543,12 @@ def _level_text(r: dict) -> list[str]:
             "the 99.5th percentile of its 50 ms block peaks: a click or a spike far louder than the music does not "
             "turn the file down; a file whose loudest sounds fill fewer than 1 block in 200 is set louder than the "
             "training audio was."]
+
+
+def _minutes_cover(r: dict) -> str:
+    """What the card's build minutes include: everything, or training alone when ``--resume`` kept the data."""
+    return "training and scoring; the data kept, see next" if (r.get("resumed") or {}).get("data_kept") else \
+        "rendering, features, training"
 
 
 def _resumed_text(r: dict) -> str:
@@ -631,7 +637,7 @@ def piano_card(r: dict) -> str:
     lines = [
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
-        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes (rendering, features, training)."
+        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
         + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out pianos (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
@@ -692,7 +698,10 @@ def piano_card(r: dict) -> str:
         + (f" And after its temporal convolutions a layer across keys: each key's hidden features, squeezed to "
            f"{shipped.model.cfg.key_mix} channels, are convolved over the keys up to {shipped.model.cfg.key_mix_span} "
            "semitones either side in the same frame and added back (`key_mix`; docs/real-audio.md, Held-out libraries)."
-           if shipped.model.cfg.key_mix else ""),
+           if shipped.model.cfg.key_mix else "")
+        + (" Training started with the output layer's weights at zero (`key_out_zero`): every seed starts from the "
+           "bias prior of eq. 15 alone, whatever the audio, and the seeds train alike (docs/real-audio.md, Held-out "
+           "libraries)." if shipped.model.cfg.key_out_zero else ""),
         f"- Features: {_feature_text(shipped.features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
         f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",

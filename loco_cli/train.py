@@ -517,8 +517,11 @@ def auto_init(data: Prepared, model: ModelConfig) -> str | None:
         shipped = load_model(preset, "cpu")
     except LocoError:  # not installed in this checkout
         return None
+    def network(cfg: ModelConfig) -> ModelConfig:  # the architecture; how fresh weights start plays no part
+        return model_config_for(data, cfg).replace(key_out_zero=False)
+
     same = (shipped.classes == data.classes and shipped.features.digest() == data.meta.get("feature_digest")
-            and model_config_for(data, ModelConfig.from_dict(shipped.payload["model"])) == model_config_for(data, model))
+            and network(ModelConfig.from_dict(shipped.payload["model"])) == network(model))
     return preset if same else None
 
 

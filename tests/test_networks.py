@@ -36,7 +36,9 @@ def _keynet(pitches=(21, 60, 69, 108), context=False, mix=0, span=12):
     from loco_cli.config import PIANO_FEATURES
     from loco_cli.features import mel_centers
 
-    cfg = PIANO_MODEL.replace(n_classes=len(pitches), key_context=context, key_mix=mix, key_mix_span=span)
+    # Xavier output weights (not the preset's zeros), so that the logits depend on the input and the tests see it
+    cfg = PIANO_MODEL.replace(n_classes=len(pitches), key_context=context, key_mix=mix, key_mix_span=span,
+                              key_out_zero=False)
     model = build_model(cfg)
     model.set_layout(mel_centers(PIANO_FEATURES), list(pitches))
     return model, mel_centers(PIANO_FEATURES)
@@ -276,9 +278,10 @@ def test_keynet_output_weights_can_start_at_zero():
     firsts[1].sigmoid().sum().backward()
     assert model.out.weight.grad.abs().sum() > 0
     torch.manual_seed(0)
-    assert build_model(PIANO_MODEL.replace(n_classes=4)).out.weight.any()  # Xavier by default
-    assert "key_out_zero" not in PIANO_MODEL.to_dict()
-    assert ModelConfig.from_dict(PIANO_MODEL.replace(key_out_zero=True).to_dict()).key_out_zero
+    assert not build_model(PIANO_MODEL.replace(n_classes=4)).out.weight.any()  # the piano preset starts at zero
+    assert build_model(PIANO_MODEL.replace(n_classes=4, key_out_zero=False)).out.weight.any()  # else Xavier
+    assert "key_out_zero" not in PIANO_MODEL.replace(key_out_zero=False).to_dict()  # older model files read the same
+    assert ModelConfig.from_dict(PIANO_MODEL.to_dict()).key_out_zero
 
 
 def test_three_dimensional_input_is_one_channel():
