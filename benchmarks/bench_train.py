@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -243,7 +244,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict = {"machine": platform.platform(), "torch": torch.__version__, "threads": args.threads,
-                     "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(["benchmarks/bench_train.py", *sys.argv[1:]])}
+                     "date": time.strftime("%Y-%m-%d"), "command": "python " + shlex.join(["benchmarks/bench_train.py", *sys.argv[1:]])}
     if args.device.startswith("cuda"):
         results["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     with tempfile.TemporaryDirectory() as tmp:

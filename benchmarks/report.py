@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-FILES = ("accuracy", "count_loss", "train", "detect", "detect_ab", "memory", "prepare", "features", "reliability")
+FILES = ("accuracy", "count_loss", "train", "train_piano", "detect", "detect_ab", "memory", "prepare", "features", "reliability")
 
 
 def _load(results: Path) -> dict:
@@ -205,6 +205,15 @@ def speed_sections(r: dict) -> list[str]:
         out.append("")
     else:
         out += _missing("train", "python benchmarks/bench_train.py --json benchmarks/results/train.json")
+    if "train_piano" in r:
+        t = r["train_piano"]
+        tp = t["throughput"]
+        out += [f"Piano recipe (the shipped keys network, {tp['parameters']} parameters, batch {tp['batch_size']}), "
+                f"{t['threads']} threads (`{t['command']}`, {t['date']}): {tp['snippets_per_s']:.0f} snippets/s, "
+                f"{tp['step_ms']:.0f} ms per step (sampling {tp['parts_ms']['sample']:.1f} ms, forward "
+                f"{tp['parts_ms']['forward']:.1f} ms, count loss {tp['parts_ms']['loss']:.1f} / "
+                f"{tp['parts_ms']['loss_backward']:.1f} ms, network backward + Adam {tp['parts_ms']['backward_step']:.1f} ms). "
+                "Validation (every 250 steps) is not counted.", ""]
     out += ["### Detection", ""]
     if "detect" in r:
         d = r["detect"]
