@@ -343,7 +343,7 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
 def _headline(name: str, scored) -> float:
     """A held-out set's headline figure: note F1 (piano) or global F1 over classes (drums)."""
     report, info = scored
-    return round((info.get("notes") or {}).get("f1") if name == "piano" else report.report["overall"]["global"]["f1"], 4)
+    return round((info.get("notes") or {}).get("f1") if name == "piano" else report.report["overall"]["global"]["f1"], 6)
 
 
 def recalibrate(name: str, work: Path) -> dict:
