@@ -7,11 +7,14 @@ given ``--detune``, and prepare it, for training-data studies (``bench_seeds.py 
     python benchmarks/render_drum_train.py --detune 3 --copies 2 --work runs/twice   # twice the tracks
     python benchmarks/render_drum_train.py --detune 3 --oneshot --work runs/oneshot   # + 21 one-shot kits
     python benchmarks/render_drum_train.py --detune 3 --add-oneshot 42 --work runs/oneshot-extra   # 156 + 42 tracks
+    python benchmarks/render_drum_train.py --detune 3 --accompaniment-db 3,-3 --work runs/loudacc   # louder bands
 
 Writes ``WORK/train-corpus/{dry,mix,mix9}`` and ``WORK/prepared`` (``loco prepare --split none``, as
 the build does, so the validation tracks are the same ones). The parts render in two processes.
 ``--copies K`` renders the parts K times, copy ``c`` with every seed moved by ``10 c`` (other grooves,
-rooms and detuning on the same kits) into ``{dry,mix,mix9}-c``: K times the tracks.
+rooms and detuning on the same kits) into ``{dry,mix,mix9}-c``: K times the tracks. ``--accompaniment-db A,B``
+plays the two band-mix parts' accompaniment at A and B dB relative to the drums instead of the build's -3 and -9
+(the folders keep their names; each part's ``corpus.json`` records its level).
 """
 
 from __future__ import annotations
@@ -43,14 +46,20 @@ def main() -> None:
     parser.add_argument("--add-oneshot", type=int, default=0, metavar="TRACKS",
                         help="besides the parts, TRACKS more on the one-shot kits only (split as the parts, seeds + 3)")
     parser.add_argument("--copies", type=int, default=1, help="render the parts this many times (other seeds)")
+    parser.add_argument("--accompaniment-db", default=None, metavar="A,B",
+                        help="accompaniment levels (dB re the drums) of the mix and mix9 parts (default: the build's)")
     a = parser.parse_args()
     from build_models import DRUM_TRAIN_KITS, DRUM_TRAIN_KITS_WIDE, DRUM_TRAIN_PARTS, oneshot_kits
 
     from loco_cli.prepare import prepare_dataset
 
     with ProcessPoolExecutor(a.jobs) as pool:
-        parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, acc)
-                 for c in range(a.copies) for sub, n, seed, acc in DRUM_TRAIN_PARTS]
+        levels = {sub: acc for sub, _, _, acc in DRUM_TRAIN_PARTS}
+        if a.accompaniment_db:
+            mix_db, mix9_db = (float(v) for v in a.accompaniment_db.split(","))
+            levels.update(mix=mix_db, mix9=mix9_db)
+        parts = [(f"{sub}-{c}" if c else sub, n, seed + 10 * c, levels[sub])
+                 for c in range(a.copies) for sub, n, seed, _ in DRUM_TRAIN_PARTS]
         shots = oneshot_kits() if a.oneshot or a.add_oneshot else []
         kits = (DRUM_TRAIN_KITS_WIDE if a.wide else DRUM_TRAIN_KITS) + (shots if a.oneshot else [])
         jobs = [(a.work, p, a.detune, kits, a.kit_mix) for p in parts]

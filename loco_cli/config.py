@@ -22,6 +22,8 @@ from loco_cli.errors import ConfigError
 INIT_MASS_AT_ZERO = 0.8
 #: Onset-matching tolerance of the evaluation, seconds (mir_eval / Wu et al. 2018).
 EVAL_WINDOW_S = 0.05
+#: Largest ``TrainConfig.label_delay_s``: well inside the latency that calibration searches (0.25 s).
+MAX_LABEL_DELAY_S = 0.1
 #: Drum classes.
 DRUM_CLASSES = ("KD", "SD", "HH")
 #: The General MIDI drum map (channel 10), the one source of loco's drum notes: the synthesized
@@ -418,6 +420,11 @@ class TrainConfig(_Config):
     detection applies (:func:`loco_cli.detection.level_gain` of the track's level) before any other
     augmentation, so that the network learns the levels it will be shown (the random gain then spreads
     them by ``gain_db``); off, it learns the tracks at the levels they come at.
+    ``label_delay_s`` > 0 (datasets with timestamps) places each onset's training target that many seconds
+    after the onset, in the frame labels of the timestamp losses and in the windows' counts alike: a
+    causal network then answers once it has heard that much of the sound (a snare's wires on top of a
+    kick) instead of at the onset's first frame; validation measures the delay back out as latency
+    (:func:`loco_cli.calibration.calibrate`), so detected onsets stay on time.
     """
 
     steps: int = 3000
@@ -443,6 +450,7 @@ class TrainConfig(_Config):
     warmup_steps: int = 0  # linear learning-rate warm-up from lr / warmup_steps
     ema_decay: float = 0.0  # validate and ship an exponential moving average of the weights; 0 = off
     train_at_level: bool = False  # move each training track to the decode config's level_dbfs first
+    label_delay_s: float = 0.0  # seconds from each onset to its training target (timestamps only); 0 = at the onset
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (0-based): a linear warm-up over ``warmup_steps``, then a cosine
@@ -483,6 +491,8 @@ class TrainConfig(_Config):
             raise ConfigError("warmup_steps must be >= 0")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError("ema_decay must lie in [0, 1)")
+        if not 0 <= self.label_delay_s <= MAX_LABEL_DELAY_S:
+            raise ConfigError(f"label_delay_s must lie in [0, {MAX_LABEL_DELAY_S}] seconds")
 
 
 @dataclass(frozen=True)

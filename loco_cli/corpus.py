@@ -136,7 +136,8 @@ def write_corpus(
     (``drummer_<family>/audio/wet_mix/NNN_phrase_<name>.wav`` + ``annotation/``), ``idmt``
     (``audio/<Family>Drum01_NN#MIX.wav`` + ``annotation_xml/``), ``maps``
     (``<Piano>/MUS/MAPS_MUS-<piece>_<Piano>.wav`` + ``.txt``). Writes ``corpus.json`` (seconds and
-    events per label) and returns it. Files are written atomically; the caller owns ``out``.
+    events per label; for drums with ``accompaniment_db``, that level and the accompaniment's SoundFont) and
+    returns it. Files are written atomically; the caller owns ``out``.
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
     (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones)
     retunes and colours each drum per track (:func:`loco_cli.samples.render_sample_track`) or plays each
@@ -205,6 +206,9 @@ def write_corpus(
     out = Path(out)
     summary: dict = {"kind": kind, "layout": layout, "seed": seed, "tracks": n_tracks, "seconds": 0.0, "events": {},
                      "renderer": renderer if engine is None else f"fluidsynth ({engine[1].name})"}
+    if kind == "drums" and accompaniment_db is not None:  # the band: its level re the drums' RMS, and what plays it
+        band = str(find_fluidsynth(soundfont)[1]) if renderer == "samples" else "builtin"
+        summary["accompaniment"] = {"db": accompaniment_db, "instruments": band}
     if kit_list:
         summary["kits"] = [{"name": k.name, "source": k.source, "licence": k.licence} for k in kit_list]
         summary["kits_left_out"] = left_out  # no kick, snare or closed hi-hat

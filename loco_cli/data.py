@@ -175,8 +175,9 @@ class Sampler:
         self.fps = data.features.fps
         self._centers = mel_centers(data.features)
         self._feats: dict[str, np.ndarray] = {}
+        # training targets in track frames: each onset's, moved later by the label delay (TrainConfig.label_delay_s)
         self._frames = {
-            name: [seconds_to_frames(t, self.fps) for t in per]
+            name: [seconds_to_frames(np.asarray(t, dtype=np.float64) + cfg.label_delay_s, self.fps) for t in per]
             for name, per in data.train_events.items()
         }
 

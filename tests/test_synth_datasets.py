@@ -56,6 +56,22 @@ def test_write_corpus_byte_identical(tmp_path):
     assert sum(s1["events"].values()) > 10
 
 
+def test_corpus_records_the_accompaniment_level_and_what_plays_it(tmp_path):
+    """A drum corpus with a band names its level (dB re the drums' RMS) and its instruments in ``corpus.json``;
+    without one it says nothing; louder accompaniment changes the audio, not the annotations."""
+    import json
+
+    quiet = write_corpus("drums", tmp_path / "q", n_tracks=1, duration=3.0, seed=5, accompaniment_db=-9.0)
+    loud = write_corpus("drums", tmp_path / "l", n_tracks=1, duration=3.0, seed=5, accompaniment_db=6.0)
+    dry = write_corpus("drums", tmp_path / "d", n_tracks=1, duration=3.0, seed=5)
+    assert quiet["accompaniment"] == {"db": -9.0, "instruments": "builtin"} and loud["accompaniment"]["db"] == 6.0
+    assert json.loads((tmp_path / "l" / "corpus.json").read_text())["accompaniment"] == loud["accompaniment"]
+    assert "accompaniment" not in dry
+    (a,), (b,) = sorted((tmp_path / "q").glob("*.txt")), sorted((tmp_path / "l").glob("*.txt"))
+    assert a.read_text() == b.read_text()
+    assert a.with_suffix(".wav").read_bytes() != b.with_suffix(".wav").read_bytes()
+
+
 @pytest.mark.parametrize(("layout", "groups"), [("enst", {"drummer_1", "drummer_2", "drummer_3"}),
                                                  ("idmt", {"RealDrum", "WaveDrum", "TechnoDrum"})])
 def test_drum_layouts_round_trip_through_readers(tmp_path, layout, groups):

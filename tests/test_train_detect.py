@@ -74,6 +74,34 @@ def test_rate_scaled_windows_keep_labels_on_the_onsets(prepared):
         TrainConfig(rate_scale=0.6)
 
 
+def test_label_delay_moves_every_target_later_by_the_delay(prepared):
+    """``label_delay_s``: with the same draws, each window's targets are those without the delay moved
+    ``delay * fps`` frames later (a target pushed past the window's end leaves it, and its count with it),
+    on the same features; the delay is checked against its range."""
+    data = load_prepared(prepared)
+    cfg = QUICK.replace(stretch=0.0, stack_prob=0.0, gain_db=0.0, min_length_fraction=1.0)
+    delay = 0.03
+    shift = int(np.floor(delay * data.features.fps + 1e-9))
+    assert shift == 6
+    plain, late = Sampler(data, cfg, np.random.default_rng(9)), Sampler(data, cfg.replace(label_delay_s=delay),
+                                                                      np.random.default_rng(9))
+    moved = 0
+    for _ in range(30):
+        (x0, f0, c0), (x1, f1, c1) = plain.example(), late.example()
+        np.testing.assert_array_equal(x0, x1)
+        for a, b in zip(f0, f1, strict=True):
+            # targets of onsets up to `shift` frames before the window may enter it; compare inside both
+            inner = a[a + shift < x0.shape[0]] + shift
+            np.testing.assert_array_equal(b[b >= shift], inner)
+            moved += inner.size
+        assert c1.tolist() == [f.size for f in f1]
+    assert moved > 50
+    with pytest.raises(ValueError, match="label_delay_s"):
+        TrainConfig(label_delay_s=0.5)
+    with pytest.raises(ValueError, match="label_delay_s"):
+        TrainConfig(label_delay_s=-0.01)
+
+
 def test_sampler_batches_are_consistent(prepared):
     data = load_prepared(prepared)
     sampler = Sampler(data, QUICK.replace(batch_size=6), np.random.default_rng(0))
