@@ -87,7 +87,7 @@ def test_label_delay_moves_every_target_later_by_the_delay(prepared):
                                                                       np.random.default_rng(9))
     moved = 0
     for _ in range(30):
-        (x0, f0, c0), (x1, f1, c1) = plain.example(), late.example()
+        (x0, f0, _), (x1, f1, c1) = plain.example(), late.example()
         np.testing.assert_array_equal(x0, x1)
         for a, b in zip(f0, f1, strict=True):
             # targets of onsets up to `shift` frames before the window may enter it; compare inside both
