@@ -15,7 +15,7 @@ max over seeds of the held-out global F1 and of the mean-over-tracks F1 (``make 
 with the package versions, the CPU and the GPU, since the outcome of a run depends on them.
 
 Runs are cached (``WORK/<variant>-s<seed>/result.json``), so an interrupted sweep picks up where it
-stopped. ``--jobs`` runs that many trainings side by side, each on one thread.
+stopped; a ``--test`` set added later is scored with the run's saved model (no training again). ``--jobs`` runs that many trainings side by side, each on one thread.
 """
 
 from __future__ import annotations
@@ -88,8 +88,15 @@ def run_one(variant: str, recipe: str, seed: int, args: dict) -> dict:
 
     run = Path(args["work"]) / f"{variant}-s{seed}"
     cached = run / "result.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
+    if cached.is_file():  # trained before: score the saved model on any test set added since
+        out = json.loads(cached.read_text())
+        missing = {name: folder for name, folder in args["test"].items() if name not in out["tests"]}
+        if missing:
+            for name, folder in missing.items():
+                out["tests"][name] = evaluate_folder(run / "train" / "model.pt", folder, run / f"detections-{name}",
+                                                     labels=args["labels"], device=args["device"])
+            atomic_write_text(cached, json_text(out))
+        return out
     recipe, _, init = recipe.partition("+")
     recipe, _, loss_name = recipe.partition("@")
     configs = load_recipe(recipe)

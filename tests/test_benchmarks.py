@@ -138,6 +138,17 @@ def test_seed_and_library_benchmarks_end_to_end(tmp_path, tiny_recipe):
     assert set(doc["variants"]) == {"x", "y"} and doc["environment"]["torch"]
     assert [r["seed"] for r in doc["variants"]["x"]["runs"]] == [0, 1]
     assert doc["variants"]["y"]["runs"][0]["loss"] == "ce" and doc["variants"]["x"]["a_mean_f1"]["n"] == 2
+    # a test set added later: scored with each run's saved model, nothing trained again
+    model = tmp_path / "w" / "x-s0" / "train" / "model.pt"
+    stamp = model.stat().st_mtime_ns
+    subprocess.run([sys.executable, str(BENCH / "bench_seeds.py"), "--data", str(tmp_path / "prep"),
+                    "--test", f"a={tmp_path / 'test'}", "--test", f"b={tmp_path / 'test'}", "--variant", f"x={tiny_recipe}",
+                    "--seeds", "2", "--steps", "2", "--work", str(tmp_path / "w"), "--json", str(tmp_path / "s2.json")],
+                   check=True, env=env, capture_output=True)
+    again = json.loads((tmp_path / "s2.json").read_text())["variants"]["x"]
+    assert model.stat().st_mtime_ns == stamp and again["b_global_f1"]["n"] == 2
+    assert [r["tests"]["b"] for r in again["runs"]] == [r["tests"]["a"] for r in again["runs"]]
+    assert [r["tests"]["a"] for r in again["runs"]] == [r["tests"]["a"] for r in doc["variants"]["x"]["runs"]]
     subprocess.run([sys.executable, str(BENCH / "bench_libraries.py"), "--test", f"a={tmp_path / 'test'}",
                     "--model", f"m={tmp_path / 'w' / 'x-s0' / 'train'}:a tiny model", "--seeds-json",
                     str(tmp_path / "s.json"), "--work", str(tmp_path / "l"), "--json", str(tmp_path / "l.json")],
