@@ -568,6 +568,14 @@ def robustness_sections(results: Path) -> list[str]:
         out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
+    bands = results / "band_mixes.json"
+    out += ["## Band mixes: a louder band, and a band never heard (drums)", ""]
+    if bands.is_file():
+        doc = json.loads(bands.read_text())
+        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
+                f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    else:
+        out += _missing("band_mixes", "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Band mixes)")
     out += model_size_section(results)
     losses = results / "losses_drums.json"
     out += ["## Losses (drums, held-out sample libraries)", ""]
