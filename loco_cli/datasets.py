@@ -27,6 +27,7 @@ from pathlib import Path
 from loco_cli.annotations import ANNOTATION_SUFFIXES
 from loco_cli.audio import AUDIO_SUFFIXES
 from loco_cli.errors import DatasetError
+from loco_cli.files import walk_files
 
 __all__ = ["TrackRef", "Clip", "LAYOUT_NAMES", "detect_layout", "discover", "read_count_manifest"]
 
@@ -78,9 +79,7 @@ def detect_layout(root: Path) -> str:
 
 
 def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
-    )
+    return walk_files(folder, suffixes)
 
 
 def _enst(root: Path, channel: str) -> tuple[list[TrackRef], list[str]]:

@@ -32,6 +32,7 @@ from loco_cli.config import DRUM_GM_NOTES, DecodeConfig, FeatureConfig
 from loco_cli.data import with_gain
 from loco_cli.errors import InvalidOption, LocoError
 from loco_cli.features import log_mel, log_mel_stream, seconds_to_frames
+from loco_cli.files import walk_files
 from loco_cli.outputs import plot_detection, pyplot, write_midi
 from loco_cli.peaks import OnsetDecoder, decode
 
@@ -332,7 +333,7 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+            found = walk_files(item, AUDIO_SUFFIXES)
             if not found:
                 problems.append(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
             files += found

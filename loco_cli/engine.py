@@ -22,6 +22,7 @@ from loco_cli.annotations import ANNOTATION_SUFFIXES, Events, map_labels, read_e
 from loco_cli.config import DEFAULT_INIT, EVAL_WINDOW_S
 from loco_cli.corpus import SYNTH_DURATION_S, SYNTH_TRACKS
 from loco_cli.errors import InvalidAnnotation, InvalidOption
+from loco_cli.files import walk_files
 from loco_cli.patterns import PIANO_FIGURES
 from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 from loco_cli.scores import score_track, summarise, timing_errors
@@ -76,9 +77,8 @@ class EvalResult:
 
 def _annotation_files(folder: Path) -> dict[str, Path]:
     files = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in ANNOTATION_SUFFIXES and not path.name.startswith("."):
-            files.setdefault(path.stem, path)
+    for path in walk_files(folder, ANNOTATION_SUFFIXES):
+        files.setdefault(path.stem, path)
     return files
 
 

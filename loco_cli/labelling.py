@@ -29,6 +29,7 @@ import numpy as np
 from loco_cli.atomic import atomic_write_text
 from loco_cli.audio import AUDIO_SUFFIXES
 from loco_cli.errors import DatasetError, InvalidOption
+from loco_cli.files import walk_files
 
 __all__ = ["Snippet", "CountStore", "list_snippets", "snippet_samples", "snippet_view", "snippet_wav",
            "model_suggestions", "disagreements", "DEFAULT_SNIPPET_S", "MAX_COUNT"]
@@ -87,7 +88,7 @@ def list_snippets(audio_dir: str | os.PathLike, manifest: str | os.PathLike,
     if not root.is_dir():
         raise InvalidOption(f"{root}: not a folder; give the folder that holds the audio to count in")
     base = Path(manifest).resolve().parent
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+    files = walk_files(root, AUDIO_SUFFIXES)
     if not files:
         raise InvalidOption(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
     snippets, problems = [], []

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_cli.errors import InvalidOption
+from loco_cli.files import walk_files
 
 __all__ = ["Piano", "Score", "detune_shift", "expand_piano_specs", "expand_score_specs", "load_piano", "load_score",
            "check_score_draw", "check_score_tempo", "pick_score", "SCORE_DRAWS",
@@ -110,9 +111,9 @@ def load_sample_piano(folder: str | Path) -> Piano:
     folder = Path(folder)
     found: dict[int, dict[int, str]] = {}
     files = []
-    for path in sorted(folder.rglob("*")):
+    for path in walk_files(folder):
         m = _NOTE.match(path.name)
-        if m and path.is_file():
+        if m:
             pitch = note_number(m.group(1), m.group(2), int(m.group(3)))
             found.setdefault(pitch, {})[int(m.group(4) or 1)] = str(path)
             files.append(path)
@@ -206,7 +207,7 @@ def expand_score_specs(specs: str | list[str]) -> list[str]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+            found = [str(p) for p in walk_files(path, (".mid", ".midi"))]
             if not found:
                 raise InvalidOption(f"{path}: no .mid files in this folder; pass MIDI files or folders of them to --scores")
             files += found

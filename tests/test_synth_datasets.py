@@ -134,6 +134,26 @@ def test_mdb_audio_versions_are_never_mixed(tmp_path):
         discover(mdb, channel="close_mics")
 
 
+def test_symlinked_folders_are_searched_once_and_hidden_ones_not(tmp_path):
+    """A dataset assembled from links (a folder of another disk linked in) is read whole, by ``discover``
+    and by ``detect``'s folder search alike; a link back up the tree does not loop; a hidden folder is
+    skipped."""
+    from loco_cli.detection import collect_inputs
+    from loco_cli.files import walk_files
+
+    write_corpus("drums", tmp_path / "elsewhere", n_tracks=2, duration=2.0, seed=3)
+    write_corpus("drums", tmp_path / "data" / "own", n_tracks=1, duration=2.0, seed=4)
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "data" / "own" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
+    write_corpus("drums", tmp_path / "data" / ".trash", n_tracks=1, duration=2.0, seed=5)
+    tracks, problems = discover(tmp_path / "data")
+    assert sorted(t.audio.parent.name for t in tracks) == ["linked", "linked", "own"] and not problems
+    found, problems = collect_inputs([tmp_path / "data"])
+    assert len(found) == 3 and not problems
+    assert [p.name for p in walk_files(tmp_path / "data", (".wav",))] == [p.name for p in found]
+    assert all(".trash" not in p.parts for p in walk_files(tmp_path / "data"))
+
+
 def test_mdb_and_generic_layouts(tmp_path):
     import soundfile as sf
 
