@@ -450,6 +450,9 @@ def _recipe_text(t) -> str:
         parts.append(f"sample-rate scaling 1 +- {t.rate_scale:g}")
     if t.lowpass_prob:
         parts.append(f"a random low-pass on {100 * t.lowpass_prob:g} % of the windows")
+    if t.label_delay_s:
+        parts.append(f"each onset's training target {1000 * t.label_delay_s:g} ms after the onset (`label_delay_s`; "
+                     "the calibrated latencies take it back out)")
     return "the drums recipe with " + ", ".join(parts)
 
 
@@ -493,6 +496,7 @@ def drum_card(r: dict) -> str:
         "## Model",
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: {', '.join(r['classes'])}.",
         f"- {r['steps']} steps of Adam. Content hash `{r['hash'][:16]}...` (checked at every load).",
+        *_seeds_text(r),
         *_level_text(r),
         "- Calibrated on validation: " + ", ".join(
             f"{c} latency {1000 * a:+.1f} ms / threshold {b:.2f}" for c, a, b in zip(r["classes"], lat, thr, strict=True)) + ".",
