@@ -15,7 +15,8 @@ max over seeds of the held-out global F1 and of the mean-over-tracks F1 (``make 
 with the package versions, the CPU and the GPU, since the outcome of a run depends on them.
 
 Runs are cached (``WORK/<variant>-s<seed>/result.json``), so an interrupted sweep picks up where it
-stopped; a ``--test`` set added later is scored with the run's saved model (no training again). ``--jobs`` runs that many trainings side by side, each on one thread.
+stopped; a ``--test`` set added later is scored with the run's saved model (no training again).
+``--jobs`` runs that many trainings side by side, each on one thread.
 """
 
 from __future__ import annotations

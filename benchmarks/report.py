@@ -568,23 +568,21 @@ def robustness_sections(results: Path) -> list[str]:
         out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "", f"Measured on: {_env_line(doc)}.", ""]
     else:
         out += _missing("libraries", "python benchmarks/bench_libraries.py ... (its docstring)")
-    bands = results / "band_mixes.json"
-    out += ["## Band mixes: a louder band, and a band never heard (drums)", ""]
-    if bands.is_file():
-        doc = json.loads(bands.read_text())
-        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
+
+    def seeds_file(name: str, title: str, how: str) -> list[str]:
+        """A section of one bench_seeds.py / bench_libraries.py file: its about, rows, machine and command."""
+        path = results / f"{name}.json"
+        if not path.is_file():
+            return [f"## {title}", "", *_missing(name, how)]
+        doc = json.loads(path.read_text())
+        return [f"## {title}", "", doc.get("about", ""), "", *header, *seeds_rows(doc), "",
                 f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
-    else:
-        out += _missing("band_mixes", "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Band mixes)")
+
+    out += seeds_file("band_mixes", "Band mixes: a louder band, and a band never heard (drums)",
+                      "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Band mixes)")
     out += model_size_section(results)
-    losses = results / "losses_drums.json"
-    out += ["## Losses (drums, held-out sample libraries)", ""]
-    if losses.is_file():
-        doc = json.loads(losses.read_text())
-        out += [doc.get("about", ""), "", *header, *seeds_rows(doc), "",
-                f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
-    else:
-        out += _missing("losses_drums", "python benchmarks/bench_seeds.py ... (docs/real-audio.md)")
+    out += seeds_file("losses_drums", "Losses (drums, held-out sample libraries)",
+                      "python benchmarks/bench_seeds.py ... (docs/real-audio.md)")
     out += ["## Augmentations (drums, held-out sample libraries)", ""]
     augments = sorted(results.glob("augment_*.json"))
     for aug in augments:

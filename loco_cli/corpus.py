@@ -136,8 +136,8 @@ def write_corpus(
     (``drummer_<family>/audio/wet_mix/NNN_phrase_<name>.wav`` + ``annotation/``), ``idmt``
     (``audio/<Family>Drum01_NN#MIX.wav`` + ``annotation_xml/``), ``maps``
     (``<Piano>/MUS/MAPS_MUS-<piece>_<Piano>.wav`` + ``.txt``). Writes ``corpus.json`` (seconds and
-    events per label; for drums with ``accompaniment_db``, that level and the accompaniment's SoundFont) and
-    returns it. Files are written atomically; the caller owns ``out``.
+    events per label; for drums with ``accompaniment_db``, that level and what plays the band: its SoundFont, or
+    ``builtin``) and returns it. Files are written atomically; the caller owns ``out``.
     ``renderer='samples'``: drums on ``kits`` (:mod:`loco_cli.samples`), piano on ``pianos``
     (:mod:`loco_cli.pianos`); track ``i`` plays kit or piano ``i mod N``; ``detune`` (semitones)
     retunes and colours each drum per track (:func:`loco_cli.samples.render_sample_track`) or plays each
