@@ -293,11 +293,16 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
         if kind == "val":
             print(f"  step {info['step']}: val {info['name']} {info['metric']:.3f}", flush=True)
 
+    # With a teacher in the spec, first its seeds, combined into one ensemble (loco ensemble) whose frame
+    # probabilities the shipped runs learn from (distillation: one network's cost at detection).
+    teacher = _train_teacher(spec, root, steps, resume, log) if spec.get("teacher") else None
     # Several seeds when the spec names them: the run with the best validation metric (the training
     # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
     # seed's held-out scores go into the record, so the card gives the spread, not the best run.
     runs, seed_list, resumed_s = [], spec.get("seeds", (train.seed,)), {}
     loss_cfg = recipe["loss"].replace(name=spec["loss"])
+    if teacher:
+        loss_cfg = loss_cfg.replace(teacher_weight=spec["teacher"]["weight"])
     for seed in seed_list:
         run_dir = root / (f"run-s{seed}" if "seeds" in spec else "run")
         again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
@@ -306,8 +311,9 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
             resumed_s[seed] = _run_seconds(run_dir)
         runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
                               model=recipe["model"], force=not again, resume=again, on_event=log,
+                              teacher=teacher["path"] if teacher else None,
                               decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
-    train_s = time.perf_counter() - t0 + sum(resumed_s.values())
+    train_s = time.perf_counter() - t0 + sum(resumed_s.values()) + (teacher["resumed_seconds"] if teacher else 0)
     best = max(range(len(runs)), key=lambda i: runs[i].best_metric)
     result = runs[best]
     reports = {key: evaluate_model(result.model_path, root / f"prepared-{key}", split="train") for key in tests}
@@ -330,14 +336,43 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
         extra = {"train_pianos": json.loads((root / "train-corpus" / "generated" / "corpus.json").read_text())["pianos"],
                  "test_pianos": json.loads((root / "test-corpus" / "corpus.json").read_text())["pianos"],
                  **_vsco_record(root, reports["vsco"]), **_composed_record(root, reports)}
+    if teacher:  # the ensemble's own held-out scores, for the card
+        teacher = {k: v for k, v in teacher.items() if k != "path"} | {
+            key: _headline(name, evaluate_model(teacher["path"], root / f"prepared-{key}", split="train")) for key in tests}
     resumed = {"data_kept": keep, "runs_resumed": sorted(resumed_s),
                "runs_resumed_seconds": round(sum(resumed_s.values()))} if resume else None
     return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "resumed": resumed,
             "report": report.report,
             **extra, "classes": report.classes, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
-            "arch": loaded.model.cfg.arch, "seeds": seeds,
+            "arch": loaded.model.cfg.arch, "seeds": seeds, "teacher": teacher,
             "torch": torch.__version__}
+
+
+def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log) -> dict:
+    """A spec's distillation teacher (``spec["teacher"]``: ``recipe``, ``loss``, ``seeds``, ``weight``): one run
+    per seed on the build's data (``root/teacher-sN``; ``--resume`` as for the shipped runs), combined by
+    :func:`loco_cli.ensemble.combine_models` into ``root/teacher.pt``. Returns ``{"path", "recipe", "seeds",
+    "weight", "val", "members", "resumed_seconds"}`` (``val``: the ensemble's validation score)."""
+    from loco_cli.ensemble import combine_models
+
+    t = spec["teacher"]
+    recipe = load_recipe(t["recipe"])
+    train = recipe["train"].replace(steps=steps or spec["steps"])
+    loss_cfg = recipe["loss"].replace(name=t["loss"])
+    runs, resumed_s = [], 0.0
+    for seed in t["seeds"]:
+        run_dir = root / f"teacher-s{seed}"
+        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
+        print(f"  teacher seed {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
+        if again:
+            resumed_s += _run_seconds(run_dir)
+        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
+                              model=recipe["model"], force=not again, resume=again, on_event=log,
+                              decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
+    ens = combine_models([r.run for r in runs], root / "prepared", root / "teacher.pt")
+    return {"path": root / "teacher.pt", "recipe": Path(t["recipe"]).name, "loss": t["loss"], "seeds": list(t["seeds"]),
+            "weight": t["weight"], "val": round(ens.metric, 4), "members": ens.members, "resumed_seconds": resumed_s}
 
 
 def _headline(name: str, scored) -> float:
@@ -497,6 +532,7 @@ def drum_card(r: dict) -> str:
         f"- {ARCH_TEXT[r.get('arch', 'crnn')]}, {r['params']} parameters, classes: {', '.join(r['classes'])}.",
         f"- {r['steps']} steps of Adam. Content hash `{r['hash'][:16]}...` (checked at every load).",
         *_seeds_text(r),
+        *_teacher_text(r),
         *_level_text(r),
         "- Calibrated on validation: " + ", ".join(
             f"{c} latency {1000 * a:+.1f} ms / threshold {b:.2f}" for c, a, b in zip(r["classes"], lat, thr, strict=True)) + ".",
@@ -604,6 +640,21 @@ def _seeds_text(r: dict) -> list[str]:
             f"held-out sets play no part in the choice). Every seed, held-out scores included: {per}. Runs of one "
             "recipe differ by seed (docs/real-audio.md, Held-out libraries); validation tells the better one, "
             "its calibration searching each run's own latency (docs/method.md, Calibration on validation tracks)."]
+
+
+def _teacher_text(r: dict) -> list[str]:
+    """The card's line on a model distilled from an ensemble (the build's ``teacher`` stage), if it was."""
+    t = r.get("teacher")
+    if not t:
+        return []
+    named = {"dry": "drums only", "mix": "in band mixes", "test": "Salamander", "vsco": "VSCO 2"}
+    scores = ", ".join(f"{t[k]:.3f} {named.get(k, k)}" for k in named if k in t)
+    return [f"- Distilled: trained against an ensemble (`loco ensemble`) of {len(t['seeds'])} runs of "
+            f"`benchmarks/recipes/{t['recipe']}` (seeds {', '.join(str(s) for s in t['seeds'])}, the same data and "
+            f"steps, `--loss {t['loss']}`), its frame probabilities mixed into the targets with weight "
+            f"{1 - t['weight']:g} (`--teacher teacher.pt --teacher-weight {t['weight']:g}`). The ensemble itself: "
+            f"validation {t['val']:.3f}, held-out {scores}, at {len(t['seeds'])} networks' cost per second of audio "
+            "(docs/real-audio.md, Ensembles)."]
 
 
 def _vsco_text(r: dict) -> list[str]:

@@ -208,6 +208,8 @@ class SnippetConfig(_Config):
 
 
 ARCHS = ("crnn", "fcn", "keys")
+#: The most networks one model file may combine (:class:`loco_cli.networks.Ensemble`).
+MAX_ENSEMBLE_MEMBERS = 16
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,9 @@ class ModelConfig(_Config):
     # the eq. 15 bias prior alone and the per-frame logits of the first steps do not depend on the draw of the
     # last layer (a pilot: a seed whose Xavier start trained badly trained as the good ones, docs/real-audio.md)
     key_out_zero: bool = False
+    # > 1: an ensemble (:class:`loco_cli.networks.Ensemble`) of this many networks of the config above, trained
+    # apart (seeds) and combined by ``loco ensemble``; its activations are the mean of the members' probabilities
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -278,9 +283,11 @@ class ModelConfig(_Config):
             raise ConfigError("conv_filters and freq_pools must have the same length")
         if self.n_classes < 1 or self.n_bands < 1:
             raise ConfigError("n_classes and n_bands must be positive")
+        if not 1 <= self.members <= MAX_ENSEMBLE_MEMBERS:
+            raise ConfigError(f"members must lie in 1..{MAX_ENSEMBLE_MEMBERS}, got {self.members}")
 
     def to_dict(self) -> dict[str, Any]:
-        """As :meth:`_Config.to_dict`, without ``key_context`` and ``key_out_zero`` when they are off,
+        """As :meth:`_Config.to_dict`, without ``key_context`` and ``key_out_zero`` when they are off, ``members`` when 1,
         ``key_context_regions`` when it is 1 and the ``key_mix`` fields when it is 0 (model files from before the
         fields existed stay the same)."""
         d = super().to_dict()
@@ -292,6 +299,8 @@ class ModelConfig(_Config):
             del d["key_context_regions"]
         if not d["key_out_zero"]:
             del d["key_out_zero"]
+        if d["members"] == 1:
+            del d["members"]
         return d
 
 
@@ -376,6 +385,9 @@ class LossConfig(_Config):
 
 
 LOSS_NAMES = ("loco", "softloc", "oss", "ce", "mil")
+#: The losses a teacher (``loco train --teacher``) mixes into: ``loco`` its count distribution (SeCoST), ``ce``
+#: its frame probabilities (distillation, :func:`loco_cli.losses.teacher_mixed_frames`).
+TEACHER_LOSSES = ("loco", "ce")
 
 
 @dataclass(frozen=True)

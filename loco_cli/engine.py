@@ -2,8 +2,8 @@
 
 ``synth`` (``loco synth``), ``prepare``, ``train`` and ``resume`` (``loco train [--resume]``),
 ``detect`` (one recording; :func:`loco_cli.detection.detect_paths` for a batch of files),
-``evaluate_paths`` (``loco eval PRED REF``), ``evaluate_model`` (``loco eval --model``, ``--tune``) and
-:func:`loco_cli.crossval.crossval` (``loco crossval``).
+``evaluate_paths`` (``loco eval PRED REF``), ``evaluate_model`` (``loco eval --model``, ``--tune``),
+``ensemble`` (``loco ensemble``) and :func:`loco_cli.crossval.crossval` (``loco crossval``).
 
 Progress and per-file problems are reported through callbacks, so the CLI (or a notebook) decides
 how to show them.
@@ -28,7 +28,7 @@ from loco_cli.pianos import SCORE_DRAWS, SCORE_TEMPO
 from loco_cli.scores import score_track, summarise, timing_errors
 from loco_cli.splits import DEFAULT_SPLIT, DEFAULT_VAL_FRACTION
 
-__all__ = ["synth", "prepare", "train", "resume", "training_configs", "run_configs", "detect", "EvalResult",
+__all__ = ["synth", "prepare", "train", "resume", "ensemble", "training_configs", "run_configs", "detect", "EvalResult",
            "pair_annotation_files", "track_key", "evaluate_paths", "evaluate_model", "note_level_f1"]
 
 
@@ -509,6 +509,15 @@ def train(
                      decode_cfg=configs["decode"], force=force, teacher=teacher, init=init, device=device,
                      tensorboard=TENSORBOARD if tensorboard is None else tensorboard, on_event=on_event,
                      threads=threads)
+
+
+def ensemble(models: list[str | Path], prepared: str | Path, out: str | Path, *, device: str = "cpu"):
+    """Combine trained models (seeds of one recipe) into one ensemble model file ``out``: ``loco ensemble``
+    (:func:`loco_cli.ensemble.combine_models`: members ordered and the ensemble calibrated on ``prepared``'s
+    validation split). Returns an :class:`~loco_cli.ensemble.EnsembleResult`."""
+    from loco_cli.ensemble import combine_models
+
+    return combine_models(models, prepared, out, device=device)
 
 
 def run_configs(run: str | Path) -> tuple[dict, Path, str | None]:

@@ -44,6 +44,7 @@ __all__ = [
     "ce_loss",
     "mil_loss",
     "teacher_mixed_target",
+    "teacher_mixed_frames",
     "count_cross_entropy",
     "compute_loss",
 ]
@@ -234,6 +235,14 @@ def mil_loss(logits, presence, lengths=None, *, pooling: str = "max") -> torch.T
     raise ValueError("pooling must be 'max' or 'mean'")
 
 
+def teacher_mixed_frames(frame_labels, teacher_probs, weight: float) -> torch.Tensor:
+    """SeCoST's mixing (SeCoST [4]) on frame targets, for ``ce``: ``a * y_t + (1 - a) * q_t`` ``(N, T, C)``, with
+    ``y_t`` the 0/1 onset labels and ``q_t`` the teacher's probabilities at the same frames (``weight`` is
+    ``a``). With an ensemble of the student's own recipe as teacher this distils it into one network
+    (Hinton et al. 2015), at one network's cost at detection."""
+    return weight * frame_labels.to(teacher_probs.dtype) + (1.0 - weight) * teacher_probs
+
+
 def teacher_mixed_target(counts, teacher_log_dist, weight: float, k_max: int) -> torch.Tensor:
     """SeCoST target (SeCoST [4]): ``a * onehot(y) + (1 - a) * teacher's count distribution``, ``(N, C, K)``.
 
@@ -253,7 +262,8 @@ def count_cross_entropy(logits, target_dist, lengths=None, *, k_max: int) -> tor
 
 def compute_loss(name: str, logits, batch: dict, cfg: LossConfig, step: int = 0) -> torch.Tensor:
     """Dispatch on the loss name. ``batch`` holds ``counts`` ``(N, C)``, ``lengths`` ``(N,)`` and, as needed,
-    ``frame_labels`` ``(N, T, C)`` and ``teacher_log_dist`` ``(N, C, K)``."""
+    ``frame_labels`` ``(N, T, C)``, ``teacher_log_dist`` ``(N, C, K)`` (``loco`` with a teacher) and
+    ``teacher_probs`` ``(N, T, C)`` (``ce`` with a teacher)."""
     lengths = batch.get("lengths")
     if name == "loco":
         teacher = batch.get("teacher_log_dist")
@@ -282,6 +292,9 @@ def compute_loss(name: str, logits, batch: dict, cfg: LossConfig, step: int = 0)
     if name == "oss":
         return oss_loss(logits, batch["frame_labels"], lengths, sigma=cfg.sigma_frames)
     if name == "ce":
+        teacher = batch.get("teacher_probs")
+        if teacher is not None and cfg.teacher_weight < 1.0:
+            return ce_loss(logits, teacher_mixed_frames(batch["frame_labels"], teacher, cfg.teacher_weight), lengths)
         return ce_loss(logits, batch["frame_labels"], lengths)
     if name == "mil":
         return mil_loss(logits, (batch["counts"] > 0), lengths, pooling=cfg.mil_pooling)

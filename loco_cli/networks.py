@@ -20,7 +20,11 @@ from loco_cli.config import ModelConfig
 from loco_cli.counting import initial_bias
 from loco_cli.errors import ConfigError
 
-__all__ = ["CRNN", "FCN", "KeyNet", "build_model", "count_parameters"]
+__all__ = ["CRNN", "FCN", "KeyNet", "Ensemble", "ENSEMBLE_EPS", "build_model", "count_parameters"]
+
+#: The members' mean probability is clipped to ``[ENSEMBLE_EPS, 1 - ENSEMBLE_EPS]`` before it becomes a logit
+#: (:class:`Ensemble`), so that the logit stays finite; far below any threshold (``THRESHOLD_GRID`` starts at 0.02).
+ENSEMBLE_EPS = 1e-6
 
 
 def _as_4d(x: torch.Tensor) -> torch.Tensor:
@@ -415,8 +419,47 @@ class KeyNet(nn.Module):
         return self.stream(x)[0]
 
 
+class Ensemble(nn.Module):
+    """``cfg.members`` networks of one architecture, trained apart (seeds), run side by side (``loco ensemble``).
+
+    Its output at frame ``t`` is the mean of the members' probabilities, ``p_t = (1/M) sum_m sigmoid(z_t^m)``,
+    given back as the logit ``log(p_t / (1 - p_t))`` (``p_t`` clipped to :data:`ENSEMBLE_EPS`), so it stands
+    wherever one network does: detection (streamed, each member's state carried), calibration, a SeCoST
+    teacher. Averaging independently trained networks is the classic way to cut the variance between seeds
+    (Hansen & Salamon 1990; Lakshminarayanan et al. 2017 for deep networks); for loco's drum model it is
+    measured in docs/real-audio.md (Ensembles). Members must stream (``crnn``, ``keys``).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.arch not in ("crnn", "keys"):
+            raise ConfigError(f"an ensemble needs a streaming network (crnn or keys), not {cfg.arch!r}")
+        self.cfg = cfg
+        self.members = nn.ModuleList(build_model(cfg.replace(members=1)) for _ in range(cfg.members))
+
+    def stream(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        """A chunk ``(batch, time, [channels,] bands)`` -> ``(logits of the mean probability (batch, time,
+        classes), [each member's state])``; consecutive chunks give the same logits as one pass. The members
+        run one after another: fused into one wider network (grouped convolutions, block-diagonal LSTM) they
+        ran no faster on the CPU (ad hoc, 2000 frames and batches of 16 x 300, one and two threads), the
+        convolutions' arithmetic being the cost."""
+        state = state if state is not None else [None] * len(self.members)
+        probs, new = [], []
+        for member, past in zip(self.members, state, strict=True):
+            logits, now = member.stream(x, past)
+            probs.append(torch.sigmoid(logits.float()))
+            new.append(now)
+        return torch.logit(torch.stack(probs).mean(0), eps=ENSEMBLE_EPS), new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, time, classes)`` of the members' mean probability."""
+        return self.stream(x)[0]
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """Build the network described by ``cfg``."""
+    """Build the network described by ``cfg`` (an :class:`Ensemble` of ``cfg.members`` when that is above 1)."""
+    if cfg.members > 1:
+        return Ensemble(cfg)
     return {"crnn": CRNN, "fcn": FCN, "keys": KeyNet}[cfg.arch](cfg)
 
 

@@ -46,6 +46,7 @@ from loco_cli.config import (
     INIT_AUTO,
     INIT_NONE,
     SMALL_SET_SECONDS,
+    TEACHER_LOSSES,
     TENSORBOARD,
     DecodeConfig,
     LossConfig,
@@ -213,19 +214,28 @@ def _prepare_run_folder(run: Path, *, resume: bool, force: bool, rank: int) -> N
 
 def _build_network(data: Prepared, data_dir: str | Path, model: ModelConfig, start, init, seed: int):
     """The network to train: ``start``'s architecture, weights and input normalisation when fine-tuning
-    (``--init``), else ``model`` fitted to the dataset with fresh weights (seeded by ``seed`` alone) and
+    (``--init``; of an ensemble: its first member, which ``loco ensemble`` puts first because validation
+    scored it best), else ``model`` fitted to the dataset with fresh weights (seeded by ``seed`` alone) and
     the training split's normalisation. Returns ``(net, model_cfg, init_info or None)``."""
     if start is not None:
         if start.features != data.features:
             raise InvalidOption(f"--init {init}: the model's features differ from {data_dir}'s; prepare the data "
                                 f"with the model's preset (loco prepare --preset ...)")
         model = ModelConfig.from_dict(start.payload["model"])
+    elif model.members > 1:
+        raise ConfigError(f"members = {model.members}: an ensemble is not trained as one network; train each "
+                          "member (one run per --seed), then combine the runs with `loco ensemble`")
+    source = start.model if start is not None else None
+    if model.members > 1:  # fine-tuning an ensemble starts from its first member, alone
+        model, source = model.replace(members=1), start.model.members[0]
     model_cfg = model_config_for(data, model)
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     net = build_model(model_cfg)
     init_info = None
     if start is not None:  # the started-from model's weights and input normalisation
-        init_info = transfer_weights(net, start.model, start.classes, data.classes)
+        init_info = transfer_weights(net, source, start.classes, data.classes)
+        if start.model.cfg.members > 1:
+            init_info["member"] = f"1 of {start.model.cfg.members}"
     else:
         net.norm.set(data.mean, data.std)
     if model_cfg.arch == "keys":
@@ -233,10 +243,15 @@ def _build_network(data: Prepared, data_dir: str | Path, model: ModelConfig, sta
     return net, model_cfg, init_info
 
 
-def _load_teacher(teacher: str | Path | None, data: Prepared, dev: torch.device) -> torch.nn.Module | None:
-    """The SeCoST teacher model (its classes must equal the dataset's), or ``None``."""
+def _load_teacher(teacher: str | Path | None, data: Prepared, loss: LossConfig,
+                  dev: torch.device) -> torch.nn.Module | None:
+    """The SeCoST teacher model (its classes must equal the dataset's; the loss one of
+    :data:`~loco_cli.config.TEACHER_LOSSES`), or ``None``."""
     if teacher is None:
         return None
+    if loss.name not in TEACHER_LOSSES:
+        raise InvalidOption(f"--teacher {teacher}: the {loss.name} loss takes no teacher; use --loss "
+                            f"{' or '.join(TEACHER_LOSSES)}")
     t = load_model(teacher, dev)
     if t.classes != data.classes:
         raise ModelError(f"{teacher}: teacher classes {t.classes[:5]} differ from the dataset's {data.classes[:5]}")
@@ -274,7 +289,7 @@ def _restore(last: Path, net, opt, ema_net, rng: np.random.Generator, rank: int)
 def _train_step(forward, net, opt, ema_net, batch: dict, loss: LossConfig, train: TrainConfig, teacher_model,
                 step: int, use_amp: bool, run: Path) -> torch.Tensor:
     """One optimisation step on ``batch`` (already on the device): forward (bf16 autocast with AMP),
-    the loss (with the teacher's count distribution for SeCoST), the learning rate of ``step``,
+    the loss (with the teacher's count distribution for SeCoST, its frame probabilities for ``ce``), the learning rate of ``step``,
     backward, gradient clipping, Adam, the weight average. Returns the loss; a non-finite loss stops
     the run (:class:`InvalidOption`)."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -283,7 +298,10 @@ def _train_step(forward, net, opt, ema_net, batch: dict, loss: LossConfig, train
     if teacher_model is not None:
         with torch.no_grad():
             t_logits = teacher_model(batch["features"]).float()
-            batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
+            if loss.name == "ce":  # frame targets mixed with the teacher's probabilities
+                batch["teacher_probs"] = torch.sigmoid(t_logits)
+            else:
+                batch["teacher_log_dist"] = count_log_distribution(t_logits, lengths=batch["lengths"], k_max=loss.k_max)
     value = compute_loss(loss.name, logits, batch, loss, step)
     if not torch.isfinite(value):
         raise InvalidOption(f"{run}: the loss became {value.item()} at step {step + 1}; training stopped without "
@@ -399,7 +417,7 @@ def train_run(
     ema_net = copy.deepcopy(net).requires_grad_(False) if train.ema_decay > 0 else None
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
-    teacher_model = _load_teacher(teacher, data, dev)
+    teacher_model = _load_teacher(teacher, data, loss, dev)
     progress = _restore(last, net, opt, ema_net, rng, rank) if resume else _Progress()
     ddp = None
     if world > 1:
@@ -518,7 +536,7 @@ def auto_init(data: Prepared, model: ModelConfig) -> str | None:
     except LocoError:  # not installed in this checkout
         return None
     def network(cfg: ModelConfig) -> ModelConfig:  # the architecture; how fresh weights start plays no part
-        return model_config_for(data, cfg).replace(key_out_zero=False)
+        return model_config_for(data, cfg).replace(key_out_zero=False, members=1)
 
     same = (shipped.classes == data.classes and shipped.features.digest() == data.meta.get("feature_digest")
             and network(ModelConfig.from_dict(shipped.payload["model"])) == network(model))

@@ -385,3 +385,21 @@ def test_build_resumes_only_runs_of_the_same_configs(prepared, tmp_path):
     spec = dict(build.SPECS["piano"])
     assert build.data_spec(spec) == build.data_spec({**spec, "recipe": "other.toml", "seeds": (0, 1, 2)})
     assert build.data_spec(spec) != build.data_spec({**spec, "score_tracks": 72})
+
+
+def test_build_teacher_stage_trains_its_seeds_into_an_ensemble(prepared, tmp_path, tiny_recipe):
+    # build_models.py with a teacher in the spec: its seeds trained on the build's data and combined into
+    # root/teacher.pt (loco ensemble), which the card describes
+    build = _module("build_models")
+    from loco_cli.checkpoint import load_model
+
+    (tmp_path / "prepared").symlink_to(prepared, target_is_directory=True)
+    spec = {"steps": 2, "level_dbfs": None,
+            "teacher": {"recipe": str(tiny_recipe), "loss": "ce", "seeds": (0, 1), "weight": 0.5}}
+    t = build._train_teacher(spec, tmp_path, None, False, lambda kind, info: None)
+    ens = load_model(t["path"])
+    assert ens.model.cfg.members == 2 and sorted(m["seed"] for m in t["members"]) == [0, 1]
+    assert {p.name for p in tmp_path.iterdir()} >= {"teacher-s0", "teacher-s1", "teacher.pt"}
+    text = build._teacher_text({"teacher": {**t, "dry": 0.9, "mix": 0.8}})[0]
+    assert "2 runs of `benchmarks/recipes/tiny.toml`" in text and "0.900 drums only, 0.800 in band mixes" in text
+    assert build._teacher_text({}) == []

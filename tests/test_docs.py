@@ -21,7 +21,7 @@ def test_cli_reference_is_current_and_complete():
     from loco_cli.cli import app
 
     group = typer.main.get_command(app)
-    assert set(group.commands) == {"synth", "prepare", "train", "detect", "eval", "crossval", "count"}
+    assert set(group.commands) == {"synth", "prepare", "train", "detect", "eval", "crossval", "ensemble", "count"}
     for name, cmd in group.commands.items():
         assert f"## `loco {name}`" in text
         for p in cmd.params:

@@ -52,6 +52,7 @@ def _root(
 from loco_cli.cli.count_cmd import count_command  # noqa: E402
 from loco_cli.cli.crossval_cmd import crossval_command  # noqa: E402
 from loco_cli.cli.detect_cmd import detect_command  # noqa: E402
+from loco_cli.cli.ensemble_cmd import ensemble_command  # noqa: E402
 from loco_cli.cli.eval_cmd import eval_command  # noqa: E402
 from loco_cli.cli.prepare_cmd import prepare_command  # noqa: E402
 from loco_cli.cli.synth_cmd import synth_command  # noqa: E402
@@ -110,7 +111,7 @@ class _Command(TyperCommand):
 
 for _name, _command in (("synth", synth_command), ("prepare", prepare_command), ("train", train_command),
                         ("detect", detect_command), ("eval", eval_command), ("crossval", crossval_command),
-                        ("count", count_command)):
+                        ("ensemble", ensemble_command), ("count", count_command)):
     _plain_metavars(_command)
     app.command(_name, cls=_Command)(_command)
 

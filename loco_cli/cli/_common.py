@@ -93,6 +93,8 @@ def init_text(info: dict) -> str:
                 "minutes of training audio, where it beats random weights; --init none trains from random weights)")
     else:
         head = f"starting from --init {info['name']}"
+    if info.get("member"):
+        head += f" (an ensemble: its member {info['member']}, the best on validation)"
     return (f"{head}: kept {', '.join(info['kept']) or 'no classes'}"
             + (f"; new {', '.join(info['new'])}" if info["new"] else "")
             + (f"; dropped {', '.join(info['dropped'])}" if info["dropped"] else ""))

@@ -30,13 +30,16 @@ def train_command(
     force: bool = typer.Option(False, help="Start over in an existing run folder."),
     tensorboard: bool = typer.Option(TENSORBOARD, help="Write TensorBoard events to RUN/tensorboard "
                                      "(when the tensorboard package is installed)."),
-    teacher: Path = typer.Option(None, help="SeCoST: a trained run or model whose count predictions mix into the targets."),
+    teacher: Path = typer.Option(None, help="A trained run or model (an ensemble, too) whose predictions mix into the "
+                                 "targets: its count distributions with --loss loco (SeCoST), its frame "
+                                 "probabilities with --loss ce (distillation)."),
     init: str = typer.Option(DEFAULT_INIT, help="Start from a trained model (fine-tuning): drums, piano, a model file "
                              "or a run folder (shared classes keep their output weights; new ones start afresh); "
                              f"auto: the shipped model of the data's preset on under {SMALL_SET_SECONDS / 60:.0f} "
                              "minutes of training audio where it fits (classes, features, network); none: random "
                              "weights."),
-    teacher_weight: float = typer.Option(0.5, help="SeCoST: weight of the original count label (1 = ignore the teacher)."),
+    teacher_weight: float = typer.Option(0.5, help="With --teacher: weight of the original label, count or onset "
+                                         "(1 = ignore the teacher)."),
 ) -> None:
     """Train a detector; validation F1 picks the best checkpoint; latency and thresholds are calibrated."""
     import time
