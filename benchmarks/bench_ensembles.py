@@ -9,7 +9,7 @@ run's own ``model.pt``), its model file kept under ``--work``, and scored on eve
 ``bench_seeds.py`` scores a run (``loco detect``, then mir_eval at 50 ms). One variant per size, one row per
 subset, so the spread is over subsets (which share members: not independent draws). Results are cached per
 subset in ``--work``. The layout is ``bench_seeds.py``'s, which ``report.py`` renders. The figures in
-docs/real-audio.md (Ensembles)::
+docs/real-audio.md (Ensembles and distillation)::
 
     python benchmarks/bench_ensembles.py --data runs/detune/prepared \\
         --run runs/d15b/s0 --run runs/d15b/s1 --run runs/d15b/s2 --run runs/d15b/s3 \\

@@ -51,8 +51,12 @@ HERE = Path(__file__).resolve().parent.parent / "models"  # the shipped models a
 LEVEL_DBFS = -10.0
 SPECS = {
     "drums": {"kind": "drums", "train_tracks": 156, "test_tracks": 16, "duration": 30.0, "steps": 6000,
-              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass.toml"), "detune": 3.0,
-              "level_dbfs": LEVEL_DBFS},
+              "loss": "ce", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass_level_delay15.toml"),
+              "detune": 3.0, "level_dbfs": LEVEL_DBFS, "seeds": (0, 1),
+              # distilled: the shipped seeds learn from an ensemble of four seeds of the same recipe (docs/real-audio.md,
+              # Ensembles and distillation)
+              "teacher": {"recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass_level_delay15.toml"),
+                          "loss": "ce", "seeds": (0, 1, 2, 3), "weight": 0.5}},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 144, "score_draw": "time", "test_tracks": 12, "duration": 30.0, "steps": 6000,
               "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
 }
@@ -606,6 +610,10 @@ def _resumed_text(r: dict) -> str:
         seeds = ", ".join(str(s) for s in res["runs_resumed"])
         parts.append(f"seed{'s' if len(res['runs_resumed']) > 1 else ''} {seeds} resumed from checkpoints of runs with "
                      f"the same configs (their {res['runs_resumed_seconds'] / 60:.0f} minutes of training counted)")
+    teacher = r.get("teacher") or {}
+    if teacher.get("resumed_seconds"):
+        parts.append(f"the teacher's {len(teacher['seeds'])} runs likewise (their {teacher['resumed_seconds'] / 60:.0f} "
+                     "minutes counted)")
     return f" Built with `--resume`: {'; '.join(parts)}."
 
 
@@ -654,7 +662,7 @@ def _teacher_text(r: dict) -> list[str]:
             f"steps, `--loss {t['loss']}`), its frame probabilities mixed into the targets with weight "
             f"{1 - t['weight']:g} (`--teacher teacher.pt --teacher-weight {t['weight']:g}`). The ensemble itself: "
             f"validation {t['val']:.3f}, held-out {scores}, at {len(t['seeds'])} networks' cost per second of audio "
-            "(docs/real-audio.md, Ensembles)."]
+            "(docs/real-audio.md, Ensembles and distillation)."]
 
 
 def _vsco_text(r: dict) -> list[str]:

@@ -467,7 +467,8 @@ def levels_section(results: Path) -> list[str]:
         rows = {n: m for n, m in doc["models"].items() if m["kind"] == kind}
         if not rows:
             continue
-        gains = list(next(iter(rows.values()))["gains"])
+        gains = list(next(iter(rows.values()))["gains"])  # the first row's gains; a row with fewer leaves cells empty
+        gains += [g for m in rows.values() for g in m["gains"] if g not in gains]
         cuts = sorted({c for m in rows.values() for c in m.get("lowpass", {})}, key=lambda c: -float(c))
         click = any("click" in m for m in rows.values())
         out += [f"{kind.capitalize()}, {what} at each gain (the files' peaks at gain 0: "
@@ -477,7 +478,7 @@ def levels_section(results: Path) -> list[str]:
                                         + (["click"] if click else []))
                 + " |", "|---|" + "---|" * (len(gains) + len(cuts) + click)]
         for n, m in rows.items():
-            cells = [f"{m['gains'][g][metric]:.3f}" for g in gains]
+            cells = [f"{m['gains'][g][metric]:.3f}" if g in m["gains"] else "" for g in gains]
             cells += [f"{m['lowpass'][c][metric]:.3f}" if c in m.get("lowpass", {}) else "" for c in cuts]
             cells += [f"{m['click'][metric]:.3f}" if "click" in m else ""] if click else []
             out.append(f"| {n.split('/', 1)[1]}: {m['about']} | " + " | ".join(cells) + " |")
@@ -580,6 +581,10 @@ def robustness_sections(results: Path) -> list[str]:
 
     out += seeds_file("band_mixes", "Band mixes: a louder band, and a band never heard (drums)",
                       "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Band mixes)")
+    out += seeds_file("ensembles_drums", "Ensembles of seeds (drums, held-out sample libraries)",
+                      "python benchmarks/bench_ensembles.py ... (its docstring)")
+    out += seeds_file("distil_drums", "Distilled from an ensemble (drums, held-out sample libraries)",
+                      "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Ensembles and distillation)")
     out += model_size_section(results)
     out += seeds_file("losses_drums", "Losses (drums, held-out sample libraries)",
                       "python benchmarks/bench_seeds.py ... (docs/real-audio.md)")

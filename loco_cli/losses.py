@@ -239,7 +239,7 @@ def teacher_mixed_frames(frame_labels, teacher_probs, weight: float) -> torch.Te
     """SeCoST's mixing (SeCoST [4]) on frame targets, for ``ce``: ``a * y_t + (1 - a) * q_t`` ``(N, T, C)``, with
     ``y_t`` the 0/1 onset labels and ``q_t`` the teacher's probabilities at the same frames (``weight`` is
     ``a``). With an ensemble of the student's own recipe as teacher this distils it into one network
-    (Hinton et al. 2015), at one network's cost at detection."""
+    (Hinton et al., references [8]), at one network's cost at detection."""
     return weight * frame_labels.to(teacher_probs.dtype) + (1.0 - weight) * teacher_probs
 
 

@@ -426,8 +426,9 @@ class Ensemble(nn.Module):
     given back as the logit ``log(p_t / (1 - p_t))`` (``p_t`` clipped to :data:`ENSEMBLE_EPS`), so it stands
     wherever one network does: detection (streamed, each member's state carried), calibration, a SeCoST
     teacher. Averaging independently trained networks is the classic way to cut the variance between seeds
-    (Hansen & Salamon 1990; Lakshminarayanan et al. 2017 for deep networks); for loco's drum model it is
-    measured in docs/real-audio.md (Ensembles). Members must stream (``crnn``, ``keys``).
+    (references [8]: Hansen & Salamon 1990; Lakshminarayanan et al. 2017 for deep networks); for loco's drum
+    model it is measured in docs/real-audio.md (Ensembles and distillation). Members must stream (``crnn``,
+    ``keys``).
     """
 
     def __init__(self, cfg: ModelConfig) -> None:

@@ -16,7 +16,7 @@ def ensemble_command(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
     """Average several trained models' activations in one model file: steadier and usually more accurate than
-    one of them; each member costs its own time at detection (docs/real-audio.md, Ensembles)."""
+    one of them; each member costs its own time at detection (docs/real-audio.md, Ensembles and distillation)."""
     from rich.console import Console
 
     from loco_cli.cli._common import fail_on_error, use_thread_policy
