@@ -74,6 +74,11 @@ def test_combine_orders_members_by_validation_and_detects_with_their_mean(runs, 
     # an ensemble given again adds all its members
     res3 = combine_models([out, runs / "s0"], prepared, tmp_path / "ens3.pt")
     assert len(res3.members) == 3
+    # loco eval --model ENSEMBLE --tune writes a tuned ensemble that loads again
+    from loco_cli.engine import evaluate_model
+
+    evaluate_model(out, prepared, split="test", tune=True, tuned_out=tmp_path / "tuned.pt")
+    assert load_model(tmp_path / "tuned.pt").model.cfg.members == 2
 
 
 def test_combine_refuses_what_does_not_fit(runs, prepared, tmp_path):
