@@ -38,12 +38,23 @@ ABOUT = ("Ensembles of one recipe's seeds (`loco ensemble`: the mean of the memb
          "subsets that share members. Global F1 at 50 ms, all classes.")
 
 
-def subset_key(runs: list[str]) -> str:
-    """A subset's name: its runs' folder names joined by ``+``."""
-    return "+".join(Path(r).name for r in runs)
+def run_names(runs: list[str]) -> dict[str, str]:
+    """A short name per run: the fewest trailing path parts (joined by ``-``) that tell the runs apart
+    (``runs/a/s0``, ``runs/a/s1`` -> ``s0``, ``s1``; ``runs/x-s0/train``, ``runs/x-s1/train`` -> ``x-s0-train``...)."""
+    parts = [Path(r).parts for r in runs]
+    for k in range(1, max(len(p) for p in parts) + 1):
+        names = ["-".join(p[-k:]) for p in parts]
+        if len(set(names)) == len(names):
+            return dict(zip(runs, names, strict=True))
+    raise SystemExit("--run: the same run given twice")
 
 
-def score_subset(runs: list[str], data: str, tests: dict[str, str], work: Path) -> dict:
+def subset_key(runs: list[str], names: dict[str, str]) -> str:
+    """A subset's name: its runs' short names (:func:`run_names`) joined by ``+``."""
+    return "+".join(names[r] for r in runs)
+
+
+def score_subset(runs: list[str], data: str, tests: dict[str, str], work: Path, names: dict[str, str]) -> dict:
     """Combine ``runs`` (one: its model), score it on ``tests``; cached in ``work/<key>.json``."""
     import torch
 
@@ -52,7 +63,7 @@ def score_subset(runs: list[str], data: str, tests: dict[str, str], work: Path) 
     from loco_cli.ensemble import combine_models
 
     torch.set_num_threads(1)
-    key = subset_key(runs)
+    key = subset_key(runs, names)
     cached = work / f"{key}.json"
     if cached.is_file():
         out = json.loads(cached.read_text())
@@ -87,7 +98,8 @@ def main() -> None:
     for size in (int(s) for s in a.sizes.split(",")):
         if not 1 <= size <= len(a.run):
             raise SystemExit(f"--sizes: {size} is not between 1 and the {len(a.run)} runs given")
-        rows = [score_subset(list(sub), a.data, tests, work) for sub in itertools.combinations(a.run, size)]
+        names = run_names(a.run)
+        rows = [score_subset(list(sub), a.data, tests, work, names) for sub in itertools.combinations(a.run, size)]
         name = "single" if size == 1 else f"ensemble_{size}"
         entry = doc["variants"][name] = {"recipe": f"{size} member{'s' if size > 1 else ''} "
                                                    f"({len(rows)} subset{'s' if len(rows) > 1 else ''})", "runs": rows}

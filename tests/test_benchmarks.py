@@ -403,3 +403,13 @@ def test_build_teacher_stage_trains_its_seeds_into_an_ensemble(prepared, tmp_pat
     text = build._teacher_text({"teacher": {**t, "dry": 0.9, "mix": 0.8}})[0]
     assert "2 runs of `benchmarks/recipes/tiny.toml`" in text and "0.900 drums only, 0.800 in band mixes" in text
     assert build._teacher_text({}) == []
+
+
+def test_bench_ensembles_names_runs_apart():
+    bench = _module("bench_ensembles")
+    assert bench.run_names(["runs/d/s0", "runs/d/s1"]) == {"runs/d/s0": "s0", "runs/d/s1": "s1"}
+    names = bench.run_names(["w/c-s0/train", "w/c-s1/train"])
+    assert names == {"w/c-s0/train": "c-s0-train", "w/c-s1/train": "c-s1-train"}
+    assert bench.subset_key(["w/c-s0/train", "w/c-s1/train"], names) == "c-s0-train+c-s1-train"
+    with pytest.raises(SystemExit):
+        bench.run_names(["runs/a", "runs/a"])
