@@ -583,6 +583,8 @@ def robustness_sections(results: Path) -> list[str]:
                       "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Band mixes)")
     out += seeds_file("ensembles_drums", "Ensembles of seeds (drums, held-out sample libraries)",
                       "python benchmarks/bench_ensembles.py ... (its docstring)")
+    out += seeds_file("ensembles_counts_drums", "Ensembles of counts-only seeds (drums, held-out sample libraries)",
+                      "python benchmarks/bench_ensembles.py ... (docs/real-audio.md, Ensembles and distillation)")
     out += seeds_file("distil_drums", "Distilled from an ensemble (drums, held-out sample libraries)",
                       "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Ensembles and distillation)")
     out += model_size_section(results)
