@@ -28,12 +28,12 @@ __all__ = ["EnsembleResult", "combine_models", "ensemble_members"]
 
 @dataclass
 class EnsembleResult:
-    """What :func:`combine_models` wrote: the model file, its validation score (``metric``, named ``name``:
-    ``f1`` or ``count_accuracy``; ``None`` without a validation split) and one row per member, in the
-    ensemble's order: ``{"model", "hash", "seed", "val"}``."""
+    """What :func:`combine_models` wrote: the model file, its score on the split it was calibrated on
+    (``metric``, named ``name``: ``f1``, or ``count_accuracy`` on a counts-only dataset) and one row per member,
+    in the ensemble's order: ``{"model", "hash", "seed", "val"}`` (``val``: the member's own score there)."""
 
     path: Path
-    metric: float | None
+    metric: float
     name: str
     members: list[dict]
 

@@ -31,5 +31,5 @@ def ensemble_command(
     for i, m in enumerate(result.members):
         console.print(f"member {i + 1}: {m['model']} (seed {m['seed']}, validation {m['val']:.3f})",
                       highlight=False, markup=False)
-    score = f"validation {result.name} {result.metric:.3f}" if result.metric is not None else "not validated"
-    console.print(f"ensemble of {len(result.members)} -> {result.path} ({score})", highlight=False, markup=False)
+    console.print(f"ensemble of {len(result.members)} -> {result.path} (validation {result.name} {result.metric:.3f})",
+                  highlight=False, markup=False)
