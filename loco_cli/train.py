@@ -245,7 +245,7 @@ def _build_network(data: Prepared, data_dir: str | Path, model: ModelConfig, sta
 
 def _load_teacher(teacher: str | Path | None, data: Prepared, loss: LossConfig,
                   dev: torch.device) -> torch.nn.Module | None:
-    """The SeCoST teacher model (its classes must equal the dataset's; the loss one of
+    """The SeCoST teacher model (its classes and features must equal the dataset's; the loss one of
     :data:`~loco_cli.config.TEACHER_LOSSES`), or ``None``."""
     if teacher is None:
         return None
@@ -255,6 +255,9 @@ def _load_teacher(teacher: str | Path | None, data: Prepared, loss: LossConfig,
     t = load_model(teacher, dev)
     if t.classes != data.classes:
         raise ModelError(f"{teacher}: teacher classes {t.classes[:5]} differ from the dataset's {data.classes[:5]}")
+    if t.features != data.features:
+        raise ModelError(f"{teacher}: the teacher's features differ from the dataset's; a teacher reads the same "
+                         "windows as the student (prepare the data with the teacher's preset)")
     return t.model
 
 
@@ -289,8 +292,8 @@ def _restore(last: Path, net, opt, ema_net, rng: np.random.Generator, rank: int)
 def _train_step(forward, net, opt, ema_net, batch: dict, loss: LossConfig, train: TrainConfig, teacher_model,
                 step: int, use_amp: bool, run: Path) -> torch.Tensor:
     """One optimisation step on ``batch`` (already on the device): forward (bf16 autocast with AMP),
-    the loss (with the teacher's count distribution for SeCoST, its frame probabilities for ``ce``), the learning rate of ``step``,
-    backward, gradient clipping, Adam, the weight average. Returns the loss; a non-finite loss stops
+    the loss (with the teacher's count distribution for SeCoST, its frame probabilities for ``ce``), the
+    learning rate of ``step``, backward, gradient clipping, Adam, the weight average. Returns the loss; a non-finite loss stops
     the run (:class:`InvalidOption`)."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
         logits = forward(batch["features"])

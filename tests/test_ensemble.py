@@ -14,7 +14,7 @@ from loco_cli.cli import app
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.detection import activations
 from loco_cli.ensemble import combine_models
-from loco_cli.errors import ConfigError, InvalidOption
+from loco_cli.errors import ConfigError, InvalidOption, ModelError
 from loco_cli.losses import compute_loss, teacher_mixed_frames
 from loco_cli.networks import ENSEMBLE_EPS, Ensemble, build_model
 from loco_cli.train import train_run
@@ -132,6 +132,16 @@ def test_distillation_mixes_the_teachers_frame_probabilities(runs, prepared, tmp
     with pytest.raises(InvalidOption, match="takes no teacher"):
         train_run(prepared, tmp_path / "oss", loss=LossConfig(name="oss"), train=QUICK, model=TINY,
                   teacher=tmp_path / "ens.pt")
+    # a teacher whose front-end differs (here its lowest band edge) would read other windows than the student
+    from loco_cli.checkpoint import content_hash
+
+    payload = torch.load(runs / "s0" / "model.pt", weights_only=True)
+    payload["features"] = {**payload["features"], "fmin": payload["features"]["fmin"] + 10.0}
+    payload["hash"] = content_hash(payload)
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="features differ"):
+        train_run(prepared, tmp_path / "p", loss=LossConfig(name="ce"), train=QUICK, model=TINY,
+                  teacher=tmp_path / "other.pt")
 
 
 def test_cli_ensemble(runs, prepared, tmp_path):
