@@ -548,8 +548,11 @@ def drum_card(r: dict) -> str:
         "`benchmarks/results/band_mixes.json`, docs/real-audio.md, Band mixes).",
         "- Toms, cymbals and percussion are not classes: a tom can be reported as a kick.",
         "- Audio with little above 11 kHz (a recording at 22.05 kHz, a low-bitrate MP3, a dull microphone) loses "
-        "hi-hats and snares despite the low-pass in training (`python benchmarks/bench_levels.py --lowpass`, "
-        "`benchmarks/results/levels.json`; docs/real-audio.md, Bandwidth).", "",
+        "hi-hats and snares despite the low-pass in training"
+        + ("; the label delay of its recipe made this worse than it was without one" if
+           load_recipe(spec["recipe"])["train"].label_delay_s else "")
+        + " (`python benchmarks/bench_levels.py --lowpass`, `benchmarks/results/levels.json`; docs/real-audio.md, "
+        "Bandwidth).", "",
     ]
     return "\n".join(lines)
 
