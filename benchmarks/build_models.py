@@ -303,20 +303,13 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
     # Several seeds when the spec names them: the run with the best validation metric (the training
     # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
     # seed's held-out scores go into the record, so the card gives the spread, not the best run.
-    runs, seed_list, resumed_s = [], spec.get("seeds", (train.seed,)), {}
+    seed_list = spec.get("seeds", (train.seed,))
     loss_cfg = recipe["loss"].replace(name=spec["loss"])
     if teacher:
         loss_cfg = loss_cfg.replace(teacher_weight=spec["teacher"]["weight"])
-    for seed in seed_list:
-        run_dir = root / (f"run-s{seed}" if "seeds" in spec else "run")
-        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
-        print(f"  seed {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
-        if again:
-            resumed_s[seed] = _run_seconds(run_dir)
-        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
-                              model=recipe["model"], force=not again, resume=again, on_event=log,
-                              teacher=teacher["path"] if teacher else None,
-                              decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
+    runs, resumed_s = _train_seeds(root, {seed: root / (f"run-s{seed}" if "seeds" in spec else "run") for seed in seed_list},
+                                   recipe, loss_cfg, train, spec.get("level_dbfs"), resume, log,
+                                   teacher=teacher["path"] if teacher else None)
     train_s = time.perf_counter() - t0 + sum(resumed_s.values()) + (teacher["resumed_seconds"] if teacher else 0)
     best = max(range(len(runs)), key=lambda i: runs[i].best_metric)
     result = runs[best]
@@ -364,19 +357,30 @@ def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log)
     recipe = load_recipe(t["recipe"])
     train = recipe["train"].replace(steps=steps or spec["steps"])
     loss_cfg = recipe["loss"].replace(name=t["loss"])
-    runs, resumed_s = [], 0.0
-    for seed in t["seeds"]:
-        run_dir = root / f"teacher-s{seed}"
-        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
-        print(f"  teacher seed {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
-        if again:
-            resumed_s += _run_seconds(run_dir)
-        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
-                              model=recipe["model"], force=not again, resume=again, on_event=log,
-                              decode_cfg=recipe["decode"].replace(level_dbfs=spec.get("level_dbfs"))))
+    runs, resumed_s = _train_seeds(root, {seed: root / f"teacher-s{seed}" for seed in t["seeds"]}, recipe, loss_cfg,
+                                   train, spec.get("level_dbfs"), resume, log, label="teacher seed")
     ens = combine_models([r.run for r in runs], root / "prepared", root / "teacher.pt")
     return {"path": root / "teacher.pt", "recipe": Path(t["recipe"]).name, "loss": t["loss"], "seeds": list(t["seeds"]),
-            "weight": t["weight"], "val": round(ens.metric, 4), "members": ens.members, "resumed_seconds": resumed_s}
+            "weight": t["weight"], "val": round(ens.metric, 4), "members": ens.members,
+            "resumed_seconds": sum(resumed_s.values())}
+
+
+def _train_seeds(root: Path, run_dirs: dict, recipe: dict, loss_cfg, train, level_dbfs, resume: bool, log, *,
+                 teacher: Path | None = None, label: str = "seed") -> tuple[list, dict]:
+    """Train one run per seed (``run_dirs``: ``{seed: folder}``) on ``root/prepared`` with ``recipe``'s model and
+    decoding (input level ``level_dbfs``); with ``resume``, a run whose configs match (:func:`_resumable`) goes on
+    from its ``last.pt``. Returns the :class:`~loco_cli.train.TrainResult` per seed, in order, and the training
+    seconds each resumed run had recorded before (``{seed: seconds}``)."""
+    runs, resumed_s = [], {}
+    for seed, run_dir in run_dirs.items():
+        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
+        print(f"  {label} {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
+        if again:
+            resumed_s[seed] = _run_seconds(run_dir)
+        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
+                              model=recipe["model"], force=not again, resume=again, on_event=log, teacher=teacher,
+                              decode_cfg=recipe["decode"].replace(level_dbfs=level_dbfs)))
+    return runs, resumed_s
 
 
 def _headline(name: str, scored) -> float:
