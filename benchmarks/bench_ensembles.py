@@ -55,7 +55,8 @@ def subset_key(runs: list[str], names: dict[str, str]) -> str:
 
 
 def score_subset(runs: list[str], data: str, tests: dict[str, str], work: Path, names: dict[str, str]) -> dict:
-    """Combine ``runs`` (one: its model), score it on ``tests``; cached in ``work/<key>.json``."""
+    """Combine ``runs`` (one: its model), score it on ``tests``; cached in ``work/<key>.json`` (a test set added
+    later is scored alone, with the kept model file)."""
     import torch
 
     from loco_cli.annotations import json_text
@@ -65,18 +66,15 @@ def score_subset(runs: list[str], data: str, tests: dict[str, str], work: Path, 
     torch.set_num_threads(1)
     key = subset_key(runs, names)
     cached = work / f"{key}.json"
-    if cached.is_file():
-        out = json.loads(cached.read_text())
-        if set(out["tests"]) >= set(tests):
-            return out
-    if len(runs) == 1:
-        model = str(Path(runs[0]) / "model.pt")
-    else:
-        model = str(work / f"{key}.pt")
-        if not Path(model).is_file():
-            combine_models(runs, data, model)
-    out = {"variant": f"ensemble_{len(runs)}", "recipe": key, "loss": "", "model": model, "members": runs,
-           "tests": {t: evaluate_folder(model, folder, work / f"{key}-{t}") for t, folder in tests.items()}}
+    model = str(Path(runs[0]) / "model.pt") if len(runs) == 1 else str(work / f"{key}.pt")
+    out = json.loads(cached.read_text()) if cached.is_file() else {
+        "variant": f"ensemble_{len(runs)}", "recipe": key, "loss": "", "model": model, "members": runs, "tests": {}}
+    missing = {t: folder for t, folder in tests.items() if t not in out["tests"]}
+    if not missing:
+        return out
+    if not Path(model).is_file():
+        combine_models(runs, data, model)
+    out["tests"].update({t: evaluate_folder(model, folder, work / f"{key}-{t}") for t, folder in missing.items()})
     atomic_write_text(cached, json_text(out))
     return out
 
@@ -95,10 +93,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": "ensembles", "about": ABOUT, "command": " ".join(sys.argv), "tests": tests, "device": "cpu",
            "environment": environment("cpu"), "runs": a.run, "variants": {}}
+    names = run_names(a.run)
     for size in (int(s) for s in a.sizes.split(",")):
         if not 1 <= size <= len(a.run):
             raise SystemExit(f"--sizes: {size} is not between 1 and the {len(a.run)} runs given")
-        names = run_names(a.run)
         rows = [score_subset(list(sub), a.data, tests, work, names) for sub in itertools.combinations(a.run, size)]
         name = "single" if size == 1 else f"ensemble_{size}"
         entry = doc["variants"][name] = {"recipe": f"{size} member{'s' if size > 1 else ''} "
