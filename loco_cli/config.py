@@ -437,6 +437,12 @@ class TrainConfig(_Config):
     causal network then answers once it has heard that much of the sound (a snare's wires on top of a
     kick) instead of at the onset's first frame; validation measures the delay back out as latency
     (:func:`loco_cli.calibration.calibrate`), so detected onsets stay on time.
+    ``clean_teacher`` (with a teacher: SeCoST or distillation) shows the teacher each window as it is before
+    the spectral augmentations (gain, ``eq_db``, ``lowpass_prob``, ``bandstop_prob``), the student the
+    augmented copy: the student then learns to say on band-limited or coloured audio what the teacher says
+    on the full-band window (the teacher's targets stay those of audio it knows), instead of copying the
+    teacher's own failures there; time transforms (shift, stretch, rate scaling) and stacking reach both.
+    Without a teacher it changes nothing.
     """
 
     steps: int = 3000
@@ -463,6 +469,7 @@ class TrainConfig(_Config):
     ema_decay: float = 0.0  # validate and ship an exponential moving average of the weights; 0 = off
     train_at_level: bool = False  # move each training track to the decode config's level_dbfs first
     label_delay_s: float = 0.0  # seconds from each onset to its training target (timestamps only); 0 = at the onset
+    clean_teacher: bool = False  # a teacher reads each window before the spectral augmentations, the student after
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (0-based): a linear warm-up over ``warmup_steps``, then a cosine

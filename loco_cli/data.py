@@ -2,7 +2,8 @@
 
 Shapes: features ``(N, T, channels, bands)`` float32 (zero-padded past each length), ``lengths``
 ``(N,)`` int64 frames, ``counts`` ``(N, C)`` int64, ``frame_labels`` ``(N, T, C)`` float32 (1 at the
-frame of each onset, for ``ce`` / ``oss`` / ``softloc``). All randomness comes from the
+frame of each onset, for ``ce`` / ``oss`` / ``softloc``); with a clean teacher (``TrainConfig.clean_teacher``)
+also ``teacher_features`` ``(N, T, channels, bands)``, the windows before the spectral augmentations. All randomness comes from the
 ``np.random.Generator`` handed in, so a saved generator state resumes a run exactly.
 """
 
@@ -65,26 +66,34 @@ def _mix(x: np.ndarray, y: np.ndarray, log_channels: tuple[int, ...] = (0,), del
     return x
 
 
-def collate(items: list[tuple[np.ndarray, list[np.ndarray], np.ndarray]], n_classes: int) -> dict:
-    """Pad ``(features (T_i, Ch, F), onset frames per class, counts (C,))`` items into a batch dict."""
-    t_max = max(f.shape[0] for f, _, _ in items)
+def collate(items: list[tuple], n_classes: int) -> dict:
+    """Pad ``(features (T_i, Ch, F), onset frames per class, counts (C,))`` items into a batch dict; items
+    with a fourth element (the clean window of :meth:`Sampler.example`, ``(T_i, Ch, F)``) also give
+    ``teacher_features`` ``(N, T, Ch, F)``."""
+    t_max = max(it[0].shape[0] for it in items)
     ch, bands = items[0][0].shape[1:]
     feats = np.zeros((len(items), t_max, ch, bands), dtype=np.float32)
+    clean = np.zeros_like(feats) if len(items[0]) > 3 else None
     labels = np.zeros((len(items), t_max, n_classes), dtype=np.float32)
     lengths = np.zeros(len(items), dtype=np.int64)
     counts = np.zeros((len(items), n_classes), dtype=np.int64)
-    for i, (f, frames, c) in enumerate(items):
+    for i, (f, frames, c, *rest) in enumerate(items):
         feats[i, : f.shape[0]] = f
+        if clean is not None:
+            clean[i, : f.shape[0]] = rest[0]
         lengths[i] = f.shape[0]
         counts[i] = c
         for k, fr in enumerate(frames):
             labels[i, fr, k] = 1.0
-    return {
+    batch = {
         "features": torch.from_numpy(feats),
         "lengths": torch.from_numpy(lengths),
         "counts": torch.from_numpy(counts),
         "frame_labels": torch.from_numpy(labels),
     }
+    if clean is not None:
+        batch["teacher_features"] = torch.from_numpy(clean)
+    return batch
 
 
 def random_eq_db(n_bands: int, eq_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -231,8 +240,10 @@ class Sampler:
         counts = np.array([f.size for f in frames], dtype=np.int64)
         return x, frames, counts
 
-    def example(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``."""
+    def example(self, keep_clean: bool = False) -> tuple:
+        """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``; with
+        ``keep_clean`` a fourth item, the same window before the spectral augmentations (gain, EQ, low-pass,
+        band-stop; ``TrainConfig.clean_teacher``), ``(T, Ch, F)``. The random draws are the same either way."""
         x, frames, counts = self._window()
         cfg, rng, f = self.cfg, self.rng, self.data.features
         if cfg.stack_prob > 0 and rng.random() < cfg.stack_prob:
@@ -247,6 +258,7 @@ class Sampler:
                 n = min(x.shape[0], y.shape[0])
                 if max(x.shape[0], y.shape[0]) - n <= 2:
                     x, counts = _mix(x[:n], y[:n], f.log_channels, f.delta_channel), counts + counts2
+        clean = np.array(x, dtype=np.float32) if keep_clean else None
         if cfg.gain_db > 0:
             x = x.copy()
             gain = np.float32(math.log(10.0) / 10.0 * rng.uniform(-cfg.gain_db, cfg.gain_db))
@@ -266,8 +278,9 @@ class Sampler:
         if cfg.count_noise > 0:  # noisy count labels: each class's count moved by +-1 with this probability
             moved = rng.random(counts.size) < cfg.count_noise
             counts = np.maximum(counts + moved * rng.choice(np.array([-1, 1]), counts.size), 0)
-        return x, frames, counts
+        return (x, frames, counts, clean) if keep_clean else (x, frames, counts)
 
-    def batch(self) -> dict:
-        """A padded batch of ``cfg.batch_size`` examples (see the module docstring for shapes)."""
-        return collate([self.example() for _ in range(self.cfg.batch_size)], len(self.data.classes))
+    def batch(self, keep_clean: bool = False) -> dict:
+        """A padded batch of ``cfg.batch_size`` examples (see the module docstring for shapes); with
+        ``keep_clean`` also ``teacher_features``, the windows before the spectral augmentations."""
+        return collate([self.example(keep_clean) for _ in range(self.cfg.batch_size)], len(self.data.classes))

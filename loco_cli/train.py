@@ -300,7 +300,8 @@ def _train_step(forward, net, opt, ema_net, batch: dict, loss: LossConfig, train
     logits = logits.float()
     if teacher_model is not None:
         with torch.no_grad():
-            t_logits = teacher_model(batch["features"]).float()
+            # the window before the spectral augmentations where the recipe asks for it (clean_teacher)
+            t_logits = teacher_model(batch.get("teacher_features", batch["features"])).float()
             if loss.name == "ce":  # frame targets mixed with the teacher's probabilities
                 batch["teacher_probs"] = torch.sigmoid(t_logits)
             else:
@@ -421,6 +422,7 @@ def train_run(
     opt = torch.optim.Adam(net.parameters(), lr=train.lr)
     rng = np.random.default_rng(np.random.SeedSequence([train.seed, rank]))
     teacher_model = _load_teacher(teacher, data, loss, dev)
+    clean_teacher = train.clean_teacher and teacher_model is not None  # TrainConfig.clean_teacher
     progress = _restore(last, net, opt, ema_net, rng, rank) if resume else _Progress()
     ddp = None
     if world > 1:
@@ -453,7 +455,7 @@ def train_run(
     t0, s0, loss_sum, loss_n = time.perf_counter(), progress.step, 0.0, 0
     stopped = False
     while progress.step < train.steps and not stopped:
-        batch = {k: v.to(dev) for k, v in sampler.batch().items()}
+        batch = {k: v.to(dev) for k, v in sampler.batch(keep_clean=clean_teacher).items()}
         if loss.name == "loco" and (loss.onset_weight > 0 or loss.assign_weight > 0):
             batch["onset_mask"] = onset_mask(batch["features"], batch["lengths"], delta_channel=data.features.delta_channel,
                                              after=loss.onset_after_frames, threshold=loss.onset_threshold)

@@ -153,3 +153,47 @@ def test_cli_ensemble(runs, prepared, tmp_path):
                                  "--out", str(tmp_path / "f.pt")])
     assert r.exit_code != 0 and "absent.pt" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "f.pt").exists()
+
+
+def test_clean_teacher_reads_the_window_before_the_spectral_augmentations(runs, prepared, tmp_path, monkeypatch):
+    """``clean_teacher``: the sampler's fourth item is the window the student would get without gain, EQ,
+    low-pass and band-stop, drawn with the same random numbers (the student's copy unchanged); training
+    hands the teacher those windows, the student the augmented ones."""
+    from loco_cli import train as train_mod
+    from loco_cli.data import Sampler
+    from loco_cli.prepared import load_prepared
+
+    data = load_prepared(prepared)
+    spectral = TrainConfig(gain_db=6.0, eq_db=6.0, lowpass_prob=1.0, bandstop_prob=1.0, stretch=0.1)
+    x, frames, counts, clean = Sampler(data, spectral, np.random.default_rng(5)).example(keep_clean=True)
+    x2, frames2, counts2 = Sampler(data, spectral, np.random.default_rng(5)).example()
+    np.testing.assert_array_equal(x, x2)  # the student's window does not depend on keeping the clean one
+    assert all(np.array_equal(a, b) for a, b in zip(frames, frames2, strict=True)) and np.array_equal(counts, counts2)
+    plain = TrainConfig(gain_db=0.0, stretch=0.1)  # the same draws up to the spectral steps, none of them taken
+    ref = Sampler(data, plain, np.random.default_rng(5)).example()[0]
+    np.testing.assert_array_equal(clean, ref)
+    assert clean.shape == x.shape and np.abs(clean - x).max() > 1.0
+    batch = Sampler(data, spectral.replace(batch_size=3), np.random.default_rng(1)).batch(keep_clean=True)
+    assert batch["teacher_features"].shape == batch["features"].shape
+    assert "teacher_features" not in Sampler(data, spectral, np.random.default_rng(1)).batch()
+
+    seen = []
+    real_step = train_mod._train_step
+
+    def spy(forward, net, opt, ema_net, batch, *args, **kwargs):
+        seen.append(batch.get("teacher_features"))
+        return real_step(forward, net, opt, ema_net, batch, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "_train_step", spy)
+    loss = LossConfig(name="ce", teacher_weight=0.5)
+    train_run(prepared, tmp_path / "clean", loss=loss, train=QUICK.replace(clean_teacher=True, lowpass_prob=1.0),
+              model=TINY, teacher=runs / "s0")
+    assert len(seen) == 2 and all(t is not None for t in seen)
+    seen.clear()
+    train_run(prepared, tmp_path / "same", loss=loss, train=QUICK.replace(lowpass_prob=1.0), model=TINY,
+              teacher=runs / "s0")
+    assert seen == [None, None]  # off: the teacher reads the student's windows, as before
+    seen.clear()
+    train_run(prepared, tmp_path / "none", loss=LossConfig(name="ce"), train=QUICK.replace(clean_teacher=True),
+              model=TINY)
+    assert seen == [None, None]  # no teacher: nothing kept
