@@ -248,14 +248,22 @@ def data_spec(spec: dict) -> dict:
     return json.loads(json.dumps({k: spec.get(k) for k in DATA_SPEC_KEYS}))
 
 
-def _resumable(run: Path, data_dir: Path, loss, train, model) -> bool:
-    """Whether ``run`` holds a checkpoint (``last.pt``) of a run with exactly these configs on ``data_dir``."""
+def _resumable(run: Path, data_dir: Path, loss, train, model, teacher: Path | None = None) -> bool:
+    """Whether ``run`` holds a checkpoint (``last.pt``) of a run with exactly these configs on ``data_dir``, and
+    with ``teacher`` the teacher it recorded is a model of the same content hash (the same weights, wherever
+    the file lies now)."""
     from loco_cli.prepared import load_prepared
     from loco_cli.train import model_config_for
 
     if not (run / "last.pt").is_file() or not (run / "config.json").is_file():
         return False
     cfg = json.loads((run / "config.json").read_text())
+    if teacher is not None:
+        had = cfg.get("teacher")
+        if not had or not Path(had).exists() or load_model(had).payload["hash"] != load_model(teacher).payload["hash"]:
+            return False
+    elif cfg.get("teacher"):
+        return False
     return (cfg.get("loss") == loss.to_dict() and cfg.get("train") == train.to_dict()
             and cfg.get("model") == model_config_for(load_prepared(data_dir), model).to_dict()
             and Path(cfg.get("dataset", {}).get("path", "")) == data_dir.resolve())
@@ -411,7 +419,8 @@ def _train_seeds(root: Path, run_dirs: dict, recipe: dict, loss_cfg, train, leve
     seconds each resumed run had recorded before (``{seed: seconds}``)."""
     runs, resumed_s = [], {}
     for seed, run_dir in run_dirs.items():
-        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"])
+        again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"],
+                                      teacher)
         print(f"  {label} {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
         if again:
             resumed_s[seed] = _run_seconds(run_dir)

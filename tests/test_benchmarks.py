@@ -424,6 +424,21 @@ def test_build_teacher_stage_takes_a_model_file_or_an_earlier_shipped_model(prep
     assert "a tiny run" in text and h[:16] in text and "`clean_teacher`" in text and "0.900 drums only" in text
     with pytest.raises(SystemExit, match="content hash"):
         build.teacher_model_file(str(run.model_path), "0" * 16, tmp_path / "x.pt")
+    # --resume takes a student only with a teacher of the same weights, wherever its file lies now
+    import shutil
+
+    from loco_cli.config import LossConfig
+
+    loss, train = LossConfig(name="ce"), recipe["train"].replace(steps=2)
+    student = train_run(prepared, tmp_path / "st", loss=loss, train=train, model=recipe["model"], tensorboard=False,
+                        teacher=run.model_path)
+    shutil.copyfile(run.model_path, tmp_path / "copy.pt")
+    assert build._resumable(student.run, prepared, loss, train, recipe["model"], tmp_path / "copy.pt")
+    assert not build._resumable(student.run, prepared, loss, train, recipe["model"])  # a teacher the build lacks
+    other = train_run(prepared, tmp_path / "o", loss=loss, train=train.replace(seed=3), model=recipe["model"],
+                      tensorboard=False)
+    assert not build._resumable(student.run, prepared, loss, train, recipe["model"], other.model_path)
+    assert not build._resumable(other.run, prepared, loss, train.replace(seed=3), recipe["model"], run.model_path)
     import subprocess
 
     if subprocess.run(["git", "-C", str(build.HERE), "rev-parse"], capture_output=True).returncode != 0:
