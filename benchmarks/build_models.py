@@ -350,56 +350,18 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
             "report": report.report,
             **extra, "classes": report.classes, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
-            "arch": loaded.model.cfg.arch, "seeds": seeds, "teacher": teacher, "clean_teacher": train.clean_teacher,
+            "arch": loaded.model.cfg.arch, "seeds": seeds, "teacher": teacher,
             "torch": torch.__version__}
 
 
-def teacher_model_file(source: str, want_hash: str, out: Path) -> Path:
-    """A build's teacher model given as a file: ``source`` a path, or ``git:REV:PATH`` (a model file as the
-    repository held it at ``REV``: an earlier shipped model) written to ``out``. Its content hash must begin
-    with ``want_hash`` (the spec names the exact teacher); :class:`SystemExit` naming both otherwise."""
-    import subprocess
-
-    if source.startswith("git:"):
-        rev_path = source[len("git:"):]
-        blob = subprocess.run(["git", "-C", str(HERE.parent), "show", rev_path], capture_output=True, check=False)
-        if blob.returncode != 0:
-            raise SystemExit(f"{source}: not in this repository's history ({blob.stderr.decode().strip()}); "
-                             "build from a full clone")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(blob.stdout)
-        tmp.replace(out)
-        path = out
-    else:
-        path = Path(source)
-    got = load_model(path).payload["hash"]
-    if not got.startswith(want_hash):
-        raise SystemExit(f"{source}: content hash {got[:16]}, the spec's teacher is {want_hash}")
-    return path
-
-
 def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log) -> dict:
-    """A spec's distillation teacher (``spec["teacher"]``): either ``recipe``, ``loss``, ``seeds``, ``weight``, one
-    run per seed on the build's data (``root/teacher-sN``; ``--resume`` as for the shipped runs), combined by
-    :func:`loco_cli.ensemble.combine_models` into ``root/teacher.pt``; or ``model`` (a file or ``git:REV:PATH``,
-    :func:`teacher_model_file`), ``hash``, ``about`` and ``weight``: a trained model, no training. Returns ``{"path",
-    "weight", "val", "resumed_seconds", ...}`` with ``recipe``, ``loss``, ``seeds``, ``members`` (an ensemble)
-    or ``model``, ``hash``, ``about`` (a model file); ``val``: the teacher's validation score."""
+    """A spec's distillation teacher (``spec["teacher"]``: ``recipe``, ``loss``, ``seeds``, ``weight``): one run
+    per seed on the build's data (``root/teacher-sN``; ``--resume`` as for the shipped runs), combined by
+    :func:`loco_cli.ensemble.combine_models` into ``root/teacher.pt``. Returns ``{"path", "recipe", "seeds",
+    "weight", "val", "members", "resumed_seconds"}`` (``val``: the ensemble's validation score)."""
     from loco_cli.ensemble import combine_models
 
     t = spec["teacher"]
-    if "model" in t:
-        from loco_cli.config import LossConfig
-        from loco_cli.prepared import load_prepared
-        from loco_cli.train import validate
-
-        path = teacher_model_file(t["model"], t["hash"], root / "teacher.pt")
-        m = load_model(path)
-        v = validate(m.model, load_prepared(root / "prepared"), m.decode, split="val",
-                     k_max=LossConfig.from_dict(m.payload["loss"]).k_max)
-        return {"path": path, "model": t["model"], "hash": t["hash"], "about": t["about"], "weight": t["weight"],
-                "val": round(v["metric"], 4), "resumed_seconds": 0}
     recipe = load_recipe(t["recipe"])
     train = recipe["train"].replace(steps=steps or spec["steps"])
     loss_cfg = recipe["loss"].replace(name=t["loss"])
@@ -711,13 +673,6 @@ def _teacher_text(r: dict) -> list[str]:
         return []
     named = {"dry": "drums only", "mix": "in band mixes", "test": "Salamander", "vsco": "VSCO 2"}
     scores = ", ".join(f"{t[k]:.3f} {named.get(k, k)}" for k in named if k in t)
-    if "model" in t:  # a trained model file as teacher
-        clean = (" It read each training window before the spectral augmentations (gain, EQ, low-pass), the student "
-                 "the augmented copy (`clean_teacher`, docs/method.md)." if r.get("clean_teacher") else "")
-        return [f"- Distilled: trained against {t['about']} (`{t['model']}`, content hash {t['hash']}), its frame "
-                f"probabilities mixed into the targets with weight {1 - t['weight']:g} (`--teacher teacher.pt "
-                f"--teacher-weight {t['weight']:g}`).{clean} The teacher itself: validation {t['val']:.3f}, held-out "
-                f"{scores} (docs/real-audio.md, Bandwidth)."]
     return [f"- Distilled: trained against an ensemble (`loco ensemble`) of {len(t['seeds'])} runs of "
             f"`benchmarks/recipes/{t['recipe']}` (seeds {', '.join(str(s) for s in t['seeds'])}, the same data and "
             f"steps, `--loss {t['loss']}`), its frame probabilities mixed into the targets with weight "

@@ -438,7 +438,7 @@ class TrainConfig(_Config):
     kick) instead of at the onset's first frame; validation measures the delay back out as latency
     (:func:`loco_cli.calibration.calibrate`), so detected onsets stay on time.
     ``clean_teacher`` (with a teacher: SeCoST or distillation) shows the teacher each window as it is before
-    the spectral augmentations (gain, ``eq_db``, ``lowpass_prob``, ``bandstop_prob``), the student the
+    the level and spectral augmentations (gain, ``eq_db``, ``lowpass_prob``, ``bandstop_prob``), the student the
     augmented copy: the student then learns to say on band-limited or coloured audio what the teacher says
     on the full-band window (the teacher's targets stay those of audio it knows), instead of copying the
     teacher's own failures there; time transforms (shift, stretch, rate scaling) and stacking reach both.

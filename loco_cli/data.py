@@ -242,7 +242,7 @@ class Sampler:
 
     def example(self, keep_clean: bool = False) -> tuple:
         """One augmented example ``(features (T, Ch, F), onset frames per class, counts (C,))``; with
-        ``keep_clean`` a fourth item, the same window before the spectral augmentations (gain, EQ, low-pass,
+        ``keep_clean`` a fourth item, the same window before the level and spectral augmentations (gain, EQ, low-pass,
         band-stop; ``TrainConfig.clean_teacher``), ``(T, Ch, F)``. The random draws are the same either way."""
         x, frames, counts = self._window()
         cfg, rng, f = self.cfg, self.rng, self.data.features
