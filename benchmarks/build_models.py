@@ -259,8 +259,11 @@ def _resumable(run: Path, data_dir: Path, loss, train, model, teacher: Path | No
         return False
     cfg = json.loads((run / "config.json").read_text())
     if teacher is not None:
-        had = cfg.get("teacher")
-        if not had or not Path(had).exists() or load_model(had).payload["hash"] != load_model(teacher).payload["hash"]:
+        try:  # a file, a run folder or a shipped name, as loco train took it
+            same = load_model(cfg["teacher"]).payload["hash"] == load_model(teacher).payload["hash"]
+        except Exception:  # no teacher recorded, or it is gone or unreadable: nothing to compare with
+            same = False
+        if not same:
             return False
     elif cfg.get("teacher"):
         return False
