@@ -2,6 +2,7 @@
 
     python benchmarks/bench_levels.py --kind drums --test DIR --model NAME=MODEL[:ABOUT] ...
                                       [--gains 0,-10,-20,-30,-40,10] [--lowpass 16000,11000,8000]
+                                      [--filters zerophase,onepass,brickwall]
                                       [--click] [--merge FILE] [--json FILE]
 
 Real recordings come at any level: a take recorded with headroom peaks 20-40 dB below full scale, where
@@ -12,7 +13,8 @@ annotations side by side, as ``loco synth`` writes them) is multiplied by ``10 *
 labels); piano (``--kind piano``) note F1 (pitch + onset at 50 ms, offsets ignored, mean over pieces).
 The files' peak levels after the gain are recorded with each row. ``--lowpass``: the files at their own
 level through an 8th-order Butterworth low-pass at each cutoff (Hz), as a recording at twice that sample
-rate or an MP3 would be. ``--click``: the files at their own level with a full-scale click in the middle (1 ms
+rate or an MP3 would be; ``--filters`` adds the same 8th-order filter run once and a brickwall cut
+(:data:`FILTERS`). ``--click``: the files at their own level with a full-scale click in the middle (1 ms
 at +1.0: a dropped microphone, a digital glitch), which a level taken from the largest sample would follow.
 Reproduce
 ``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
@@ -61,13 +63,29 @@ def _tests(folder: Path, sample_rate: int) -> list[tuple[str, np.ndarray, Path]]
     return out
 
 
-def _lowpassed(x: np.ndarray, cutoff_hz: float, sr: int) -> np.ndarray:
-    """``x`` through an 8th-order Butterworth low-pass at ``cutoff_hz`` (zero phase): a recording made at
-    twice that sample rate, an MP3, a dull microphone."""
+#: The low-pass filters ``--filters`` names: ``zerophase`` (8th-order Butterworth forwards and backwards: a
+#: 16th-order magnitude response, no delay; the ``lowpass`` rows), ``onepass`` (the 8th-order filter once, the
+#: response the training augmentation models by default) and ``brickwall`` (every FFT bin above the cutoff
+#: zeroed: the steep cut of an MP3 encoder or a resampler's anti-alias filter).
+FILTERS = ("zerophase", "onepass", "brickwall")
+
+
+def _lowpassed(x: np.ndarray, cutoff_hz: float, sr: int, kind: str = "zerophase") -> np.ndarray:
+    """``x`` through a low-pass at ``cutoff_hz`` (:data:`FILTERS`): a recording made at twice that sample rate,
+    an MP3, a dull microphone."""
     import scipy.signal
 
+    if kind == "brickwall":
+        spec = np.fft.rfft(x)
+        spec[np.fft.rfftfreq(x.size, 1 / sr) > cutoff_hz] = 0
+        return np.fft.irfft(spec, x.size).astype(np.float32)
     sos = scipy.signal.butter(8, cutoff_hz, fs=sr, output="sos")
-    return scipy.signal.sosfiltfilt(sos, x).astype(np.float32)
+    return (scipy.signal.sosfiltfilt(sos, x) if kind == "zerophase" else scipy.signal.sosfilt(sos, x)).astype(np.float32)
+
+
+def _filter_key(kind: str) -> str:
+    """The result key of a filter's rows: ``lowpass`` (zero phase, as before the other filters) or ``lowpass_KIND``."""
+    return "lowpass" if kind == "zerophase" else f"lowpass_{kind}"
 
 
 def _clicked(x: np.ndarray, sr: int) -> np.ndarray:
@@ -78,10 +96,11 @@ def _clicked(x: np.ndarray, sr: int) -> np.ndarray:
     return y
 
 
-def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = (), click: bool = False) -> dict:
+def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = (), click: bool = False,
+          filters: tuple[str, ...] = ("zerophase",)) -> dict:
     """Scores of ``model`` on ``folder``'s files at each gain (dB) and, at gain 0, low-passed at each
-    cutoff (Hz) and with a click (:func:`_clicked`): ``{"gains": {gain: {...}}, "lowpass": {cutoff: {...}},
-    "click": {...}}``."""
+    cutoff (Hz) by each of ``filters`` (:data:`FILTERS`) and with a click (:func:`_clicked`): ``{"gains": {gain:
+    {...}}, "lowpass": {cutoff: {...}}, "lowpass_brickwall": ..., "click": {...}}``."""
     import torch
 
     from loco_cli.annotations import ENST_LABELS, map_labels, read_events
@@ -122,8 +141,8 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
         return row
 
     out = {"gains": {f"{g:g}": row_for(lambda x, g=g: x * np.float32(10 ** (g / 20))) for g in gains}}
-    if lowpass:
-        out["lowpass"] = {f"{c:g}": row_for(lambda x, c=c: _lowpassed(x, c, sr)) for c in lowpass}
+    for filt in filters if lowpass else ():
+        out[_filter_key(filt)] = {f"{c:g}": row_for(lambda x, c=c, f=filt: _lowpassed(x, c, sr, f)) for c in lowpass}
     if click:
         out["click"] = row_for(lambda x: _clicked(x, sr))
     return out
@@ -136,12 +155,17 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True, help="NAME=MODEL[:ABOUT]")
     parser.add_argument("--gains", default="0,-10,-20,-30,-40,10", help="gains in dB, comma-separated")
     parser.add_argument("--lowpass", default="", help="also low-pass cutoffs in Hz (at gain 0), comma-separated")
+    parser.add_argument("--filters", default="zerophase",
+                        help=f"the low-pass filters, comma-separated: {', '.join(FILTERS)} (zerophase: the 'lowpass' rows)")
     parser.add_argument("--click", action="store_true", help="also the files with a full-scale click in the middle")
     parser.add_argument("--merge", default=None, help="an earlier result file whose rows are kept")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     gains = [float(g) for g in a.gains.split(",")]
     lowpass = [float(c) for c in a.lowpass.split(",") if c]
+    filters = tuple(f for f in a.filters.split(",") if f)
+    if not filters or any(f not in FILTERS for f in filters):
+        parser.error(f"--filters: choose from {', '.join(FILTERS)}")
     doc = {"benchmark": "levels", "about": ABOUT, "device": "cpu",
            "environment": environment("cpu"), "models": {}}
     if a.merge and Path(a.merge).is_file():
@@ -152,11 +176,11 @@ def main() -> None:
         model, _, about = rest.partition(":")
         doc["models"][f"{a.kind}/{name}"] = {"kind": a.kind, "about": about or model, "model": model,
                                              "test": str(a.test), "command": command,
-                                             **score(model, a.kind, a.test, gains, lowpass, a.click)}
+                                             **score(model, a.kind, a.test, gains, lowpass, a.click, filters)}
         m = doc["models"][f"{a.kind}/{name}"]
         metric = "global_f1" if a.kind == "drums" else "note_f1"
         print(name, " ".join(f"{g} dB: {r[metric]:.3f}" for g, r in m["gains"].items()),
-              " ".join(f"lowpass {c} Hz: {r[metric]:.3f}" for c, r in m.get("lowpass", {}).items()),
+              " ".join(f"{_filter_key(f)} {c} Hz: {r[metric]:.3f}" for f in filters for c, r in m.get(_filter_key(f), {}).items()),
               f"click: {m['click'][metric]:.3f}" if "click" in m else "", flush=True)
     write_json(doc, a.json)
 

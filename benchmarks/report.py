@@ -469,17 +469,20 @@ def levels_section(results: Path) -> list[str]:
             continue
         gains = list(next(iter(rows.values()))["gains"])  # the first row's gains; a row with fewer leaves cells empty
         gains += [g for m in rows.values() for g in m["gains"] if g not in gains]
-        cuts = sorted({c for m in rows.values() for c in m.get("lowpass", {})}, key=lambda c: -float(c))
+        # (result key, cutoff) per low-pass column: the zero-phase filter's ("lowpass"), then one-pass and brickwall
+        cuts = [(key, c) for key in ("lowpass", "lowpass_onepass", "lowpass_brickwall")
+                for c in sorted({c for m in rows.values() for c in m.get(key, {})}, key=lambda c: -float(c))]
+        named = {"lowpass": "low-pass", "lowpass_onepass": "one-pass low-pass", "lowpass_brickwall": "brickwall"}
         click = any("click" in m for m in rows.values())
         out += [f"{kind.capitalize()}, {what} at each gain (the files' peaks at gain 0: "
                 f"{next(iter(rows.values()))['gains'][gains[0]]['peak_dbfs']} dBFS)"
                 + (" and low-passed at each cutoff" if cuts else "") + (", and with a full-scale click" if click else "") + ":", "",
-                "| model | " + " | ".join([f"{float(g):+g} dB" for g in gains] + [f"low-pass {float(c) / 1000:g} kHz" for c in cuts]
+                "| model | " + " | ".join([f"{float(g):+g} dB" for g in gains] + [f"{named[k]} {float(c) / 1000:g} kHz" for k, c in cuts]
                                         + (["click"] if click else []))
                 + " |", "|---|" + "---|" * (len(gains) + len(cuts) + click)]
         for n, m in rows.items():
             cells = [f"{m['gains'][g][metric]:.3f}" if g in m["gains"] else "" for g in gains]
-            cells += [f"{m['lowpass'][c][metric]:.3f}" if c in m.get("lowpass", {}) else "" for c in cuts]
+            cells += [f"{m[k][c][metric]:.3f}" if c in m.get(k, {}) else "" for k, c in cuts]
             cells += [f"{m['click'][metric]:.3f}" if "click" in m else ""] if click else []
             out.append(f"| {n.split('/', 1)[1]}: {m['about']} | " + " | ".join(cells) + " |")
         out.append("")

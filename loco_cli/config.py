@@ -24,6 +24,9 @@ INIT_MASS_AT_ZERO = 0.8
 EVAL_WINDOW_S = 0.05
 #: Largest ``TrainConfig.label_delay_s``: well inside the latency that calibration searches (0.25 s).
 MAX_LABEL_DELAY_S = 0.1
+#: Butterworth order of the band-limiting augmentation (``TrainConfig.lowpass_orders``; :func:`loco_cli.data.random_lowpass`)
+#: unless a recipe draws it from a range.
+LOWPASS_ORDER = 8.0
 #: Drum classes.
 DRUM_CLASSES = ("KD", "SD", "HH")
 #: The General MIDI drum map (channel 10), the one source of loco's drum notes: the synthesized
@@ -418,7 +421,11 @@ class TrainConfig(_Config):
     equaliser curve to the log-mel channels (a spectral tilt plus one bell, each up to ``+-eq_db`` dB:
     the timbre of another kit, microphone or room; see :func:`loco_cli.data.random_eq_db`); with
     probability ``lowpass_prob`` the window is band-limited at a random cutoff (a recording at 22.05 kHz,
-    an MP3, a dull microphone; :func:`loco_cli.data.random_lowpass`); with probability ``bandstop_prob`` a
+    an MP3, a dull microphone; :func:`loco_cli.data.random_lowpass`) by a Butterworth response whose order is
+    drawn log-uniformly from ``lowpass_orders`` (8 by default; MP3 encoders and resamplers cut far more
+    steeply, docs/real-audio.md, Bandwidth), and with ``lowpass_leakage`` the bands it cuts keep what the
+    analysis window leaks into them from the bands below the cutoff, as in features of band-limited audio
+    (:func:`loco_cli.data.apply_lowpass`; off, they fall towards the log floor); with probability ``bandstop_prob`` a
     random run of up to a fifth of the bands is cut to the floor (a frequency mask as SpecAugment's, made a
     band-stop filter: :func:`loco_cli.data.random_bandstop`), so no class is told by one region alone; with
     ``stack_prob`` a second window is mixed in ("extract stacking") and the labels are united. ``count_noise`` moves each window's count
@@ -457,6 +464,8 @@ class TrainConfig(_Config):
     gain_db: float = 6.0
     eq_db: float = 0.0  # random smooth EQ curve (tilt + bell, each up to +- this many dB); 0 = off
     lowpass_prob: float = 0.0  # probability that a window is band-limited at a random cutoff (data.random_lowpass)
+    lowpass_orders: tuple[float, float] = (LOWPASS_ORDER, LOWPASS_ORDER)  # its Butterworth order, log-uniform in this range
+    lowpass_leakage: bool = False  # the low-passed window keeps the analysis window's leakage (data.apply_lowpass)
     bandstop_prob: float = 0.0  # probability that a random run of bands is cut to the floor (data.random_bandstop)
     stack_prob: float = 0.0
     count_noise: float = 0.0  # probability that a window's count of a class is off by +-1 (noisy-label studies)
@@ -500,6 +509,8 @@ class TrainConfig(_Config):
             raise ConfigError("eq_db must lie in [0, 24]")
         if not 0 <= self.lowpass_prob <= 1:
             raise ConfigError("lowpass_prob must lie in [0, 1]")
+        if len(self.lowpass_orders) != 2 or not 1 <= self.lowpass_orders[0] <= self.lowpass_orders[1] <= 128:
+            raise ConfigError("lowpass_orders must be two orders [low, high] with 1 <= low <= high <= 128")
         if not 0 <= self.bandstop_prob <= 1:
             raise ConfigError("bandstop_prob must lie in [0, 1]")
         if not 0 <= self.count_noise <= 1:

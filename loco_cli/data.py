@@ -9,12 +9,13 @@ also ``teacher_features`` ``(N, T, channels, bands)``, the windows before the sp
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 
-from loco_cli.config import FeatureConfig, TrainConfig
+from loco_cli.config import LOWPASS_ORDER, FeatureConfig, TrainConfig
 from loco_cli.errors import DatasetError
 from loco_cli.features import mel_centers, seconds_to_frames
 from loco_cli.prepared import Prepared
@@ -115,16 +116,73 @@ def random_eq_db(n_bands: int, eq_db: float, rng: np.random.Generator) -> np.nda
 LOWPASS_MIN_HZ = 4000.0
 
 
-def random_lowpass(centres_hz: np.ndarray, rng: np.random.Generator, top_hz: float) -> np.ndarray | None:
-    """Power gains ``(n_bands,)`` of an 8th-order Butterworth low-pass, ``1 / (1 + (f / fc)^16)`` at each
+def random_lowpass(centres_hz: np.ndarray, rng: np.random.Generator, top_hz: float,
+                   orders: tuple[float, float] = (LOWPASS_ORDER, LOWPASS_ORDER)) -> np.ndarray | None:
+    """Power gains ``(n_bands,)`` of a Butterworth low-pass of order ``n``, ``1 / (1 + (f / fc)^(2 n))`` at each
     band's centre ``f``, with the cutoff ``fc`` uniform on the mel scale between :data:`LOWPASS_MIN_HZ`
     and ``top_hz`` (the features' ``fmax``): what a recording made at 22.05 kHz, an MP3 or a dull
-    microphone lacks. ``None`` when ``top_hz`` is not above the lowest cutoff. Draws 1 number from ``rng``."""
+    microphone lacks. ``n`` is ``orders[0]`` when both ends are equal (1 number drawn from ``rng``), else
+    log-uniform in ``orders`` (2 numbers): an MP3 encoder's or a resampler's anti-alias filter is far steeper than
+    an 8th-order one (a zero-phase 8th-order filter, as ``bench_levels.py --lowpass`` applies, is a 16th-order
+    magnitude response). ``None`` when ``top_hz`` is not above the lowest cutoff."""
     if top_hz <= LOWPASS_MIN_HZ:
         return None
     lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (LOWPASS_MIN_HZ, top_hz))
     cutoff = 700.0 * (10 ** (rng.uniform(lo, hi) / 2595.0) - 1.0)
-    return (1.0 / (1.0 + (np.asarray(centres_hz, dtype=np.float64) / cutoff) ** 16)).astype(np.float32)
+    order = orders[0] if orders[0] == orders[1] else math.exp(rng.uniform(math.log(orders[0]), math.log(orders[1])))
+    return (1.0 / (1.0 + (np.asarray(centres_hz, dtype=np.float64) / cutoff) ** (2 * order))).astype(np.float32)
+
+
+#: Tones per band that :func:`leakage_kernels` measures the analysis window's leakage with.
+LEAKAGE_TONES = 4
+
+
+@functools.lru_cache(maxsize=4)
+def leakage_kernels(cfg: FeatureConfig) -> np.ndarray:
+    """The analysis window's spectral leakage between mel bands, per log-mel channel: ``(n_log_channels, F, F)``
+    float64, ``K[c, b, j]`` the power that band ``b`` of channel ``c`` shows per unit of power in band ``j``
+    (``K[c, j, j] = 1``). Measured through :func:`loco_cli.features.log_mel` itself: tones at
+    :data:`LEAKAGE_TONES` frequencies spread over each band's half-way points to its neighbours (fixed phases),
+    their band powers averaged. A Hamming window's far sidelobes fall only 6 dB per octave, so after a steep
+    low-pass the cut bands of real audio hold the leakage of the loud bands below the cutoff, tens of dB above
+    the log floor (docs/real-audio.md, Bandwidth); :func:`apply_lowpass` puts it there."""
+    from loco_cli.features import _mel_points, log_mel
+
+    pts = _mel_points(cfg)
+    n_bands = cfg.n_mels
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.2 * cfg.sample_rate)) / cfg.sample_rate
+    skip = max(2, math.ceil(max(cfg.win_length, cfg.long_win_length) / cfg.hop_length))
+    out = np.zeros((len(cfg.log_channels), n_bands, n_bands))
+    for j in range(n_bands):
+        lo, hi = (pts[j] + pts[j + 1]) / 2, (pts[j + 1] + pts[j + 2]) / 2
+        for freq in np.linspace(lo, hi, LEAKAGE_TONES + 2)[1:-1]:
+            tone = np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+            feats = log_mel(tone, cfg)[skip:-skip].astype(np.float64)
+            for k, c in enumerate(cfg.log_channels):
+                power = np.maximum(np.exp(feats[:, c]) - cfg.log_floor, 0.0).mean(axis=0)
+                out[k, :, j] += power / power.sum()
+        for k in range(len(cfg.log_channels)):
+            out[k, :, j] /= out[k, j, j]
+    return out
+
+
+def apply_lowpass(x: np.ndarray, power_gain: np.ndarray, kernels: np.ndarray, log_channels: tuple[int, ...],
+                  delta_channel: int | None, floor: float) -> np.ndarray:
+    """Feature window ``(T, Ch, F)`` of the audio low-passed with per-band power gains ``(F,)``, the analysis
+    window's leakage included: each log channel's power ``P`` becomes ``g P + (1 - g) (K - I)(g P)`` (``K``: that
+    channel's :func:`leakage_kernels`; what the kept bands leak into the bands the filter cut, where ``P`` itself
+    held it before only for bands that were kept), then the log again and the delta taken again. Without the leakage
+    term this is :func:`apply_power_gain`."""
+    x = np.array(x, dtype=np.float32)
+    g = power_gain.astype(np.float64)
+    for k, c in enumerate(log_channels):
+        kept = g * np.maximum(np.exp(x[:, c].astype(np.float64)) - floor, 0.0)
+        leak = kept @ (kernels[k] - np.eye(g.size)).T
+        x[:, c] = np.log(kept + (1.0 - g) * leak + floor)
+    if delta_channel is not None and x.shape[0] > 1:
+        x[1:, delta_channel] = np.diff(x[:, 0], axis=0)
+    return x
 
 
 #: Widest run of bands the band-stop augmentation cuts (``TrainConfig.bandstop_prob``), as a fraction of the bands.
@@ -270,8 +328,10 @@ class Sampler:
             for c in f.log_channels:
                 x[:, c] += curve
         if cfg.lowpass_prob > 0 and rng.random() < cfg.lowpass_prob:
-            gain = random_lowpass(self._centers, rng, f.fmax)
-            if gain is not None:
+            gain = random_lowpass(self._centers, rng, f.fmax, cfg.lowpass_orders)
+            if gain is not None and cfg.lowpass_leakage:
+                x = apply_lowpass(x, gain, leakage_kernels(f), f.log_channels, f.delta_channel, f.log_floor)
+            elif gain is not None:
                 x = apply_power_gain(x, gain, f.log_channels, f.delta_channel, f.log_floor)
         if cfg.bandstop_prob > 0 and rng.random() < cfg.bandstop_prob:
             x = apply_power_gain(x, random_bandstop(x.shape[-1], rng), f.log_channels, f.delta_channel, f.log_floor)

@@ -259,9 +259,12 @@ def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypat
         bench.main()
         return json.loads(out.read_text())
 
-    first = run("--model", f"shipped={ROOT / 'models' / 'drums.pt'}:the shipped model", "--lowpass", "8000")
+    first = run("--model", f"shipped={ROOT / 'models' / 'drums.pt'}:the shipped model", "--lowpass", "8000",
+                "--filters", "zerophase,brickwall")
     row = first["models"]["drums/shipped"]["gains"]
     assert 0 <= first["models"]["drums/shipped"]["lowpass"]["8000"]["global_f1"] <= 1
+    assert 0 <= first["models"]["drums/shipped"]["lowpass_brickwall"]["8000"]["global_f1"] <= 1
+    assert "lowpass_onepass" not in first["models"]["drums/shipped"]
     assert list(row) == ["0", "-60"] and row["0"]["peak_dbfs"][0] - row["-60"]["peak_dbfs"][0] == pytest.approx(60, abs=0.05)
     assert set(row["0"]["per_class"]) == {"KD", "SD", "HH"} and 0 <= row["-60"]["global_f1"] <= 1
     second = run("--model", f"again={ROOT / 'models' / 'drums.pt'}", "--merge", str(out))
@@ -269,6 +272,25 @@ def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypat
     assert second["models"]["drums/shipped"]["command"] == first["models"]["drums/shipped"]["command"]
     text = "\n".join(_module("report").levels_section(tmp_path))
     assert "| shipped: the shipped model |" in text and "-60 dB" in text and "low-pass 8 kHz" in text
+    assert "brickwall 8 kHz" in text
+
+
+def test_levels_bench_filters_cut_as_named():
+    """bench_levels.py's filters: a tone an octave above the cutoff is removed (brickwall: to rounding; the
+    zero-phase filter far more than the same filter run once), one an octave below passes all three, and the
+    zero-phase one does not delay it."""
+    import numpy as np
+
+    bench = _module("bench_levels")
+    sr, t = 44100, np.arange(44100) / 44100
+    low, high = np.sin(2 * np.pi * 2000 * t).astype(np.float32), np.sin(2 * np.pi * 8000 * t).astype(np.float32)
+    inner = slice(4000, -4000)
+    rms = {k: float(np.sqrt(np.mean(bench._lowpassed(high, 4000.0, sr, k)[inner] ** 2))) for k in bench.FILTERS}
+    assert rms["brickwall"] < 1e-4 and rms["zerophase"] < rms["onepass"] ** 2 * 10 and rms["onepass"] < 0.01
+    for k in bench.FILTERS:
+        out = bench._lowpassed(low, 4000.0, sr, k)
+        assert float(np.sqrt(np.mean(out[inner] ** 2))) == pytest.approx(np.sqrt(0.5), rel=0.02)
+    np.testing.assert_allclose(bench._lowpassed(low, 4000.0, sr, "zerophase")[inner], low[inner], atol=0.02)
 
 
 def test_memory_bench_merge_keeps_rows_not_measured_again():

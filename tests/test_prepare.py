@@ -344,6 +344,93 @@ def test_lowpass_augmentation_cuts_the_top_bands_as_a_band_limited_recording_doe
         TrainConfig(lowpass_prob=1.5)
 
 
+def test_lowpass_orders_draw_the_filter_steepness(corpus, tmp_path):
+    """``lowpass_orders``: by default the 8th-order response, one number drawn (the windows of recipes written
+    before the option are the same to the bit); with a range the order is drawn log-uniformly from it (a second
+    number) and the response follows it: the steepest cut falls from the passband to the floor in a few bands."""
+    import math
+
+    import numpy as np
+
+    from loco_cli.config import LOWPASS_ORDER, ConfigError, TrainConfig
+    from loco_cli.data import Sampler, random_lowpass
+    from loco_cli.features import mel_centers
+
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
+    centres = mel_centers(cfg)
+    rng = np.random.default_rng(5)
+    gain = random_lowpass(centres, rng, cfg.fmax)
+    ref = np.random.default_rng(5)
+    lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (4000.0, cfg.fmax))
+    cutoff = 700.0 * (10 ** (ref.uniform(lo, hi) / 2595.0) - 1.0)
+    np.testing.assert_allclose(gain, 1 / (1 + (centres / cutoff) ** (2 * LOWPASS_ORDER)), rtol=1e-6)
+    assert rng.random() == ref.random()  # one number drawn, as before the option
+    orders = []
+    for seed in range(40):
+        rng, ref = np.random.default_rng(seed), np.random.default_rng(seed)
+        gain = random_lowpass(centres, rng, cfg.fmax, (8.0, 64.0))
+        cutoff = 700.0 * (10 ** (ref.uniform(lo, hi) / 2595.0) - 1.0)
+        order = math.exp(ref.uniform(math.log(8.0), math.log(64.0)))
+        np.testing.assert_allclose(gain, 1 / (1 + (centres / cutoff) ** (2 * order)), rtol=1e-5, atol=1e-30)
+        assert rng.random() == ref.random()  # two numbers drawn
+        orders.append(order)
+    assert 8.0 <= min(orders) < 12.0 and 45.0 < max(orders) <= 64.0
+    steep = random_lowpass(centres, np.random.default_rng(0), cfg.fmax, (64.0, 64.0))
+    gentle = random_lowpass(centres, np.random.default_rng(0), cfg.fmax)
+    edge = int(np.argmax(steep < 0.5))
+    assert steep[edge - 2] > 0.99 and steep[edge + 2] < 1e-3  # two bands either side: pass, then nothing
+    assert gentle[edge + 2] > 10 * steep[edge + 2]
+    x = Sampler(data, TrainConfig(gain_db=0.0, lowpass_prob=1.0, lowpass_orders=(64.0, 64.0)),
+                np.random.default_rng(3)).example()[0]
+    y = Sampler(data, TrainConfig(gain_db=0.0, lowpass_prob=1.0), np.random.default_rng(3)).example()[0]
+    assert not np.array_equal(x, y) and np.array_equal(x[:, :, :4], y[:, :, :4])  # the same cutoff, a steeper cut
+    for bad in ((0.5, 8.0), (64.0, 8.0), (8.0, 256.0), (8.0,)):
+        with pytest.raises(ConfigError):
+            TrainConfig(lowpass_orders=bad)
+
+
+def test_lowpass_leakage_puts_the_windows_leakage_into_the_cut_bands(corpus, tmp_path):
+    """``lowpass_leakage``: the leakage kernels have unit diagonals and fall with the distance between bands (both
+    log channels of a multi-resolution front-end, the long window leaking less); a steep low-pass applied to the
+    features with them matches the features of brickwall-filtered drum audio in the cut bands several times
+    better than the floor model, and the same in the passband; the sampler uses them only when asked."""
+    import numpy as np
+
+    from loco_cli.audio import load_audio
+    from loco_cli.config import TrainConfig
+    from loco_cli.data import Sampler, apply_lowpass, apply_power_gain, leakage_kernels
+    from loco_cli.features import log_mel, mel_centers
+
+    cfg, data, raw = _long_window_clip(corpus, tmp_path)
+    kernels = leakage_kernels(cfg)
+    assert kernels.shape == (2, cfg.n_mels, cfg.n_mels)
+    np.testing.assert_allclose(np.diagonal(kernels, axis1=1, axis2=2), 1.0)
+    assert (kernels >= 0).all()
+    j = 20
+    assert (kernels[:, j + 1, j] > kernels[:, j + 10, j]).all() and (kernels[:, j + 10, j] > kernels[:, j + 40, j]).all()
+    assert kernels[1, j + 40, j] < kernels[0, j + 40, j]  # the long window leaks less
+    audio = load_audio(sorted(corpus.glob("*.wav"))[0], cfg.sample_rate)
+    spec = np.fft.rfft(audio)
+    cutoff = 8000.0
+    spec[np.fft.rfftfreq(audio.size, 1 / cfg.sample_rate) > cutoff] = 0
+    want = log_mel(np.fft.irfft(spec, audio.size).astype(np.float32), cfg)
+    full = log_mel(audio, cfg)
+    centres = mel_centers(cfg)
+    gain = (1 / (1 + (centres / cutoff) ** 128)).astype(np.float32)
+    got = apply_lowpass(full, gain, kernels, cfg.log_channels, cfg.delta_channel, cfg.log_floor)
+    floor = apply_power_gain(full, gain, cfg.log_channels, cfg.delta_channel, cfg.log_floor)
+    inner, cut, passband = slice(10, -10), centres > cutoff * 1.1, centres < cutoff * 0.8
+    for c in cfg.log_channels:
+        err = np.abs(got[inner, c][:, cut] - want[inner, c][:, cut]).mean()
+        assert err < 0.35 * np.abs(floor[inner, c][:, cut] - want[inner, c][:, cut]).mean()
+        np.testing.assert_allclose(got[inner, c][:, passband], floor[inner, c][:, passband], atol=0.05)
+    np.testing.assert_allclose(got[1:, 1], np.diff(got[:, 0], axis=0), atol=1e-5)
+    steep = TrainConfig(gain_db=0.0, lowpass_prob=1.0, lowpass_orders=(64.0, 64.0))
+    x = Sampler(data, steep, np.random.default_rng(3)).example()[0]
+    y = Sampler(data, steep.replace(lowpass_leakage=True), np.random.default_rng(3)).example()[0]
+    assert not np.array_equal(x, y) and (y[:, 0] >= x[:, 0] - 1e-4).all()  # leakage only adds power
+
+
 def test_bandstop_augmentation_cuts_one_run_of_bands_to_the_floor(corpus, tmp_path):
     """``bandstop_prob``: one run of at most a fifth of the bands falls to the log floor in every log-mel
     channel (the long window too), the other bands stay as they were, the delta is the new log-mel's
