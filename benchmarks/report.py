@@ -594,6 +594,8 @@ def robustness_sections(results: Path) -> list[str]:
                       "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Ensembles and distillation)")
     out += seeds_file("clean_teacher_drums", "A teacher reading the windows before the spectral augmentations (drums)",
                       "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Bandwidth)")
+    out += seeds_file("finetune_clean_drums", "The shipped model fine-tuned against itself as a clean teacher (drums)",
+                      "python benchmarks/bench_libraries.py ... (docs/real-audio.md, Bandwidth)")
     out += model_size_section(results)
     out += seeds_file("losses_drums", "Losses (drums, held-out sample libraries)",
                       "python benchmarks/bench_seeds.py ... (docs/real-audio.md)")
