@@ -164,6 +164,7 @@ def leakage_kernels(cfg: FeatureConfig) -> np.ndarray:
                 out[k, :, j] += power / power.sum()
         for k in range(len(cfg.log_channels)):
             out[k, :, j] /= out[k, j, j]
+    out.setflags(write=False)  # cached: shared by every caller
     return out
 
 
