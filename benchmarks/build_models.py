@@ -440,7 +440,7 @@ def recalibrate(name: str, work: Path) -> dict:
          # the figures of the build itself: a second recalibration keeps the first one's "before"
          "recalibrated": {"before": (old.get("recalibrated") or {}).get("before") or {
              "notes": old.get("notes"), "global_f1": old["report"]["overall"]["global"]["f1"],
-             "level_dbfs": old["decode"].get("level_dbfs")}}}
+             "level_dbfs": old["decode"].get("level_dbfs"), "min_gap_s": old["decode"].get("min_gap_s")}}}
     if name == "drums":
         r["mix_report"] = reports["mix"][0].report
     else:
@@ -647,8 +647,12 @@ def _recalibrated_text(r: dict) -> str:
     what = (f"its input level set to {level:g} dBFS and its thresholds and latencies chosen again for it"
             if level is not None and before.get("level_dbfs") != level else
             "its thresholds and latencies chosen again with loco's current level statistic and calibration")
+    gap = r["decode"].get("min_gap_s")
+    if before.get("min_gap_s") is not None and gap != before["min_gap_s"]:
+        what += (f", and the peak picker's minimum gap between two onsets of a class chosen on validation: "
+                 f"{gap * 1000:g} ms instead of {before['min_gap_s'] * 1000:g}")
     return (f" Then, weights unchanged, {what} by `python benchmarks/build_models.py {r['name']} --recalibrate` with "
-            f"the calibration's threshold prior (docs/method.md; {was} before).")
+            f"the calibration of the time (docs/method.md; {was} before).")
 
 
 def _seeds_text(r: dict) -> list[str]:

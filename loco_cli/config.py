@@ -533,7 +533,8 @@ class DecodeConfig(_Config):
     ``t``, which a count-trained model concentrates in one or two frames) that reaches the class's
     threshold; peaks closer than ``min_gap_s`` keep the stronger one. Its time is the centre of mass
     of ``p`` over those frames, minus the class's ``latency_s`` measured on validation data.
-    ``thresholds`` / ``latency_s`` are per class (empty: ``threshold`` / 0 for all).
+    ``thresholds`` / ``latency_s`` / ``min_gaps_s`` are per class (empty: ``threshold`` / 0 / ``min_gap_s`` for
+    all; a trained model's calibration sets them, :func:`loco_cli.calibration.calibrate_min_gap`).
     ``level_dbfs``: scale each input so that its level (the 99.5th percentile of its 50 ms block peaks,
     :func:`loco_cli.detection.signal_level`) lies at this many dB relative to full scale before the
     features, so that a quieter or louder copy of a recording gives the same onsets (a gain only adds a
@@ -544,6 +545,7 @@ class DecodeConfig(_Config):
     thresholds: tuple[float, ...] = ()
     latency_s: tuple[float, ...] = ()
     min_gap_s: float = 0.025
+    min_gaps_s: tuple[float, ...] = ()
     mode: str = "stream"  # 'stream' (causal model, carried state) or 'windows' (overlap-averaged snippets)
     window_s: float = 1.5  # 'windows' mode only
     window_hop_s: float = 0.5
@@ -554,14 +556,18 @@ class DecodeConfig(_Config):
             raise ConfigError("threshold must lie in (0, 3]")
         if self.level_dbfs is not None and not -60 <= self.level_dbfs <= 0:
             raise ConfigError("level_dbfs must lie in [-60, 0] dBFS (or be unset)")
-        if self.min_gap_s < 0:
-            raise ConfigError("min_gap_s must be >= 0")
+        if self.min_gap_s < 0 or any(g < 0 for g in self.min_gaps_s):
+            raise ConfigError("min_gap_s and min_gaps_s must be >= 0")
         if self.mode not in ("stream", "windows"):
             raise ConfigError("mode must be 'stream' or 'windows'")
 
     def class_thresholds(self, n: int) -> list[float]:
         """Threshold of each of ``n`` classes."""
         return list(self.thresholds) if len(self.thresholds) == n else [self.threshold] * n
+
+    def class_min_gaps(self, n: int) -> list[float]:
+        """Minimum gap (s) between two onsets of each of ``n`` classes."""
+        return list(self.min_gaps_s) if len(self.min_gaps_s) == n else [self.min_gap_s] * n
 
     def class_latency(self, n: int) -> list[float]:
         """Latency (s) of each of ``n`` classes."""

@@ -217,12 +217,13 @@ def evaluate_model(
 ) -> tuple[EvalResult, dict]:
     """Detect on the tracks of ``split`` of a prepared dataset and score them.
 
-    With ``tune``, per-class latency and thresholds are first calibrated on the ``val`` split and
+    With ``tune``, per-class latency and thresholds and the peak picker's minimum gap are first calibrated
+    (:func:`loco_cli.calibration.calibrate_min_gap`) on the ``val`` split and
     written, with the model, to the new file ``tuned_out`` (the model given is never modified; the
     score is then that of the tuned model). Returns ``(EvalResult, info)``; ``info`` holds the model
     path, the decode settings used and, for piano, the note-level (pitch + onset) mean F1 over tracks.
     """
-    from loco_cli.calibration import calibrate
+    from loco_cli.calibration import calibrate_min_gap
     from loco_cli.checkpoint import atomic_save, content_hash, load_model
     from loco_cli.detection import detect_tracks
     from loco_cli.errors import ModelError
@@ -263,7 +264,7 @@ def evaluate_model(
         val = data.split_tracks("val")
         if not val:
             raise InvalidOption(f"{data_dir}: --tune needs a validation split; prepare with --val-fraction > 0")
-        cfg, report = calibrate([(p, data.events[n]) for n, p, _ in run(val, cfg)], data.classes, loaded.features.fps,
+        cfg, report = calibrate_min_gap([(p, data.events[n]) for n, p, _ in run(val, cfg)], data.classes, loaded.features.fps,
                                 cfg.replace(thresholds=(), latency_s=()), window=window)
         payload = dict(loaded.payload)
         payload["decode"] = cfg.to_dict()

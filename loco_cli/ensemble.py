@@ -4,7 +4,7 @@ Trained models in (model files or run folders: the same classes, features, netwo
 file out whose network is a :class:`~loco_cli.networks.Ensemble` of all their weights: its activations are
 the mean of the members' probabilities per frame and class. The members are ordered by their own score
 on the dataset's validation split (the best first: ``loco train --init`` of an ensemble fine-tunes the first
-member), then the ensemble's per-class thresholds and latencies are calibrated on that split as a training
+member), then the ensemble's per-class thresholds and latencies and its minimum gap are calibrated on that split as a training
 run calibrates its model (:func:`loco_cli.train.validate`), since the mean of several networks' peaks is
 lower and broader than one network's. A counts-only dataset has no onset times to calibrate on: the first
 member's thresholds are kept.
@@ -102,7 +102,7 @@ def combine_models(models: list[str | os.PathLike], prepared: str | os.PathLike,
     model.eval()
     top = rows[0][2]
     loss = LossConfig.from_dict(top.payload["loss"])
-    v = validate(model, data, base, split=split, device=device, k_max=loss.k_max)
+    v = validate(model, data, base, split=split, device=device, k_max=loss.k_max, search_gap=True)
     decode = v.get("decode", base)
     members = [{"model": str(m.path), "hash": m.payload["hash"], "seed": TrainConfig.from_dict(m.payload["train"]).seed,
                 "val": round(-neg, 4)} for neg, _, m, _, _ in rows]

@@ -21,14 +21,16 @@ class _Pickers:
     """The peaks of ``C`` classes at once, fed in chunks ``(T_i, C)``: the machinery of :class:`PeakPicker`
     and :class:`OnsetDecoder`. The candidates (local maxima of ``s_t`` at or above each class's threshold)
     are found for all classes in one vectorised pass; only they go through the Python loop that applies
-    ``min_gap`` (an 88-key piano has none in most keys of most chunks: a loop over the classes cost 3.3 s
+    each class's ``min_gap`` (frames; an 88-key piano has none in most keys of most chunks: a loop over the classes cost 3.3 s
     of an hour of audio, ad hoc). The sums are the same float64 sums element by element, so the peaks equal
     one picker per class exactly. Found peaks accumulate as Python floats in ``pos[c]`` / ``conf[c]``."""
 
-    def __init__(self, thresholds, min_gap: int, cap: bool) -> None:
+    def __init__(self, thresholds, min_gap, cap: bool) -> None:
         self.thresholds = np.asarray(thresholds, dtype=np.float64).reshape(1, -1)
-        self.min_gap, self._cap = int(min_gap), 1.0 if cap else float("inf")
         n = self.thresholds.shape[1]
+        # frames, per class (one int: the same for all)
+        self.min_gaps = [int(g) for g in np.broadcast_to(np.asarray(min_gap, dtype=np.int64), (n,))]
+        self._cap = 1.0 if cap else float("inf")
         self._next = 0  # absolute index of the next frame whose peak status is undecided
         self._ctx = np.zeros((2, n))  # p of frames [next - 2, frames pushed) (frames -2 and -1 are zeros)
         self._pending: list[tuple[int, float, float] | None] = [None] * n  # (frame, s, offset) of each last kept peak
@@ -51,7 +53,7 @@ class _Pickers:
             for c, t, st, offset in zip(cls.tolist(), (cand + self._next).tolist(), s_cand.tolist(), offsets.tolist(),
                                         strict=True):
                 pending = self._pending[c]
-                if pending is not None and t - pending[0] < self.min_gap:
+                if pending is not None and t - pending[0] < self.min_gaps[c]:
                     if st > pending[1]:
                         self._pending[c] = (t, st, offset)
                     continue
@@ -137,7 +139,7 @@ class OnsetDecoder:
     def __init__(self, classes: list[str], fps: float, cfg: DecodeConfig) -> None:
         self.classes, self.fps = list(classes), fps
         thresholds, self.latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
-        min_gap = max(1, int(round(cfg.min_gap_s * fps)))
+        min_gap = [max(1, int(round(g * fps))) for g in cfg.class_min_gaps(len(classes))]
         # peaks as Python floats: no array kept per chunk and class (thousands of small arrays left between
         # the freed temporaries fragmented the heap, and memory grew with the length of the file)
         self._pickers = _Pickers(thresholds, min_gap, cap=True)
@@ -163,7 +165,7 @@ class OnsetDecoder:
 
 def decode(probs: np.ndarray, classes: list[str], fps: float, cfg: DecodeConfig) -> tuple[Events, np.ndarray]:
     """Onsets of all classes from activations ``(T, C)``: ``(Events in seconds, confidences (E,))``
-    (:func:`pick_peaks` per class at its threshold, its latency subtracted, times clipped at 0)."""
+    (:func:`pick_peaks` per class at its threshold and minimum gap, its latency subtracted, times clipped at 0)."""
     decoder = OnsetDecoder(classes, fps, cfg)
     decoder.push(np.asarray(probs))
     return decoder.finish()

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from loco_cli.atomic import atomic_write_text
-from loco_cli.calibration import calibrate, checkpoint_score
+from loco_cli.calibration import calibrate, calibrate_min_gap, checkpoint_score
 from loco_cli.checkpoint import atomic_save, load_model, make_payload
 from loco_cli.config import (
     INIT_AUTO,
@@ -110,7 +110,7 @@ def model_config_for(data: Prepared, base: ModelConfig) -> ModelConfig:
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *, split: str = "val",
-             device="cpu", k_max: int = 31) -> dict:
+             device="cpu", k_max: int = 31, search_gap: bool = False) -> dict:
     """Score ``model`` on a split; returns ``{"metric", "name", "per_class", ["decode", "calibration"]}``.
 
     With timestamps, each class is calibrated (:func:`loco_cli.calibration.calibrate`: its threshold
@@ -119,7 +119,8 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
     with onsets in the split of each class's F1 pooled with the all-classes F1 as a prior);
     ``per_class`` holds each class's own F1. ``decode_cfg`` gives the peak-picking settings.
     ``decode`` / ``calibration`` are that calibration (per-class thresholds and latency, and its
-    report), which the run's final model keeps.
+    report), which the run's final model keeps. ``search_gap``: the calibration also chooses the peak
+    picker's minimum gap (:func:`loco_cli.calibration.calibrate_min_gap`; the final model's calibration).
     """
     model.eval()
     names = data.split_tracks(split)
@@ -127,7 +128,8 @@ def validate(model: torch.nn.Module, data: Prepared, decode_cfg: DecodeConfig, *
         if data.has_timestamps:
             probs_list = [(probs, data.events[name])
                           for name, probs, _ in detect_tracks(model, data, names, decode_cfg, device=device)]
-            tuned, report = calibrate(probs_list, data.classes, data.features.fps, decode_cfg)
+            tune = calibrate_min_gap if search_gap else calibrate
+            tuned, report = tune(probs_list, data.classes, data.features.fps, decode_cfg)
             score, f1 = checkpoint_score(report, data.classes)
             return {"metric": score, "name": "f1", "per_class": f1, "decode": tuned, "calibration": report}
         rows = [r for r in data.snippets if r["split"] == split]
@@ -617,14 +619,15 @@ def _payload_args(meta: dict) -> dict:
 
 def _finish(run: Path, data: Prepared, meta: dict, decode_cfg: DecodeConfig, loss: LossConfig, step: int,
             best: float, stopped: bool, dev) -> TrainResult:
-    """Calibrate latency and thresholds of the best model on validation and write ``model.pt``."""
+    """Calibrate latency, thresholds and the peak picker's minimum gap of the best model on validation and write
+    ``model.pt``."""
     loaded = load_model(run / "best.pt", dev)
     split = "val" if data.split_tracks("val") else "train"
     metrics = dict(loaded.metrics)
     calibration: dict = {}
     final_decode = decode_cfg
     if data.has_timestamps:
-        v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max)
+        v = validate(loaded.model, data, decode_cfg, split=split, device=dev, k_max=loss.k_max, search_gap=True)
         final_decode, calibration = v["decode"], v["calibration"]
         metrics.update({"val_f1_calibrated": v["metric"], "per_class_calibrated": v["per_class"],
                         "calibrated_on": split})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from loco_cli.calibration import calibrate, coarse_latency
+from loco_cli.calibration import calibrate, calibrate_min_gap, coarse_latency
 from loco_cli.checkpoint import content_hash, load_model
 from loco_cli.config import DecodeConfig, LossConfig, ModelConfig, TrainConfig
 from loco_cli.data import Sampler, scale_frequency, stretch_features
@@ -256,6 +256,73 @@ def test_calibrate_finds_a_latency_beyond_the_match_window(late_s):
     cfg, report = calibrate(tracks, ["KD"], fps, DecodeConfig())
     assert cfg.latency_s[0] == pytest.approx(late_s, abs=1e-6)
     assert 0.1 < cfg.thresholds[0] <= 0.6 and report["KD"]["f1"] == 1.0
+
+
+def _pairs_of_peaks(rng, fps: float, apart: int, first: float, second: float, annotate_both: bool,
+                    spread: float = 0.0):
+    """Two tracks of one class: at each of 60 random slots a peak ``first`` (drawn from ``first +- spread``)
+    and, ``apart`` frames later, a peak ``second - first`` higher; the references are both peaks' frames (a
+    flam) or only the first's."""
+    tracks = []
+    for _ in range(2):
+        at = np.sort(rng.choice(np.arange(20, 5900, 40), 60, replace=False))
+        probs = np.zeros((6000, 1))
+        height = first + rng.uniform(-spread, spread, at.size)
+        probs[at, 0], probs[at + apart, 0] = height, height + (second - first)
+        ref = np.sort(np.concatenate([at, at + apart])) if annotate_both else at
+        tracks.append((probs, [ref / fps]))
+    return tracks
+
+
+def test_calibrate_min_gap_keeps_both_strokes_of_a_flam():
+    """Both strokes of a flam 20 ms apart are onsets: the default 25 ms gap keeps one of each pair (F1 2/3),
+    the search keeps the largest gap that finds both (20 ms) and scores F1 1."""
+    fps = 200.0
+    tracks = _pairs_of_peaks(np.random.default_rng(5), fps, 4, 0.5, 0.9, annotate_both=True)
+    _, plain = calibrate(tracks, ["SD"], fps, DecodeConfig())
+    assert plain["SD"]["f1"] == pytest.approx(2 / 3, abs=0.01)
+    cfg, report = calibrate_min_gap(tracks, ["SD"], fps, DecodeConfig())
+    assert cfg.min_gaps_s == (0.02,) and report["SD"]["min_gap_s"] == 0.02 and report["SD"]["f1"] == 1.0
+    assert cfg.latency_s[0] == pytest.approx(0.0, abs=1e-6)
+    events, _ = decode(tracks[0][0], ["SD"], fps, cfg)  # the gap chosen is the gap decoded with
+    assert len(events) == tracks[0][1][0].size
+
+
+def test_calibrate_min_gap_chooses_each_class_its_own_gap():
+    """A flam class and a class with doubled peaks on one set of tracks: each class keeps the gap that suits
+    it (20 ms, 25 ms) and the thresholds and latencies of the calibration at that gap; the pooled gap is the
+    one the checkpoint score prefers; ``calibrate`` decodes each class at the base config's own gaps."""
+    fps = 200.0
+    flams = _pairs_of_peaks(np.random.default_rng(5), fps, 4, 0.5, 0.9, annotate_both=True)
+    doubled = _pairs_of_peaks(np.random.default_rng(6), fps, 4, 0.5, 0.7, annotate_both=False, spread=0.25)
+    tracks = [(np.concatenate([a[0], b[0]], 1), [a[1][0], b[1][0]]) for a, b in zip(flams, doubled, strict=True)]
+    cfg, report = calibrate_min_gap(tracks, ["SD", "HH"], fps, DecodeConfig())
+    assert cfg.min_gaps_s == (0.02, 0.025) and report["SD"]["f1"] == 1.0 and report["HH"]["f1"] == 1.0
+    assert cfg.latency_s == pytest.approx((0.0, 0.02), abs=1e-6) and cfg.min_gap_s in (0.02, 0.025)
+    again, rep2 = calibrate(tracks, ["SD", "HH"], fps, cfg.replace(thresholds=(), latency_s=()))
+    assert again.min_gaps_s == cfg.min_gaps_s and rep2["SD"]["f1"] == 1.0 and rep2["HH"]["f1"] == 1.0
+    with pytest.raises(ConfigError, match="min_gaps_s"):
+        DecodeConfig(min_gaps_s=(0.02, -0.01))
+
+
+def test_calibrate_min_gap_keeps_the_gap_that_suppresses_doubled_peaks(monkeypatch):
+    """One onset with two peaks 20 ms apart (the later stronger, heights spread so that no threshold tells
+    them apart): a smaller gap only adds false alarms, so
+    the base gap stays; gaps that round to the same frames are tried once (at 100 fps 25, 20 and 15 ms
+    are all 2 frames)."""
+    import loco_cli.calibration as calibration
+
+    fps = 200.0
+    tracks = _pairs_of_peaks(np.random.default_rng(6), fps, 4, 0.5, 0.7, annotate_both=False, spread=0.25)
+    assert calibrate(tracks, ["HH"], fps, DecodeConfig(min_gap_s=0.02))[1]["HH"]["f1"] < 0.9
+    cfg, report = calibrate_min_gap(tracks, ["HH"], fps, DecodeConfig())
+    assert cfg.min_gap_s == 0.025 and cfg.min_gaps_s == (0.025,) and report["HH"]["f1"] == 1.0
+    assert cfg.latency_s[0] == pytest.approx(0.02, abs=1e-6)  # the stronger, later peak is the one kept
+    tried = []
+    real = calibration.calibrate
+    monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: tried.append(a[3].min_gap_s) or real(*a, **k))
+    calibration.calibrate_min_gap(tracks, ["HH"], 100.0, DecodeConfig(min_gap_s=0.05))
+    assert tried == [0.05, 0.025, 0.01]
 
 
 def test_coarse_latency_searches_a_grid_of_frames_and_needs_evidence():
@@ -772,7 +839,8 @@ def test_onset_decoder_in_chunks_equals_decode():
 
     rng = np.random.default_rng(3)
     probs = rng.random((700, 4)) ** 6
-    cfg = DecodeConfig(thresholds=(0.2, 0.3, 0.5, 0.05), latency_s=(0.01, 0.0, -0.02, 0.005))
+    cfg = DecodeConfig(thresholds=(0.2, 0.3, 0.5, 0.05), latency_s=(0.01, 0.0, -0.02, 0.005),
+                       min_gaps_s=(0.025, 0.01, 0.05, 0.015))  # each class its own gap
     events, conf = decode(probs, list("abcd"), 200.0, cfg)
     dec = OnsetDecoder(list("abcd"), 200.0, cfg)
     for part in np.split(probs, [1, 2, 3, 50, 51, 400]):
@@ -781,7 +849,7 @@ def test_onset_decoder_in_chunks_equals_decode():
     assert np.array_equal(events.times, ev2.times) and list(events.labels) == list(ev2.labels)
     assert np.array_equal(conf, conf2) and len(events) > 20
     for c, name in enumerate("abcd"):  # all classes at once = one picker per class, ties included
-        ref = pick_peaks(probs[:, c], cfg.thresholds[c], max(1, round(cfg.min_gap_s * 200.0)))
+        ref = pick_peaks(probs[:, c], cfg.thresholds[c], max(1, round(cfg.min_gaps_s[c] * 200.0)))
         mine = events.labels == name
         assert np.array_equal(np.sort(events.times[mine]), np.maximum(frames_to_seconds(ref[0], 200.0, cfg.latency_s[c]), 0))
     ties = np.round(rng.random((300, 6)) ** 2, 1)  # many equal neighbours and plateaus
