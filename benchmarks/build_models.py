@@ -515,6 +515,7 @@ def drum_card(r: dict) -> str:
     """The drum model's card: held-out libraries first, the data and their licences, what fails."""
     spec = r["spec"]
     lat, thr = r["decode"]["latency_s"], r["decode"]["thresholds"]
+    gaps = r["decode"].get("min_gaps_s") or []
     lines = [
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py drums` (`make models`, after `make samples`) with loco {__version__}, "
@@ -555,10 +556,12 @@ def drum_card(r: dict) -> str:
         *_teacher_text(r),
         *_level_text(r),
         "- Calibrated on validation: " + ", ".join(
-            f"{c} latency {1000 * a:+.1f} ms / threshold {b:.2f}" for c, a, b in zip(r["classes"], lat, thr, strict=True)) + ".",
+            f"{c} latency {1000 * a:+.1f} ms / threshold {b:.2f}" + (f" / minimum gap {1000 * g:g} ms" if gaps else "")
+            for c, a, b, g in zip(r["classes"], lat, thr, gaps or [None] * len(lat), strict=True)) + ".",
         "", "## Known to fail",
         "- Snares are the most missed hits (SD recall is the lowest): quiet ghost notes, snares on a kick, snares "
-        "in fast fills, and one of the two strokes of a flam (docs/real-audio.md, Held-out libraries).",
+        "in fast fills, and the grace note of a flam where the network gives it no peak of its own "
+        "(docs/real-audio.md, Held-out libraries).",
         "- In band mixes, bass notes and guitar strums are taken for kicks and snares, and a band louder than the "
         "drums hides kicks and snares most (the held-out mixes with the band 6 dB louder: "
         "`benchmarks/results/band_mixes.json`, docs/real-audio.md, Band mixes).",

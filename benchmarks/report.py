@@ -456,6 +456,25 @@ def calibration_section(results: Path) -> list[str]:
     return out + ["", f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
 
 
+def min_gap_section(results: Path) -> list[str]:
+    """The peak picker's minimum gap (bench_calibration.py --gaps): held-out scores per gap."""
+    out, doc = _section(results, "Calibration: the minimum gap between two onsets", "min_gap",
+                        "python benchmarks/bench_calibration.py --gaps ... (its docstring)")
+    if doc is None:
+        return out
+    out += [f"{doc['about'][0].upper()}{doc['about'][1:]} (docs/method.md, Calibration).", "",
+            "| case | setting | gaps per class (ms) | global F1 | per class F1 | per class recall | validation F1 per class |",
+            "|---|---|---|---|---|---|---|"]
+    for name, c in doc["cases"].items():
+        for key, v in c["gaps"].items():
+            gaps = " / ".join(f"{g * 1000:g}" for g in v.get("min_gaps_s") or [])
+            per = " / ".join(f"{k} {x:.3f}" for k, x in (v.get("classes") or {}).items())
+            rec = " / ".join(f"{k} {x:.3f}" for k, x in (v.get("recall") or {}).items())
+            val = " / ".join(f"{k} {x:.3f}" for k, x in (v.get("val_f1") or {}).items())
+            out.append(f"| {name} | {key} | {gaps} | {v.get('note_f1', v['global_f1']):.4f} | {per} | {rec} | {val} |")
+    return out + ["", f"Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+
+
 def levels_section(results: Path) -> list[str]:
     """Detection at other recording levels (bench_levels.py): one row per model, one column per gain."""
     out, doc = _section(results, "Recording level (held-out drums and piano)", "levels",
@@ -613,6 +632,7 @@ def robustness_sections(results: Path) -> list[str]:
     out += piano_peers_section(results, "piano_peers_composed2",
                                "Held-out piano, the composed sets re-rendered: loco beside madmom and basic-pitch")
     out += calibration_section(results)
+    out += min_gap_section(results)
     out += levels_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]

@@ -75,8 +75,8 @@ CHECKPOINT_PRIOR_ONSETS = 10
 #: Minimum gaps (s) between two onsets of one class that :func:`calibrate_min_gap` tries, besides the base
 #: config's ``min_gap_s``. Two peaks closer than the gap keep the stronger, so a gap of 25 ms (the
 #: default, :class:`~loco_cli.config.DecodeConfig`) can find only one stroke of a flam (a grace note 12-28 ms
-#: before the main stroke, both annotated). On the shipped drum model's validation tracks the snare takes 15 ms
-#: (ties with 10 ms); on the held-out kits it finds 0.9 % more snares (docs/method.md, Calibration).
+#: before the main stroke, both annotated). The shipped drum model's calibration keeps 25 ms for kicks and
+#: hi-hats and takes 10 ms for snares (held-out: docs/real-audio.md, benchmarks/results/min_gap.json).
 MIN_GAP_GRID_S = (0.025, 0.02, 0.015, 0.01)
 
 

@@ -62,7 +62,7 @@ def test_combine_orders_members_by_validation_and_detects_with_their_mean(runs, 
     assert vals == sorted(vals, reverse=True) and {m["seed"] for m in res.members} == {0, 1}
     ens = load_model(out)  # hash-checked, weights_only
     assert ens.model.cfg.members == 2 and ens.payload["metrics"]["ensemble"] == res.members
-    assert len(ens.decode.thresholds) == 3  # calibrated for the ensemble on validation
+    assert len(ens.decode.thresholds) == 3 and len(ens.decode.min_gaps_s) == 3  # calibrated for the ensemble
     singles = {m["seed"]: load_model(runs / f"s{m['seed']}") for m in res.members}
     feats = np.random.default_rng(0).normal(size=(300, 2, 72)).astype(np.float32)
     cfg = DecodeConfig()

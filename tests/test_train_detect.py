@@ -165,6 +165,8 @@ def test_model_file_is_self_describing_and_hash_checked(prepared, tmp_path):
     loaded = load_model(res.model_path)
     assert loaded.classes == ["KD", "SD", "HH"] and loaded.features.n_mels == 72
     assert len(loaded.decode.thresholds) == 3 and len(loaded.decode.latency_s) == 3
+    from loco_cli.calibration import MIN_GAP_GRID_S  # the final calibration chose each class's minimum gap
+    assert len(loaded.decode.min_gaps_s) == 3 and set(loaded.decode.min_gaps_s) <= set(MIN_GAP_GRID_S)
     assert not loaded.model.training
     payload = torch.load(res.model_path, weights_only=True)
     assert payload["hash"] == content_hash(payload)

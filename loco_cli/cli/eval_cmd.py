@@ -15,7 +15,7 @@ def eval_command(
     model: str = typer.Option(None, help="Evaluate this model (file, run folder, or shipped name) on --data."),
     data: Path = typer.Option(None, help="Prepared dataset to evaluate --model on."),
     split: str = typer.Option("test", help="Split of --data to score: train, val or test."),
-    tune: bool = typer.Option(False, help="First tune per-class latency and thresholds on --data's val split; write the tuned model to --out (the model given is not changed)."),
+    tune: bool = typer.Option(False, help="First tune per-class latency, thresholds and minimum gaps on --data's val split; write the tuned model to --out (the model given is not changed)."),
     out: Path = typer.Option(None, help="With --tune: the new model file to write (e.g. run/tuned.pt)."),
     window: float = typer.Option(EVAL_WINDOW_S, help="Matching tolerance in seconds."),
     classes: str = typer.Option("", help="Comma-separated classes to score (default: all in the references)."),
@@ -58,7 +58,8 @@ def eval_command(
     if "tuned_model" in info:
         console.print(f"tuned model -> {info['tuned_model']}", highlight=False, markup=False)
     for name, c in list(info.get("tuned", {}).items())[:12]:
-        console.print(f"tuned {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f} "
+        gap = f", min gap {1000 * c['min_gap_s']:.0f} ms" if "min_gap_s" in c else ""
+        console.print(f"tuned {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f}{gap} "
                       f"(val F1 {c['f1']:.3f})")
     table = Table(title=f"Onset F1 at {1000 * result.window:.0f} ms ({len(result.report['tracks'])} tracks)")
     for col in ("class", "P (mean)", "R (mean)", "F1 (mean)", "F1 (global)", "refs", "estimates"):

@@ -110,5 +110,6 @@ def train_command(
         return
     console.print(f"best validation {result.metric_name} {result.best_metric:.3f}; model -> {result.model_path}")
     for name, c in list(result.calibration.items())[:12]:
-        console.print(f"  {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f}, "
+        gap = f", min gap {1000 * c['min_gap_s']:.0f} ms" if "min_gap_s" in c else ""
+        console.print(f"  {name}: latency {1000 * c['latency_s']:+.1f} ms, threshold {c['threshold']:.2f}{gap}, "
                       f"val F1 {c['f1']:.3f}")
