@@ -28,7 +28,7 @@ import numpy as np
 
 from loco_cli.config import EVAL_WINDOW_S, DecodeConfig
 from loco_cli.features import frames_to_seconds
-from loco_cli.peaks import pick_peaks
+from loco_cli.peaks import gap_frames, pick_peaks
 
 __all__ = [
     "THRESHOLD_GRID",
@@ -195,7 +195,7 @@ def calibrate(
     import mir_eval
 
     n_cls, grid = len(classes), np.asarray(THRESHOLD_GRID)
-    min_gaps = [max(1, int(round(g * fps))) for g in base.class_min_gaps(n_cls)]
+    min_gaps = [gap_frames(g, fps) for g in base.class_min_gaps(n_cls)]
     n_ref = np.array([sum(refs[c].size for _, refs in tracks) for c in range(n_cls)], dtype=float)
     own = n_ref >= MIN_CALIBRATION_ONSETS
     # peaks (seconds, latency zero) per class, threshold and track, matched in every pass. Picked once per
@@ -297,7 +297,7 @@ def calibrate_min_gap(
     runs: list[tuple[float, float, float, DecodeConfig, dict]] = []  # (gap, score, F_all, cfg, report)
     seen: set[int] = set()
     for gap in candidates:
-        frames = max(1, int(round(gap * fps)))
+        frames = gap_frames(gap, fps)
         if frames in seen:
             continue
         seen.add(frames)

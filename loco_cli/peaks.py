@@ -14,7 +14,13 @@ from loco_cli.annotations import Events
 from loco_cli.config import DecodeConfig
 from loco_cli.features import frames_to_seconds
 
-__all__ = ["PeakPicker", "pick_peaks", "OnsetDecoder", "decode"]
+__all__ = ["PeakPicker", "pick_peaks", "gap_frames", "OnsetDecoder", "decode"]
+
+
+def gap_frames(gap_s: float, fps: float) -> int:
+    """A minimum gap between two onsets of a class, ``gap_s`` seconds, in whole frames at ``fps`` (at least
+    one): the number the peak pickers compare."""
+    return max(1, int(round(gap_s * fps)))
 
 
 class _Pickers:
@@ -139,7 +145,7 @@ class OnsetDecoder:
     def __init__(self, classes: list[str], fps: float, cfg: DecodeConfig) -> None:
         self.classes, self.fps = list(classes), fps
         thresholds, self.latency = cfg.class_thresholds(len(classes)), cfg.class_latency(len(classes))
-        min_gap = [max(1, int(round(g * fps))) for g in cfg.class_min_gaps(len(classes))]
+        min_gap = [gap_frames(g, fps) for g in cfg.class_min_gaps(len(classes))]
         # peaks as Python floats: no array kept per chunk and class (thousands of small arrays left between
         # the freed temporaries fragmented the heap, and memory grew with the length of the file)
         self._pickers = _Pickers(thresholds, min_gap, cap=True)
