@@ -651,7 +651,12 @@ def _recalibrated_text(r: dict) -> str:
             if level is not None and before.get("level_dbfs") != level else
             "its thresholds and latencies chosen again with loco's current level statistic and calibration")
     gap = r["decode"].get("min_gap_s")
-    if before.get("min_gap_s") is not None and gap != before["min_gap_s"]:
+    gaps = r["decode"].get("min_gaps_s") or []
+    if gaps and before.get("min_gap_s") is not None:
+        what += (", and each class's minimum gap between two onsets chosen on validation ("
+                 + ", ".join(f"{c} {g * 1000:g} ms" for c, g in zip(r["classes"], gaps, strict=True))
+                 + f"; {before['min_gap_s'] * 1000:g} ms for all before)")
+    elif before.get("min_gap_s") is not None and gap != before["min_gap_s"]:
         what += (f", and the peak picker's minimum gap between two onsets of a class chosen on validation: "
                  f"{gap * 1000:g} ms instead of {before['min_gap_s'] * 1000:g}")
     return (f" Then, weights unchanged, {what} by `python benchmarks/build_models.py {r['name']} --recalibrate` with "

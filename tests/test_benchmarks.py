@@ -319,6 +319,19 @@ def test_model_cards_are_written_from_their_records():
             f"models/{name}.md is stale: python benchmarks/build_models.py {name} --cards-only")
 
 
+def test_recalibrated_card_line_names_each_class_gap():
+    # a recalibration that chose one gap per class says so, not the base gap (which no class uses)
+    build = _module("build_models")
+    r = {"name": "drums", "classes": ["KD", "SD"],
+         "decode": {"level_dbfs": -10.0, "min_gap_s": 0.015, "min_gaps_s": [0.025, 0.01]},
+         "recalibrated": {"before": {"notes": None, "global_f1": 0.5, "level_dbfs": -10.0, "min_gap_s": 0.025}}}
+    text = build._recalibrated_text(r)
+    assert "(KD 25 ms, SD 10 ms; 25 ms for all before)" in text and "15 ms" not in text
+    r["decode"]["min_gaps_s"] = []
+    assert "15 ms instead of 25" in build._recalibrated_text(r)
+    assert build._recalibrated_text({"decode": {}}) == ""
+
+
 def test_repertoire_composers_are_split_and_named():
     rep = _module("repertoire_midi")
     assert not set(rep.TRAIN) & set(rep.TEST) and set(rep.TRAIN) | set(rep.TEST) == set(rep.COMPOSERS)
