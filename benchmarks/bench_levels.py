@@ -3,7 +3,7 @@
     python benchmarks/bench_levels.py --kind drums --test DIR --model NAME=MODEL[:ABOUT] ...
                                       [--gains 0,-10,-20,-30,-40,10] [--lowpass 16000,11000,8000]
                                       [--filters zerophase,onepass,brickwall]
-                                      [--click] [--merge FILE] [--json FILE]
+                                      [--click] [--cents=-50,-20,20,50] [--merge FILE] [--json FILE]
 
 Real recordings come at any level: a take recorded with headroom peaks 20-40 dB below full scale, where
 loco's training renders peak between 0 and -20 dBFS. Every test file (``DIR``: audio files with their
@@ -16,6 +16,9 @@ level through an 8th-order Butterworth low-pass at each cutoff (Hz), as a record
 rate or an MP3 would be; ``--filters`` adds the same 8th-order filter run once and a brickwall cut
 (:data:`FILTERS`). ``--click``: the files at their own level with a full-scale click in the middle (1 ms
 at +1.0: a dropped microphone, a digital glitch), which a level taken from the largest sample would follow.
+``--cents``: the files played faster or slower so that every pitch moves by that many cents (a piano tuned to
+A = 444 Hz is +15.6 cents from A = 440, a baroque A = 415 -101; resampled with a polyphase filter,
+:func:`_retuned`), the references' times scaled with them: what a model's tuning tolerance is.
 Reproduce
 ``benchmarks/results/levels.json`` (the held-out test sets of ``benchmarks/build_models.py``)::
 
@@ -96,11 +99,26 @@ def _clicked(x: np.ndarray, sr: int) -> np.ndarray:
     return y
 
 
+def _retuned(x: np.ndarray, cents: float) -> tuple[np.ndarray, float]:
+    """``x`` played ``2 ** (cents / 1200)`` times as fast, so every pitch moves by ``cents`` (and every time
+    shrinks by that factor): ``(samples, factor)``. A polyphase resampler (``scipy.signal.resample_poly``) at
+    the nearest ratio with a denominator up to 2000; ``factor`` is that ratio, exactly (times in the result
+    are the original times divided by it)."""
+    from fractions import Fraction
+
+    import scipy.signal
+
+    ratio = Fraction(2 ** (-cents / 1200)).limit_denominator(2000)  # output samples per input sample
+    y = scipy.signal.resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
+    return y.astype(np.float32), float(1 / ratio)
+
+
 def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list[float] = (), click: bool = False,
-          filters: tuple[str, ...] = ("zerophase",)) -> dict:
+          filters: tuple[str, ...] = ("zerophase",), cents: list[float] = ()) -> dict:
     """Scores of ``model`` on ``folder``'s files at each gain (dB) and, at gain 0, low-passed at each
-    cutoff (Hz) by each of ``filters`` (:data:`FILTERS`) and with a click (:func:`_clicked`): ``{"gains": {gain:
-    {...}}, "lowpass": {cutoff: {...}}, "lowpass_brickwall": ..., "click": {...}}``."""
+    cutoff (Hz) by each of ``filters`` (:data:`FILTERS`), with a click (:func:`_clicked`) and retuned by each of
+    ``cents`` (:func:`_retuned`): ``{"gains": {gain: {...}}, "lowpass": {cutoff: {...}}, "lowpass_brickwall": ...,
+    "click": {...}, "cents": {cents: {...}}}``."""
     import torch
 
     from loco_cli.annotations import ENST_LABELS, map_labels, read_events
@@ -121,15 +139,19 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
         refs[stem] = ev
 
     def row_for(change) -> dict:
+        """The row of the files as ``change`` leaves them: ``change(x)`` is the samples, or ``(samples,
+        factor)`` where the audio plays ``factor`` times as fast (the references' times divided by it)."""
         per_track, notes, peaks = {}, [], []
         for stem, x, _ in tests:
             y = change(x)
+            y, factor = y if isinstance(y, tuple) else (y, 1.0)
             peaks.append(20 * np.log10(float(np.abs(y).max()) + 1e-12))
             events = detect_samples(loaded, y, keep_activations=False).events
+            ref = refs[stem] if factor == 1.0 else type(refs[stem])(refs[stem].times / factor, refs[stem].labels)
             if kind == "drums":
-                per_track[stem] = score_track(refs[stem], events, loaded.classes, 0.05)
+                per_track[stem] = score_track(ref, events, loaded.classes, 0.05)
             else:
-                notes.append(note_level_f1(refs[stem], events, 0.05))
+                notes.append(note_level_f1(ref, events, 0.05))
         row = {"peak_dbfs": [round(min(peaks), 1), round(max(peaks), 1)]}
         if kind == "drums":
             rep = summarise(per_track, loaded.classes)
@@ -145,6 +167,8 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
         out[_filter_key(filt)] = {f"{c:g}": row_for(lambda x, c=c, f=filt: _lowpassed(x, c, sr, f)) for c in lowpass}
     if click:
         out["click"] = row_for(lambda x: _clicked(x, sr))
+    if cents:
+        out["cents"] = {f"{c:g}": row_for(lambda x, c=c: _retuned(x, c)) for c in cents}
     return out
 
 
@@ -158,12 +182,14 @@ def main() -> None:
     parser.add_argument("--filters", default="zerophase",
                         help=f"the low-pass filters, comma-separated: {', '.join(FILTERS)} (zerophase: the 'lowpass' rows)")
     parser.add_argument("--click", action="store_true", help="also the files with a full-scale click in the middle")
+    parser.add_argument("--cents", default="", help="also the files retuned by these cents (at gain 0), comma-separated; --cents=-20,20 (with =: a value that starts with -)")
     parser.add_argument("--merge", default=None, help="an earlier result file whose rows are kept")
     parser.add_argument("--json", default=None)
     a = parser.parse_args()
     gains = [float(g) for g in a.gains.split(",")]
     lowpass = [float(c) for c in a.lowpass.split(",") if c]
     filters = tuple(f for f in a.filters.split(",") if f)
+    cents = [float(c) for c in a.cents.split(",") if c]
     if not filters or any(f not in FILTERS for f in filters):
         parser.error(f"--filters: choose from {', '.join(FILTERS)}")
     doc = {"benchmark": "levels", "about": ABOUT, "device": "cpu",
@@ -176,12 +202,13 @@ def main() -> None:
         model, _, about = rest.partition(":")
         doc["models"][f"{a.kind}/{name}"] = {"kind": a.kind, "about": about or model, "model": model,
                                              "test": str(a.test), "command": command,
-                                             **score(model, a.kind, a.test, gains, lowpass, a.click, filters)}
+                                             **score(model, a.kind, a.test, gains, lowpass, a.click, filters, cents)}
         m = doc["models"][f"{a.kind}/{name}"]
         metric = "global_f1" if a.kind == "drums" else "note_f1"
         print(name, " ".join(f"{g} dB: {r[metric]:.3f}" for g, r in m["gains"].items()),
               " ".join(f"{_filter_key(f)} {c} Hz: {r[metric]:.3f}" for f in filters for c, r in m.get(_filter_key(f), {}).items()),
-              f"click: {m['click'][metric]:.3f}" if "click" in m else "", flush=True)
+              f"click: {m['click'][metric]:.3f}" if "click" in m else "",
+              " ".join(f"{c} cents: {r[metric]:.3f}" for c, r in m.get("cents", {}).items()), flush=True)
     write_json(doc, a.json)
 
 

@@ -493,16 +493,19 @@ def levels_section(results: Path) -> list[str]:
                 for c in sorted({c for m in rows.values() for c in m.get(key, {})}, key=lambda c: -float(c))]
         named = {"lowpass": "low-pass", "lowpass_onepass": "one-pass low-pass", "lowpass_brickwall": "brickwall"}
         click = any("click" in m for m in rows.values())
+        cents = sorted({c for m in rows.values() for c in m.get("cents", {})}, key=float)
         out += [f"{kind.capitalize()}, {what} at each gain (the files' peaks at gain 0: "
                 f"{next(iter(rows.values()))['gains'][gains[0]]['peak_dbfs']} dBFS)"
-                + (" and low-passed at each cutoff" if cuts else "") + (", and with a full-scale click" if click else "") + ":", "",
+                + (" and low-passed at each cutoff" if cuts else "") + (", with a full-scale click" if click else "")
+                + (", and retuned by each number of cents" if cents else "") + ":", "",
                 "| model | " + " | ".join([f"{float(g):+g} dB" for g in gains] + [f"{named[k]} {float(c) / 1000:g} kHz" for k, c in cuts]
-                                        + (["click"] if click else []))
-                + " |", "|---|" + "---|" * (len(gains) + len(cuts) + click)]
+                                        + (["click"] if click else []) + [f"{float(c):+g} cents" for c in cents])
+                + " |", "|---|" + "---|" * (len(gains) + len(cuts) + click + len(cents))]
         for n, m in rows.items():
             cells = [f"{m['gains'][g][metric]:.3f}" if g in m["gains"] else "" for g in gains]
             cells += [f"{m[k][c][metric]:.3f}" if c in m.get(k, {}) else "" for k, c in cuts]
             cells += [f"{m['click'][metric]:.3f}" if "click" in m else ""] if click else []
+            cells += [f"{m['cents'][c][metric]:.3f}" if c in m.get("cents", {}) else "" for c in cents]
             out.append(f"| {n.split('/', 1)[1]}: {m['about']} | " + " | ".join(cells) + " |")
         out.append("")
     commands: dict[str, list[str]] = {}

@@ -267,12 +267,30 @@ def test_levels_bench_scales_the_audio_and_reports_each_gain(tmp_path, monkeypat
     assert "lowpass_onepass" not in first["models"]["drums/shipped"]
     assert list(row) == ["0", "-60"] and row["0"]["peak_dbfs"][0] - row["-60"]["peak_dbfs"][0] == pytest.approx(60, abs=0.05)
     assert set(row["0"]["per_class"]) == {"KD", "SD", "HH"} and 0 <= row["-60"]["global_f1"] <= 1
-    second = run("--model", f"again={ROOT / 'models' / 'drums.pt'}", "--merge", str(out))
+    second = run("--model", f"again={ROOT / 'models' / 'drums.pt'}", "--merge", str(out), "--cents=-20,30")
     assert list(second["models"]) == ["drums/shipped", "drums/again"]
+    assert list(second["models"]["drums/again"]["cents"]) == ["-20", "30"] and "cents" not in second["models"]["drums/shipped"]
     assert second["models"]["drums/shipped"]["command"] == first["models"]["drums/shipped"]["command"]
     text = "\n".join(_module("report").levels_section(tmp_path))
     assert "| shipped: the shipped model |" in text and "-60 dB" in text and "low-pass 8 kHz" in text
-    assert "brickwall 8 kHz" in text
+    assert "brickwall 8 kHz" in text and "| +30 cents |" in text
+
+
+def test_levels_bench_retunes_pitch_and_time_together():
+    """bench_levels.py --cents: +100 cents puts a 440 Hz tone at 466.16 Hz (A to B flat) and shortens the file by
+    the same factor, which the references' times are divided by; 0 cents leaves the samples as they are."""
+    import numpy as np
+
+    bench = _module("bench_levels")
+    sr = 44100
+    x = np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr).astype(np.float32)
+    y, factor = bench._retuned(x, 100.0)
+    assert factor == pytest.approx(2 ** (100 / 1200), rel=1e-5) and y.size == pytest.approx(x.size / factor, abs=2)
+    spec = np.abs(np.fft.rfft(y[2000:-2000] * np.hanning(y.size - 4000)))
+    peak = np.argmax(spec) * sr / (y.size - 4000)
+    assert peak == pytest.approx(440 * 2 ** (100 / 1200), abs=1.0)
+    same, one = bench._retuned(x, 0.0)
+    assert one == 1.0 and np.allclose(same, x, atol=1e-6)
 
 
 def test_levels_bench_filters_cut_as_named():
