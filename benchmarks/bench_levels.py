@@ -121,7 +121,7 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
     "click": {...}, "cents": {cents: {...}}}``."""
     import torch
 
-    from loco_cli.annotations import ENST_LABELS, map_labels, read_events
+    from loco_cli.annotations import ENST_LABELS, Events, map_labels, read_events
     from loco_cli.checkpoint import load_model
     from loco_cli.detection import detect_samples
     from loco_cli.engine import _note_summary, note_level_f1
@@ -147,7 +147,7 @@ def score(model: str, kind: str, folder: Path, gains: list[float], lowpass: list
             y, factor = y if isinstance(y, tuple) else (y, 1.0)
             peaks.append(20 * np.log10(float(np.abs(y).max()) + 1e-12))
             events = detect_samples(loaded, y, keep_activations=False).events
-            ref = refs[stem] if factor == 1.0 else type(refs[stem])(refs[stem].times / factor, refs[stem].labels)
+            ref = refs[stem] if factor == 1.0 else Events(refs[stem].times / factor, refs[stem].labels)
             if kind == "drums":
                 per_track[stem] = score_track(ref, events, loaded.classes, 0.05)
             else:
