@@ -1,6 +1,6 @@
 """Build the shipped models: render corpora, prepare, train, score on held-out libraries, write the cards.
 
-    python benchmarks/build_models.py [drums] [piano] [--steps N] [--work DIR] [--resume]
+    python benchmarks/build_models.py [drums] [piano] [--steps N] [--work DIR] [--resume] [--jobs N]
 
 Every step is the public CLI/engine path a user would run; the card (``models/<name>.md``) is written
 from the measured results of this run. Deterministic from the seeds below; the run folder is kept
@@ -58,7 +58,7 @@ SPECS = {
               "teacher": {"recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass_level_delay15.toml"),
                           "loss": "ce", "seeds": (0, 1, 2, 3), "weight": 0.5}},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 144, "score_draw": "time", "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
+              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero_tune.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
@@ -280,7 +280,7 @@ def _run_seconds(run: Path) -> float:
     return float(rows[-1]["elapsed_s"]) if rows else 0.0
 
 
-def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dict:
+def build(name: str, work: Path, steps: int | None, resume: bool = False, jobs: int = 1) -> dict:
     spec = SPECS[name]
     root = work / name
     stamp = root / "data-spec.json"
@@ -310,7 +310,7 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
 
     # With a teacher in the spec, first its seeds, combined into one ensemble (loco ensemble) whose frame
     # probabilities the shipped runs learn from (distillation: one network's cost at detection).
-    teacher = _train_teacher(spec, root, steps, resume, log) if spec.get("teacher") else None
+    teacher = _train_teacher(spec, root, steps, resume, log, jobs) if spec.get("teacher") else None
     # Several seeds when the spec names them: the run with the best validation metric (the training
     # libraries' validation pieces; the held-out sets play no part in the choice) is shipped, and every
     # seed's held-out scores go into the record, so the card gives the spread, not the best run.
@@ -320,7 +320,7 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
         loss_cfg = loss_cfg.replace(teacher_weight=spec["teacher"]["weight"])
     runs, resumed_s = _train_seeds(root, {seed: root / (f"run-s{seed}" if "seeds" in spec else "run") for seed in seed_list},
                                    recipe, loss_cfg, train, spec.get("level_dbfs"), resume, log,
-                                   teacher=teacher["path"] if teacher else None)
+                                   teacher=teacher["path"] if teacher else None, jobs=jobs)
     train_s = time.perf_counter() - t0 + sum(resumed_s.values()) + (teacher["resumed_seconds"] if teacher else 0)
     best = max(range(len(runs)), key=lambda i: runs[i].best_metric)
     result = runs[best]
@@ -349,7 +349,7 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
             key: _headline(name, evaluate_model(teacher["path"], root / f"prepared-{key}", split="train")) for key in tests}
     resumed = {"data_kept": keep, "runs_resumed": sorted(resumed_s),
                "runs_resumed_seconds": round(sum(resumed_s.values()))} if resume else None
-    return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "resumed": resumed,
+    return {"name": name, "spec": spec, "steps": train.steps, "seconds": round(train_s), "resumed": resumed, "jobs": jobs,
             "report": report.report,
             **extra, "classes": report.classes, "notes": info.get("notes"), "decode": loaded.decode.to_dict(),
             "hash": loaded.payload["hash"], "params": sum(p.numel() for p in loaded.model.parameters()),
@@ -357,7 +357,7 @@ def build(name: str, work: Path, steps: int | None, resume: bool = False) -> dic
             "torch": torch.__version__}
 
 
-def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log) -> dict:
+def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log, jobs: int = 1) -> dict:
     """A spec's distillation teacher (``spec["teacher"]``: ``recipe``, ``loss``, ``seeds``, ``weight``): one run
     per seed on the build's data (``root/teacher-sN``; ``--resume`` as for the shipped runs), combined by
     :func:`loco_cli.ensemble.combine_models` into ``root/teacher.pt``. Returns ``{"path", "recipe", "seeds",
@@ -369,29 +369,55 @@ def _train_teacher(spec: dict, root: Path, steps: int | None, resume: bool, log)
     train = recipe["train"].replace(steps=steps or spec["steps"])
     loss_cfg = recipe["loss"].replace(name=t["loss"])
     runs, resumed_s = _train_seeds(root, {seed: root / f"teacher-s{seed}" for seed in t["seeds"]}, recipe, loss_cfg,
-                                   train, spec.get("level_dbfs"), resume, log, label="teacher seed")
+                                   train, spec.get("level_dbfs"), resume, log, label="teacher seed", jobs=jobs)
     ens = combine_models([r.run for r in runs], root / "prepared", root / "teacher.pt")
     return {"path": root / "teacher.pt", "recipe": Path(t["recipe"]).name, "loss": t["loss"], "seeds": list(t["seeds"]),
             "weight": t["weight"], "val": round(ens.metric, 4), "members": ens.members,
             "resumed_seconds": sum(resumed_s.values())}
 
 
+def _train_one(args: tuple) -> object:
+    """One seed's :func:`~loco_cli.train.train_run` in a worker process of :func:`_train_seeds` (its arguments
+    as a tuple: ``(data_dir, run_dir, kwargs)``), printing its validation lines with the seed in front."""
+    data_dir, run_dir, kwargs = args
+    seed = kwargs["train"].seed
+
+    def log(kind: str, info: dict) -> None:
+        if kind == "val":
+            print(f"  seed {seed} step {info['step']}: val {info['name']} {info['metric']:.3f}", flush=True)
+
+    return train_run(data_dir, run_dir, on_event=log, **kwargs)
+
+
 def _train_seeds(root: Path, run_dirs: dict, recipe: dict, loss_cfg, train, level_dbfs, resume: bool, log, *,
-                 teacher: Path | None = None, label: str = "seed") -> tuple[list, dict]:
+                 teacher: Path | None = None, label: str = "seed", jobs: int = 1) -> tuple[list, dict]:
     """Train one run per seed (``run_dirs``: ``{seed: folder}``) on ``root/prepared`` with ``recipe``'s model and
     decoding (input level ``level_dbfs``); with ``resume``, a run whose configs match (:func:`_resumable`) goes on
-    from its ``last.pt``. Returns the :class:`~loco_cli.train.TrainResult` per seed, in order, and the training
-    seconds each resumed run had recorded before (``{seed: seconds}``)."""
-    runs, resumed_s = [], {}
+    from its ``last.pt``. ``jobs`` > 1 trains that many seeds at once, each in its own process pinned to
+    ``cores // jobs`` threads (a fixed count: torch's arithmetic, hence the run, depends on it); ``jobs`` 1 trains
+    them one after another in this process. Returns the :class:`~loco_cli.train.TrainResult` per seed, in order,
+    and the training seconds each resumed run had recorded before (``{seed: seconds}``)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    work, resumed_s = [], {}
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     for seed, run_dir in run_dirs.items():
         again = resume and _resumable(run_dir, root / "prepared", loss_cfg, train.replace(seed=seed), recipe["model"],
                                       teacher)
         print(f"  {label} {seed}" + (" (resumed from its last.pt)" if again else ""), flush=True)
         if again:
             resumed_s[seed] = _run_seconds(run_dir)
-        runs.append(train_run(root / "prepared", run_dir, loss=loss_cfg, train=train.replace(seed=seed),
-                              model=recipe["model"], force=not again, resume=again, on_event=log, teacher=teacher,
-                              decode_cfg=recipe["decode"].replace(level_dbfs=level_dbfs)))
+        work.append((root / "prepared", run_dir, {
+            "loss": loss_cfg, "train": train.replace(seed=seed), "model": recipe["model"], "force": not again,
+            "resume": again, "teacher": teacher, "threads": threads,
+            "decode_cfg": recipe["decode"].replace(level_dbfs=level_dbfs)}))
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            runs = list(pool.map(_train_one, work))
+    else:
+        runs = [train_run(data_dir, run_dir, on_event=log, **kwargs) for data_dir, run_dir, kwargs in work]
     return runs, resumed_s
 
 
@@ -879,6 +905,8 @@ def main() -> None:
     parser.add_argument("--cards-only", action="store_true", help="rewrite the cards from models/<name>.json")
     parser.add_argument("--resume", action="store_true",
                         help="keep --work's data when its data-spec.json matches and resume each seed from its last.pt")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds trained at once, each in its own process on cores // jobs threads (default 1)")
     parser.add_argument("--recalibrate", action="store_true",
                         help="re-choose the shipped model's thresholds on its build's validation split (--work)")
     args = parser.parse_args()
@@ -895,7 +923,7 @@ def main() -> None:
         return
     for name in args.names or ["drums"]:
         print(f"building {name} ...", flush=True)
-        r = build(name, args.work, args.steps, resume=args.resume)
+        r = build(name, args.work, args.steps, resume=args.resume, jobs=args.jobs)
         atomic_write_text(HERE / f"{name}.json", json_text(r))  # the record first: --cards-only rewrites the card
         atomic_write_text(HERE / f"{name}.md", card(r))
         print(f"{name}: overall F1 (mean over tracks) {r['report']['overall']['mean']['f1']:.3f} -> {HERE / (name + '.pt')}")

@@ -488,3 +488,30 @@ def test_bench_ensembles_names_runs_apart():
     assert bench.subset_key(["w/c-s0/train", "w/c-s1/train"], names) == "c-s0-train+c-s1-train"
     with pytest.raises(SystemExit):
         bench.run_names(["runs/a", "runs/a"])
+
+
+def test_build_trains_seeds_in_parallel_as_it_would_one_by_one(prepared, tmp_path, tiny_recipe, monkeypatch):
+    # build_models.py --jobs 2: each seed in its own process on cores // 2 threads gives the run that seed
+    # gives when trained alone on that many threads (same weights), and the results come back in seed order
+    import os
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(BENCH))  # spawned workers import the module by name
+    import build_models as build
+
+    from loco_cli.checkpoint import load_model
+    from loco_cli.train import load_recipe, train_run
+
+    recipe = load_recipe(tiny_recipe)
+    loss, train = recipe["loss"].replace(name="ce"), recipe["train"].replace(steps=3)
+    (tmp_path / "prepared").symlink_to(prepared, target_is_directory=True)
+    runs, resumed = build._train_seeds(tmp_path, {3: tmp_path / "run-s3", 1: tmp_path / "run-s1"}, recipe, loss, train,
+                                       None, False, lambda kind, info: None, jobs=2)
+    assert [r.run.name for r in runs] == ["run-s3", "run-s1"] and resumed == {}
+    alone = train_run(prepared, tmp_path / "alone", loss=loss, train=train.replace(seed=1), model=recipe["model"],
+                      decode_cfg=recipe["decode"], threads=max(1, (os.cpu_count() or 1) // 2), tensorboard=False)
+    a, b = load_model(runs[1].model_path).model.state_dict(), load_model(alone.model_path).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = load_model(runs[0].model_path).model.state_dict()
+    assert not all(torch.equal(other[k], a[k]) for k in a)  # the other seed is another run
