@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
@@ -544,7 +545,7 @@ def drum_card(r: dict) -> str:
     gaps = r["decode"].get("min_gaps_s") or []
     lines = [
         f"# `{r['name']}.pt`", "",
-        f"Trained by `python benchmarks/build_models.py drums` (`make models`, after `make samples`) with loco {__version__}, "
+        f"Trained by `python benchmarks/build_models.py drums{_jobs_text(r)}` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
         + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out sample libraries (never heard in training)", "",
@@ -637,6 +638,24 @@ def _level_text(r: dict) -> list[str]:
             "the 99.5th percentile of its 50 ms block peaks: a click or a spike far louder than the music does not "
             "turn the file down; a file whose loudest sounds fill fewer than 1 block in 200 is set louder than the "
             "training audio was."]
+
+
+def _jobs_text(r: dict) -> str:
+    """The build command's ``--jobs`` option as the card gives it (nothing for seeds trained one by one)."""
+    return f" --jobs {r['jobs']}" if r.get("jobs", 1) > 1 else ""
+
+
+def _tuning_text(spec: dict) -> str:
+    """The card's sentence on the piano recipe's sample-rate scaling (``rate_scale``), if it has one."""
+    if not spec["recipe"].endswith(".toml"):
+        return ""
+    scale = load_recipe(HERE.parent / "benchmarks" / "recipes" / Path(spec["recipe"]).name)["train"].rate_scale
+    if not scale:
+        return ""
+    cents = 1200 * math.log2(1 + scale)
+    return (f" Each training window was read at 1 +- {scale:g} times its speed (sample-rate scaling, `rate_scale`), "
+            f"which moves its spectrum by up to +-{cents:.0f} cents, so that a piano tuned off A = 440 Hz still lights "
+            "its keys (docs/real-audio.md, Tuning).")
 
 
 def _minutes_cover(r: dict) -> str:
@@ -758,8 +777,8 @@ def piano_card(r: dict) -> str:
     shipped = load_model(HERE / (r["name"] + ".pt"))
     lines = [
         f"# `{r['name']}.pt`", "",
-        f"Trained by `python benchmarks/build_models.py piano` (`make models`, after `make samples`) with loco {__version__}, "
-        f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
+        f"Trained by `python benchmarks/build_models.py piano{_jobs_text(r)}` (`make models`, after `make samples`) with "
+        f"loco {__version__}, torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
         + _resumed_text(r) + _recalibrated_text(r), "",
         "## Held-out pianos (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
@@ -826,7 +845,8 @@ def piano_card(r: dict) -> str:
            "libraries)." if shipped.model.cfg.key_out_zero else ""),
         f"- Features: {_feature_text(shipped.features)}.",
         f"- {r['steps']} steps of Adam, recipe `{Path(spec['recipe']).name if spec['recipe'].endswith('.toml') else spec['recipe']}`. "
-        f"Content hash `{r['hash'][:16]}...` (checked at every load).", *_seeds_text(r), *_level_text(r), "",
+        f"Content hash `{r['hash'][:16]}...` (checked at every load)." + _tuning_text(spec), *_seeds_text(r),
+        *_level_text(r), "",
         "## Known to fail",
         "- The lowest octave (MIDI 21-32) and the top two (93-108) are the weak registers (see above): the "
         "186 ms window separates the bass keys down to about MIDI 33, not below; in the treble the cause is not "

@@ -337,6 +337,15 @@ def test_model_cards_are_written_from_their_records():
             f"models/{name}.md is stale: python benchmarks/build_models.py {name} --cards-only")
 
 
+def test_piano_card_names_the_tuning_augmentation_and_parallel_build():
+    # the card says what sample-rate scaling the recipe trained with (in cents), and the build's --jobs
+    build = _module("build_models")
+    tune = {"recipe": "/elsewhere/benchmarks/recipes/piano_context_mix16_zero_tune.toml"}
+    assert "+-26 cents" in build._tuning_text(tune) and "1 +- 0.015" in build._tuning_text(tune)
+    assert build._tuning_text({"recipe": "piano_context_mix16_zero.toml"}) == ""
+    assert build._jobs_text({"jobs": 2}) == " --jobs 2" and build._jobs_text({}) == ""
+
+
 def test_recalibrated_card_line_names_each_class_gap():
     # a recalibration that chose one gap per class says so, not the base gap (which no class uses)
     build = _module("build_models")
