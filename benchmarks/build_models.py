@@ -59,7 +59,7 @@ SPECS = {
               "teacher": {"recipe": str(HERE.parent / "benchmarks" / "recipes" / "drums_ema_ratescale_lowpass_level_delay15.toml"),
                           "loss": "ce", "seeds": (0, 1, 2, 3), "weight": 0.5}},
     "piano": {"kind": "piano", "train_tracks": 72, "score_tracks": 144, "score_draw": "time", "test_tracks": 12, "duration": 30.0, "steps": 6000,
-              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero_tune.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
+              "loss": "loco", "recipe": str(HERE.parent / "benchmarks" / "recipes" / "piano_context_mix16_zero.toml"), "span": (28, 100), "level_dbfs": LEVEL_DBFS, "seeds": (0, 1, 2, 3)},
 }
 _H2 = "/usr/share/hydrogen/data/drumkits"
 _SF2, _SF3 = "/usr/share/sounds/sf2", "/usr/share/sounds/sf3"
