@@ -476,6 +476,19 @@ def recalibrate(name: str, work: Path) -> dict:
     return r
 
 
+def set_decode(model: Path, changes: str, out: Path) -> dict:
+    """Write ``model`` to ``out`` with its decode config changed by ``changes`` (``"field=value,..."``,
+    :meth:`~loco_cli.config.DecodeConfig.with_overrides`; the weights and everything else unchanged, the
+    content hash computed again). Returns the new decode config as a dict."""
+    current = load_model(model)
+    decode = current.decode.with_overrides(changes)
+    payload = dict(current.payload)
+    payload["decode"] = decode.to_dict()
+    payload["hash"] = content_hash(payload)
+    atomic_save(payload, out)
+    return decode.to_dict()
+
+
 def _composed_record(root: Path, reports: dict) -> dict:
     """The build record's part for the composed test pieces: note F1 on each held-out piano, and the works
     the training and test pieces played."""
@@ -547,7 +560,7 @@ def drum_card(r: dict) -> str:
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py drums{_jobs_text(r)}` (`make models`, after `make samples`) with loco {__version__}, "
         f"torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
-        + _resumed_text(r) + _recalibrated_text(r), "",
+        + _resumed_text(r) + _recalibrated_text(r) + _decode_set_text(r), "",
         "## Held-out sample libraries (never heard in training)", "",
         "Four recorded kits none of whose samples were used in training (AVL Drumkits Black Pearl and Red "
         f"Zeppelin, Hydrogen ForzeeStereo and ColomboAcoustic), {spec['test_tracks']} tracks x 30 s of loco's "
@@ -708,6 +721,15 @@ def _recalibrated_text(r: dict) -> str:
             f"the calibration of the time (docs/method.md; {was} before).")
 
 
+def _decode_set_text(r: dict) -> str:
+    """The card's line on a decoding change after the build (``build_models.py NAME --decode ...``)."""
+    done = r.get("decode_set")
+    if not done:
+        return ""
+    return (f" Then, weights and thresholds unchanged, its decoding set to `{done['changes']}` by "
+            f"`python benchmarks/build_models.py {r['name']} --decode {done['changes']}` ({done['why']}).")
+
+
 def _seeds_text(r: dict) -> list[str]:
     """The card's line on a build that trained several seeds and shipped the best on validation."""
     seeds = r.get("seeds") or []
@@ -779,7 +801,7 @@ def piano_card(r: dict) -> str:
         f"# `{r['name']}.pt`", "",
         f"Trained by `python benchmarks/build_models.py piano{_jobs_text(r)}` (`make models`, after `make samples`) with "
         f"loco {__version__}, torch {r['torch']}, on a 2-core CPU in {r['seconds'] / 60:.0f} minutes ({_minutes_cover(r)})."
-        + _resumed_text(r) + _recalibrated_text(r), "",
+        + _resumed_text(r) + _recalibrated_text(r) + _decode_set_text(r), "",
         "## Held-out pianos (never heard in training)", "",
         f"The Salamander Grand Piano V3 (a Yamaha C5 recorded note by note at 16 velocities), {spec['test_tracks']} "
         "pieces x 30 s of loco's piano scores (seed 20) with pedal, room, EQ and level variation, scored with "
@@ -929,7 +951,21 @@ def main() -> None:
                         help="seeds trained at once, each in its own process on cores // jobs threads (default 1)")
     parser.add_argument("--recalibrate", action="store_true",
                         help="re-choose the shipped model's thresholds on its build's validation split (--work)")
+    parser.add_argument("--decode", default=None, metavar="FIELD=VALUE,...",
+                        help="change the shipped model's decode config (weights and thresholds unchanged) and its record")
+    parser.add_argument("--why", default="", help="with --decode: the reason, for the card")
     args = parser.parse_args()
+    if args.decode:
+        for name in args.names or ["drums"]:
+            target = HERE / f"{name}.pt"
+            r = json.loads((HERE / f"{name}.json").read_text())
+            r["decode"] = set_decode(target, args.decode, target)
+            r["hash"] = load_model(target).payload["hash"]
+            r["decode_set"] = {"changes": args.decode, "why": args.why}
+            atomic_write_text(HERE / f"{name}.json", json_text(r))
+            atomic_write_text(HERE / f"{name}.md", card(r))
+            print(f"{name}: decode {args.decode} -> {target}")
+        return
     if args.recalibrate:
         for name in args.names or ["drums"]:
             r = recalibrate(name, args.work)

@@ -29,12 +29,18 @@ class AudioStream:
     resamples other rates with soxr's streaming resampler (high quality), so memory does not grow with
     the file. Non-finite samples raise ``InvalidAudio`` when their block is read. After a full
     iteration ``n_samples`` is the number of samples yielded. Iterate once.
+    ``retune``: the samples are resampled to ``sample_rate * retune`` Hz instead and handed on as if at
+    ``sample_rate``: every pitch ``1200 * log2(retune)`` cents lower, every time ``retune`` times longer
+    (:mod:`loco_cli.tuning`; 1: as recorded).
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int, block_seconds: float = AUDIO_BLOCK_SECONDS) -> None:
+    def __init__(self, path: str | os.PathLike, sample_rate: int, block_seconds: float = AUDIO_BLOCK_SECONDS,
+                 retune: float = 1.0) -> None:
         import soundfile as sf
 
-        self.path, self.sample_rate = Path(path), int(sample_rate)
+        self.path, self.sample_rate, self.retune = Path(path), int(sample_rate), float(retune)
+        if not self.retune > 0:
+            raise ValueError(f"retune must be positive, got {retune}")
         if not self.path.is_file():
             raise InvalidAudio(f"{self.path}: audio file not found")
         try:
@@ -51,10 +57,11 @@ class AudioStream:
         import soundfile as sf
 
         resampler = None
-        if self.file_rate != self.sample_rate:
+        out_rate = self.sample_rate * self.retune
+        if self.file_rate != out_rate:
             import soxr
 
-            resampler = soxr.ResampleStream(self.file_rate, self.sample_rate, 1, dtype="float32", quality="HQ")
+            resampler = soxr.ResampleStream(self.file_rate, out_rate, 1, dtype="float32", quality="HQ")
         read = 0
         try:
             with sf.SoundFile(str(self.path)) as fh:
@@ -80,7 +87,8 @@ class AudioStream:
         if read == 0:
             raise InvalidAudio(f"{self.path}: the file contains no samples")
         if resampler is not None:  # the one-shot resampler's length, ceil(n * out / in)
-            short = -(-read * self.sample_rate // self.file_rate) - self.n_samples
+            short = (-(-read * self.sample_rate // self.file_rate) if self.retune == 1.0
+                     else int(np.ceil(read * out_rate / self.file_rate))) - self.n_samples
             if short > 0:
                 self.n_samples += short
                 yield np.zeros(short, dtype=np.float32)

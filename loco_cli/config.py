@@ -525,6 +525,10 @@ class TrainConfig(_Config):
             raise ConfigError(f"label_delay_s must lie in [0, {MAX_LABEL_DELAY_S}] seconds")
 
 
+#: ``DecodeConfig.tuning``'s values: the pitch as it comes, or each input moved onto the A = 440 Hz grid.
+TUNINGS = ("none", "auto")
+
+
 @dataclass(frozen=True)
 class DecodeConfig(_Config):
     """Activations -> onsets (see :mod:`loco_cli.detection`).
@@ -539,6 +543,10 @@ class DecodeConfig(_Config):
     :func:`loco_cli.detection.signal_level`) lies at this many dB relative to full scale before the
     features, so that a quieter or louder copy of a recording gives the same onsets (a gain only adds a
     constant to the log-mel); ``None``: the audio as it comes.
+    ``tuning``: ``'auto'`` finds each input's offset from the A = 440 Hz grid in its spectral peaks and, when
+    it is :data:`loco_cli.tuning.MIN_RETUNE_CENTS` or more, resamples the input onto the grid before the
+    features (times are mapped back: :mod:`loco_cli.tuning`), so that a piano tuned sharp or flat lights the
+    keys a model learned at 440; ``'none'``: the pitch as it comes.
     """
 
     threshold: float = 0.5
@@ -550,8 +558,11 @@ class DecodeConfig(_Config):
     window_s: float = 1.5  # 'windows' mode only
     window_hop_s: float = 0.5
     level_dbfs: float | None = None
+    tuning: str = "none"  # 'none' or 'auto'
 
     def __post_init__(self) -> None:
+        if self.tuning not in TUNINGS:
+            raise ConfigError(f"tuning must be one of {', '.join(TUNINGS)}, got {self.tuning!r}")
         if not 0 < self.threshold <= 3:
             raise ConfigError("threshold must lie in (0, 3]")
         if self.level_dbfs is not None and not -60 <= self.level_dbfs <= 0:

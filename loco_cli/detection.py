@@ -35,6 +35,7 @@ from loco_cli.features import log_mel, log_mel_stream, seconds_to_frames
 from loco_cli.files import walk_files
 from loco_cli.outputs import plot_detection, pyplot, write_midi
 from loco_cli.peaks import OnsetDecoder, decode
+from loco_cli.tuning import MIN_RETUNE_CENTS, TuningHistogram, estimate_tuning_cents, tuning_factor
 
 __all__ = [
     "STREAM_CHUNK_FRAMES",
@@ -46,6 +47,8 @@ __all__ = [
     "detect_file",
     "detect_samples",
     "detect_stream",
+    "file_level_and_tuning",
+    "retune_factor",
     "stream_activations",
     "collect_inputs",
     "detect_paths",
@@ -131,6 +134,33 @@ def file_level(path: str | os.PathLike, sample_rate: int) -> float:
     return level_of_peaks(block_peaks(AudioStream(path, sample_rate), sample_rate))
 
 
+def retune_factor(cents: float) -> float:
+    """The factor a recording ``cents`` off the A = 440 Hz grid is resampled by before the features
+    (:func:`loco_cli.tuning.tuning_factor`), or 1 when the offset is under
+    :data:`~loco_cli.tuning.MIN_RETUNE_CENTS`."""
+    return tuning_factor(cents) if abs(cents) >= MIN_RETUNE_CENTS else 1.0
+
+
+def file_level_and_tuning(path: str | os.PathLike, sample_rate: int, *, level: bool, tuning: bool) -> tuple[float, float]:
+    """A file's level (:func:`file_level`; 0 unless ``level``) and its offset from the A = 440 Hz grid in
+    cents (:func:`loco_cli.tuning.estimate_tuning_cents`; 0 unless ``tuning``), in one streamed pass."""
+    hist = TuningHistogram(sample_rate) if tuning else None
+
+    def chunks():
+        for c in AudioStream(path, sample_rate):
+            if hist is not None:
+                hist.push(c)
+            yield c
+
+    if level:
+        found = level_of_peaks(block_peaks(chunks(), sample_rate))
+    else:
+        found = 0.0
+        for _ in chunks():
+            pass
+    return found, (hist.cents() if hist is not None else 0.0)
+
+
 @torch.no_grad()
 def activations(model: torch.nn.Module, feats: np.ndarray, cfg: DecodeConfig, fps: float, device="cpu") -> np.ndarray:
     """Per-frame event probabilities ``(T, C)`` float32 of features ``(T, channels, bands)``."""
@@ -193,7 +223,8 @@ def detect_tracks(
 class DetectResult:
     """Detections of one file: events (s), confidences ``(E,)``, activations ``(T, C)`` and features
     ``(T, channels, bands)`` (each ``None`` when not kept: see :func:`detect_stream`); ``seconds`` of
-    audio; ``fps`` frames per second of the activations (0 if unknown)."""
+    audio; ``fps`` frames per second of the activations (0 if unknown); ``tuning_cents``: the offset from the
+    A = 440 Hz grid that the input was moved by before the features (``DecodeConfig.tuning``; 0: as it came)."""
 
     events: Events
     confidence: np.ndarray
@@ -201,6 +232,7 @@ class DetectResult:
     features: np.ndarray | None
     seconds: float
     fps: float = 0.0
+    tuning_cents: float = 0.0
 
     @property
     def onsets(self) -> list[tuple[float, str, float]]:
@@ -262,7 +294,8 @@ class _Counted:
 
 
 def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: DecodeConfig | None = None, device="cpu", *,
-                  keep_activations: bool = True, keep_features: bool = False, gain: float = 1.0) -> DetectResult:
+                  keep_activations: bool = True, keep_features: bool = False, gain: float = 1.0,
+                  retune: float = 1.0) -> DetectResult:
     """Detect in audio that arrives in pieces: ``chunks`` of mono float32 samples ``(n_i,)`` at the
     model's rate (``loaded.features.sample_rate`` Hz), e.g. an :class:`~loco_cli.audio.AudioStream`.
 
@@ -273,16 +306,20 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
     torch threads the features of the next block are computed while the network runs. ``windows``
     mode reads all the audio first (:func:`activations`). ``gain``: every sample is multiplied by it
     first (:func:`detect_file` and :func:`detect_samples` pass the level normalisation's,
-    :func:`level_gain`; the stream itself cannot see its level before it ends)."""
+    :func:`level_gain`; the stream itself cannot see its level before it ends). ``retune``: the chunks were
+    resampled by this factor from the recording (:class:`~loco_cli.audio.AudioStream`'s ``retune``, from
+    :func:`retune_factor`), so its frames come ``fps * retune`` to a second of the recording: the decoder
+    turns frames into the recording's seconds at that rate."""
     cfg = cfg or loaded.decode
-    f, fps = loaded.features, loaded.features.fps
+    f = loaded.features
+    fps = f.fps * retune  # frames per second of the recording
     if gain != 1.0:
         chunks = (np.asarray(c, dtype=np.float32) * np.float32(gain) for c in chunks)
     counted = _Counted(chunks)
     if cfg.mode == "stream" and hasattr(loaded.model, "stream"):
         overlap = torch.get_num_threads() >= 2 and torch.device(device).type == "cpu"
         seconds = STREAM_BLOCK_SECONDS.get(loaded.model.cfg.arch, DEFAULT_STREAM_BLOCK_SECONDS)
-        blocks = log_mel_stream(counted, f, block_frames=max(1, round(seconds * fps)),
+        blocks = log_mel_stream(counted, f, block_frames=max(1, round(seconds * f.fps)),
                                 workers=1 if overlap else torch.get_num_threads())
         decoder, feats, probs = OnsetDecoder(loaded.classes, fps, cfg), [], []
         for block, p in stream_activations(loaded.model, blocks, device, overlap=overlap):
@@ -297,34 +334,45 @@ def detect_stream(loaded: LoadedModel, chunks: Iterable[np.ndarray], cfg: Decode
     else:
         samples = np.concatenate([np.asarray(c, dtype=np.float32) for c in counted] or [np.zeros(0, np.float32)])
         all_feats = log_mel(samples, f, workers=torch.get_num_threads())
-        all_probs = activations(loaded.model, all_feats, cfg, fps, device)
+        all_probs = activations(loaded.model, all_feats, cfg, f.fps, device)
         events, conf = decode(all_probs, loaded.classes, fps, cfg)
         all_feats = all_feats if keep_features else None
         all_probs = all_probs if keep_activations else None
-    return DetectResult(events, conf, all_probs, all_feats, counted.n / f.sample_rate, fps)
+    return DetectResult(events, conf, all_probs, all_feats, counted.n / f.sample_rate / retune, fps,
+                        round(1200 * float(np.log2(retune)), 1))
 
 
 def detect_file(loaded: LoadedModel, path: str | os.PathLike, cfg: DecodeConfig | None = None, device="cpu", *,
                 keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
     """Detect in an audio file, decoded block by block (:class:`~loco_cli.audio.AudioStream`, then
-    :func:`detect_stream`); with ``level_dbfs`` in the decode config a first pass finds the file's level
-    (:func:`file_level`) and the second detects at that level."""
+    :func:`detect_stream`); with ``level_dbfs`` or ``tuning='auto'`` in the decode config a first pass finds
+    the file's level and tuning (:func:`file_level_and_tuning`) and the second detects at that level, moved
+    onto the A = 440 Hz grid (:func:`retune_factor`)."""
     cfg = cfg or loaded.decode
     sr = loaded.features.sample_rate
-    gain = level_gain(file_level(path, sr), cfg.level_dbfs) if cfg.level_dbfs is not None else 1.0
-    return detect_stream(loaded, AudioStream(path, sr), cfg, device, keep_activations=keep_activations,
-                         keep_features=keep_features, gain=gain)
+    gain, retune = 1.0, 1.0
+    if cfg.level_dbfs is not None or cfg.tuning == "auto":
+        level, cents = file_level_and_tuning(path, sr, level=cfg.level_dbfs is not None, tuning=cfg.tuning == "auto")
+        gain, retune = level_gain(level, cfg.level_dbfs), retune_factor(cents)
+    return detect_stream(loaded, AudioStream(path, sr, retune=retune), cfg, device, keep_activations=keep_activations,
+                         keep_features=keep_features, gain=gain, retune=retune)
 
 
 def detect_samples(loaded: LoadedModel, samples: np.ndarray, cfg: DecodeConfig | None = None, device="cpu", *,
                    keep_activations: bool = True, keep_features: bool = False) -> DetectResult:
     """Detect in mono samples ``(n,)`` at the model's sample rate (``loaded.features.sample_rate`` Hz), at
-    the decode config's ``level_dbfs`` when it has one."""
+    the decode config's ``level_dbfs`` when it has one, moved onto the A = 440 Hz grid with ``tuning='auto'``."""
     cfg = cfg or loaded.decode
+    sr = loaded.features.sample_rate
     x = np.asarray(samples, dtype=np.float32)
-    gain = level_gain(signal_level(x, loaded.features.sample_rate), cfg.level_dbfs)
+    gain = level_gain(signal_level(x, sr), cfg.level_dbfs)
+    retune = retune_factor(estimate_tuning_cents([x], sr)) if cfg.tuning == "auto" else 1.0
+    if retune != 1.0:
+        import soxr
+
+        x = soxr.resample(x, sr, sr * retune, quality="HQ").astype(np.float32, copy=False)
     return detect_stream(loaded, [x], cfg, device, keep_activations=keep_activations,
-                         keep_features=keep_features, gain=gain)
+                         keep_features=keep_features, gain=gain, retune=retune)
 
 
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
@@ -346,18 +394,22 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
 
 @dataclass
 class DetectSummary:
-    """Outcome of :func:`detect_paths`: files written per input and problems (one line each)."""
+    """Outcome of :func:`detect_paths`: files written per input and problems (one line each); ``tunings``:
+    the files moved onto the A = 440 Hz grid before detection (``DecodeConfig.tuning``) and by how many cents
+    they were off."""
 
     outputs: dict[str, list[Path]] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     audio_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tunings: dict[str, float] = field(default_factory=dict)
 
 
 def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeConfig | None, midi: bool, plot: bool,
-                     device) -> tuple[list[Path], int, float]:
-    """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio)``.
+                     device) -> tuple[list[Path], int, float, float]:
+    """Detect one file and write its outputs: ``(written paths, number of onsets, seconds of audio, cents
+    the audio was retuned by)``.
     A failure to write is an :class:`InvalidOption` naming the file (the batch goes on)."""
     res = detect_file(loaded, f, cfg, device, keep_activations=plot, keep_features=plot)  # memory: only plots keep them
     try:
@@ -367,7 +419,7 @@ def _detect_to_files(loaded: LoadedModel, f: Path, out_dir: Path, cfg: DecodeCon
                             "choose a writable --out folder") from err
 
 
-def _write_outputs(loaded: LoadedModel, f: Path, res, out_dir: Path, midi: bool, plot: bool) -> tuple[list[Path], int, float]:
+def _write_outputs(loaded: LoadedModel, f: Path, res, out_dir: Path, midi: bool, plot: bool) -> tuple[list[Path], int, float, float]:
     written = [out_dir / f"{f.stem}.csv"]
     write_events_csv(written[0], res.events, res.confidence)
     if midi:
@@ -375,8 +427,8 @@ def _write_outputs(loaded: LoadedModel, f: Path, res, out_dir: Path, midi: bool,
         write_midi(written[-1], res.events, res.confidence, drums=set(loaded.classes) <= set(DRUM_GM_NOTES))
     if plot:
         written.append(out_dir / f"{f.stem}.png")
-        plot_detection(written[-1], res, loaded.classes, loaded.features.fps, f.name)
-    return written, len(res.events), res.seconds
+        plot_detection(written[-1], res, loaded.classes, res.fps or loaded.features.fps, f.name)
+    return written, len(res.events), res.seconds, res.tuning_cents
 
 
 _WORKER: dict = {}
@@ -438,7 +490,9 @@ def detect_paths(
 
     def record(f: Path, outcome, error: str | None) -> None:
         if error is None:
-            written, n_events, seconds = outcome
+            written, n_events, seconds, cents = outcome
+            if cents:
+                summary.tunings[str(f)] = cents
             summary.outputs[str(f)] = written
             summary.events[str(f)] = n_events
             summary.audio_seconds += seconds

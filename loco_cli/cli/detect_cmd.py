@@ -13,6 +13,8 @@ def detect_command(
     model: str = typer.Option(None, help="Model file, run folder, or shipped name (drums, piano). Default: drums."),
     threshold: float = typer.Option(None, help="Peak threshold for every class (default: the model's tuned ones)."),
     mode: str = typer.Option(None, help="stream (default) or windows (1.5 s windows, 0.5 s hop, averaged)."),
+    tuning: str = typer.Option(None, help="auto: find each file's offset from A = 440 Hz and move it onto that "
+                               "grid first (piano); none: the pitch as it comes. Default: the model's (piano: auto)."),
     midi: bool = typer.Option(False, help="Also write <stem>.mid (GM drum notes or piano pitches)."),
     plot: bool = typer.Option(False, help="Also write <stem>.png: spectrogram, activations, onsets."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
@@ -43,6 +45,8 @@ def detect_command(
             cfg = cfg.replace(threshold=threshold, thresholds=())
         if mode is not None:
             cfg = cfg.replace(mode=mode)
+        if tuning is not None:
+            cfg = cfg.replace(tuning=tuning)
         if jobs < 1:
             raise InvalidOption(f"--jobs {jobs}: give 1 or more")
         files, _ = collect_inputs(inputs)
@@ -58,6 +62,9 @@ def detect_command(
         elapsed = time.perf_counter() - start
     for warning in summary.warnings:
         console.print(Text.assemble(("warning", "yellow"), " ", warning), highlight=False, soft_wrap=True)
+    for path, cents in summary.tunings.items():
+        console.print(f"retuned {path}: {cents:+.1f} cents off A = 440 Hz, moved onto it before detection",
+                      highlight=False, soft_wrap=True)
     for problem in summary.problems:
         console.print(Text.assemble(("skipped", "yellow"), " ", str(problem)), highlight=False, soft_wrap=True)
     n = len(summary.outputs)
