@@ -877,6 +877,9 @@ def piano_card(r: dict) -> str:
         "- Repeated notes under the pedal and dense chords lose notes; soft notes under loud ones are missed.",
         "- Trained on sampled pianos: a real piano's sympathetic resonance, hammer noise and stretched tuning "
         "are only partly present in the training audio.",
+        *(["- The tuning correction finds a file's offset modulo a semitone: a piano tuned a whole semitone off "
+           "(A = 415 Hz) looks in tune, and its notes come out one key off; `loco detect --tuning none` turns the "
+           "correction off."] if r["decode"].get("tuning") == "auto" else []),
         "",
     ]
     return "\n".join(lines)

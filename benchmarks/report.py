@@ -381,6 +381,62 @@ def _section(results: Path, title: str, name: str, command: str) -> tuple[list[s
     return out, json.loads(path.read_text())
 
 
+def piano_build_section(results: Path, name: str, title: str) -> list[str]:
+    """A piano build's seeds (a ``build_models.py piano`` record kept as a result file): validation and held-out
+    note F1 of each seed, their means, and the decision."""
+    out, doc = _section(results, title, name, "python benchmarks/build_models.py piano ... (the file's command)")
+    if doc is None:
+        return out
+    keys = ("test", "vsco", "composed", "vsco_composed")
+    out += [doc["about"], "",
+            "| seed | validation F1 | Salamander | VSCO 2 | Salamander, composed | VSCO 2, composed | picked |",
+            "|---|---|---|---|---|---|---|"]
+    for s in doc["seeds"]:
+        out.append(f"| {s['seed']} | {s['val']:.3f} | " + " | ".join(f"{s[k]:.3f}" for k in keys)
+                   + f" | {'yes' if s['shipped'] else ''} |")
+    out.append("| mean | | " + " | ".join(f"{doc['means'][k]:.3f}" for k in keys) + " | |")
+    out += ["", f"Decision: {doc['decision']}. {doc['steps']} steps, {doc['jobs']} seeds at a time, "
+            f"{doc['seconds'] / 60:.0f} minutes. Measured on: {_env_line(doc)}. Command: `{doc['command']}`.", ""]
+    return out
+
+
+def detect_tuning_section(results: Path) -> list[str]:
+    """The piano model's detection speed with and without its tuning pass, timed side by side in one run of
+    bench_detect.py (``detect_tuning.json``)."""
+    out, doc = _section(results, "Detection speed with the tuning pass (piano)", "detect_tuning",
+                        "python benchmarks/bench_detect.py --piano --piano-also tuning_none=MODEL --json benchmarks/results/detect_tuning.json")
+    if doc is None:
+        return out
+    p = doc["piano"]
+    out += [f"The shipped piano model (`tuning auto`) beside the same weights with `tuning none` and an earlier model, "
+            f"on {p['audio_s']:.0f} s of synthetic piano in one run (`loco detect` streamed, the level and tuning pass "
+            "included), real-time factors:", "",
+            "| model | 1 thread | 2 threads | note F1 |", "|---|---|---|---|",
+            f"| shipped (`{p['model']}`) | {p['stream_1thread']['rtf']:.0f}x | {p['stream_2thread']['rtf']:.0f}x | "
+            f"{p['note_f1_mean']:.3f} |"]
+    for name, v in p.get("also", {}).items():
+        out.append(f"| {name} (`{v['model']}`) | {v['stream_1thread']['rtf']:.0f}x | {v['stream_2thread']['rtf']:.0f}x | "
+                   f"{v['note_f1_mean']:.3f} |")
+    out += ["", f"Machine: {doc['machine']}, torch {doc['torch']}, {doc['date']}. Command: `{doc['command']}`.", ""]
+    return out
+
+
+def tuning_section(results: Path) -> list[str]:
+    """The tuning estimator's errors per set and offset (bench_tuning.py results)."""
+    out, doc = _section(results, "Tuning estimate (piano)", "tuning", "python benchmarks/bench_tuning.py ... (its docstring)")
+    if doc is None:
+        return out
+    out += [doc["about"], "", "| set | files | offset (cents) | mean error | largest error | moved |", "|---|---|---|---|---|---|"]
+    for name, r in doc["sets"].items():
+        for c, v in r["offsets"].items():
+            out.append(f"| {name} | {len(r['files'])} | {c} | {v['mean_error']:+.1f} | {v['max_abs_error']:.1f} | "
+                       f"{v['moved_share']:.0%} |")
+    speeds = ", ".join(f"{n} {r['audio_seconds_per_second']:.0f}x" for n, r in doc["sets"].items())
+    out += ["", f"Estimator speed (audio seconds per second, one call per file): {speeds}. Measured on: {_env_line(doc)}. "
+            f"Command: `{doc['command']}`.", ""]
+    return out
+
+
 def piano_section(results: Path) -> list[str]:
     """Piano models on a held-out piano (bench_piano.py results)."""
     out, doc = _section(results, "Held-out piano (Salamander Grand Piano)", "piano_libraries", "python benchmarks/bench_piano.py ... (its docstring)")
@@ -631,12 +687,15 @@ def robustness_sections(results: Path) -> list[str]:
         out += _missing("augment_drums", "python benchmarks/bench_seeds.py ... (docs/method.md)")
     out += smallset_section(results)
     out += piano_section(results)
+    out += piano_build_section(results, "piano_tune_build", "Held-out piano: the build with sample-rate scaling (tuning)")
     out += piano_peers_section(results)
     out += piano_peers_section(results, "piano_peers_composed2",
                                "Held-out piano, the composed sets re-rendered: loco beside madmom and basic-pitch")
     out += calibration_section(results)
     out += min_gap_section(results)
     out += levels_section(results)
+    out += tuning_section(results)
+    out += detect_tuning_section(results)
     ft = results / "finetune.json"
     out += ["## Fine-tuning on a small set (drums)", ""]
     if ft.is_file():

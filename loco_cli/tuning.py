@@ -38,6 +38,33 @@ MIN_PEAK_SHARE = 0.3
 _HALF_WINDOW = 10  # cents either side of the mode that the share and the refinement use
 
 
+def spectral_peaks(mag: np.ndarray, sample_rate: int, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """The peaks of a magnitude spectrogram ``mag`` ``(n_fft // 2 + 1, frames)``: bins from
+    :data:`TUNING_FMIN` to :data:`TUNING_FMAX` that are larger than the bin below, at least the bin above and
+    above ``threshold`` times their frame's largest magnitude, each refined by a parabola through it and its
+    neighbours. Returns their frequencies (Hz) and interpolated magnitudes, ``(peaks,)`` each: what
+    :func:`librosa.piptrack` finds (the same rule, in numpy: importing librosa costs over a second, which every
+    ``loco detect`` would pay)."""
+    n_fft = 2 * (mag.shape[0] - 1)
+    s = np.asarray(mag, dtype=np.float64)
+    avg = 0.5 * (s[2:] - s[:-2])
+    curve = 2 * s[1:-1] - s[2:] - s[:-2]
+    shift = avg / (curve + np.finfo(np.float64).tiny)
+    bins = np.arange(1, s.shape[0] - 1)[:, None]
+    freq_ok = (TUNING_FMIN <= bins * sample_rate / n_fft) & (bins * sample_rate / n_fft < TUNING_FMAX)
+    high = s > threshold * s.max(axis=0, keepdims=True)
+    masked = s * high
+    peak = (masked[1:-1] > masked[:-2]) & (masked[1:-1] >= masked[2:]) & freq_ok
+    k, t = np.nonzero(peak)
+    freqs = (k + 1 + shift[k, t]) * sample_rate / n_fft
+    return freqs, s[k + 1, t] + 0.5 * avg[k, t] * shift[k, t]
+
+
+def _window() -> np.ndarray:
+    """The analysis window: a periodic Hann window of :data:`TUNING_N_FFT` samples (librosa.stft's default)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(TUNING_N_FFT) / TUNING_N_FFT)).astype(np.float32)
+
+
 def tuning_factor(cents: float) -> float:
     """The frequency ratio of ``cents`` (``2 ** (cents / 1200)``): a recording ``cents`` sharp, read as if
     sampled this many times faster, lies on the grid; its times are that many times longer."""
@@ -64,18 +91,14 @@ class TuningHistogram:
             self._buf = self._buf[TUNING_BLOCK - keep:]
 
     def _analyse(self, x: np.ndarray) -> None:
-        import librosa
-
         if x.size < TUNING_N_FFT or not np.any(x):
             return
-        mag = np.abs(librosa.stft(x, n_fft=TUNING_N_FFT, hop_length=TUNING_N_FFT // 2, center=False))
-        pitches, mags = librosa.piptrack(S=mag, sr=self.sample_rate, n_fft=TUNING_N_FFT, fmin=TUNING_FMIN,
-                                         fmax=TUNING_FMAX, threshold=0.1)
-        found = pitches > 0
-        if not found.any():
+        frames = np.lib.stride_tricks.sliding_window_view(x, TUNING_N_FFT)[::TUNING_N_FFT // 2]
+        mag = np.abs(np.fft.rfft(frames * _window(), axis=1)).T  # (bins, frames), as librosa.stft(center=False)
+        freqs, mags = spectral_peaks(mag, self.sample_rate)
+        if not freqs.size:
             return
-        strong = mags[found] >= np.median(mags[found])
-        freqs = pitches[found][strong]
+        freqs = freqs[mags >= np.median(mags)]
         cents = 1200.0 * np.log2(freqs / 440.0)
         off = np.mod(cents + 50.0, 100.0)  # 0..100: -50..+50 cents off the nearest grid note
         self.counts += np.bincount(np.minimum(off.astype(np.int64), 99), minlength=100)

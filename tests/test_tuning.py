@@ -145,3 +145,17 @@ def test_cli_detect_says_which_files_it_retuned(tmp_path):
     bad = runner.invoke(app, ["detect", str(tmp_path / "sharp.wav"), "--out", str(tmp_path / "o3"), "--model", "piano",
                               "--tuning", "maybe"], env={"COLUMNS": "200"})
     assert bad.exit_code != 0 and "tuning must be one of none, auto" in bad.output and "Traceback" not in bad.output
+
+
+def test_spectral_peaks_are_those_of_librosa_piptrack():
+    import librosa
+
+    from loco_cli.tuning import TUNING_FMAX, TUNING_FMIN, TUNING_N_FFT, spectral_peaks
+
+    x = _tones(-17.0, seconds=3.0, seed=5)
+    mag = np.abs(librosa.stft(x, n_fft=TUNING_N_FFT, hop_length=TUNING_N_FFT // 2, center=False))
+    freqs, mags = spectral_peaks(mag, SR)
+    pitches, pmags = librosa.piptrack(S=mag, sr=SR, n_fft=TUNING_N_FFT, fmin=TUNING_FMIN, fmax=TUNING_FMAX, threshold=0.1)
+    assert freqs.size == np.count_nonzero(pitches) > 50
+    np.testing.assert_allclose(np.sort(freqs), np.sort(pitches[pitches > 0]), rtol=1e-5)
+    np.testing.assert_allclose(np.sort(mags), np.sort(pmags[pitches > 0]), rtol=1e-4)
