@@ -307,6 +307,7 @@ def detect(
     sr: int | None = None,
     model="drums",
     threshold: float | None = None,
+    tuning: str | None = None,
     device: str = "cpu",
     keep_features: bool = False,
 ):
@@ -316,7 +317,9 @@ def detect(
     ``(n,)`` or ``(n, channels)`` with their sample rate ``sr`` (Hz; resampled to the model's rate).
     ``model``: ``"drums"``, ``"piano"``, a model file or run folder (loaded once and cached), or a
     :class:`~loco_cli.checkpoint.LoadedModel`. ``threshold``: one peak threshold for every class
-    instead of the model's calibrated ones. Returns a :class:`~loco_cli.detection.DetectResult`:
+    instead of the model's calibrated ones. ``tuning``: ``"auto"`` or ``"none"`` instead of the model's
+    (``DecodeConfig.tuning``; the result's ``.tuning_cents`` says how far the audio was moved). Returns a
+    :class:`~loco_cli.detection.DetectResult`:
     ``.onsets`` ``[(time_s, label, confidence)]``, ``.events`` (times and labels), ``.probs``
     activations ``(T, C)`` at ``.fps`` frames per second, ``.save_activations(path)``, and ``.features``
     ``(T, channels, bands)`` only with ``keep_features`` (``None`` otherwise: an hour of piano features
@@ -329,6 +332,8 @@ def detect(
 
     loaded = model if hasattr(model, "decode") and hasattr(model, "features") else _cached_model(str(model), str(device))
     cfg = loaded.decode if threshold is None else loaded.decode.replace(threshold=threshold, thresholds=())
+    if tuning is not None:
+        cfg = cfg.replace(tuning=tuning)
     if isinstance(audio, (str, os.PathLike)):
         if sr is not None:
             raise InvalidOption("sr is for arrays; a file carries its own sample rate")

@@ -159,3 +159,13 @@ def test_spectral_peaks_are_those_of_librosa_piptrack():
     assert freqs.size == np.count_nonzero(pitches) > 50
     np.testing.assert_allclose(np.sort(freqs), np.sort(pitches[pitches > 0]), rtol=1e-5)
     np.testing.assert_allclose(np.sort(mags), np.sort(pmags[pitches > 0]), rtol=1e-4)
+
+
+def test_python_detect_takes_the_tuning():
+    from loco_cli import detect
+
+    sharp = _tones(20.0, seconds=4.0)
+    assert detect(sharp, sr=SR, model="piano").tuning_cents == pytest.approx(20.0, abs=1.5)  # the model's: auto
+    assert detect(sharp, sr=SR, model="piano", tuning="none").tuning_cents == 0.0
+    with pytest.raises(ConfigError, match="tuning"):
+        detect(sharp, sr=SR, model="piano", tuning="always")
