@@ -2,14 +2,16 @@
 the factor that resamples it onto that grid before the features (``DecodeConfig.tuning``).
 
 A piano tuned to A = 442-444 Hz lies 8-16 cents sharp of the grid a model learned from samples at A = 440;
-the shipped piano model lost 0.16 of its note F1 at +25 cents (docs/real-audio.md, Tuning). The offset is
-found from the spectral peaks of the whole recording: every peak's frequency (parabolic interpolation,
-:func:`librosa.piptrack`) as cents off its nearest grid note, in a circular histogram of 1-cent bins from
--50 to +50 (the method of :func:`librosa.estimate_tuning`, accumulated block by block so that memory does
-not grow with the file); the offset is the histogram's smoothed mode refined by the circular mean around it.
+the shipped piano weights, detecting the audio as it came, lost 0.16 of their note F1 at +25 cents
+(docs/real-audio.md, Tuning). The offset is found from the spectral peaks of the whole recording: every peak's
+frequency (:func:`spectral_peaks`: the peak picking and parabolic refinement of :func:`librosa.piptrack`) as
+cents off its nearest grid note, in a circular histogram of 1-cent bins from -50 to +50 (the method of
+:func:`librosa.estimate_tuning`, accumulated block by block so that memory does not grow with the file); the
+offset is the histogram's smoothed mode refined by the mean around it, so it is known modulo a semitone.
 A recording sharp by ``c`` cents is then read as if sampled at ``sample_rate * 2 ** (c / 1200)`` Hz
-(:func:`tuning_factor`): played back at the model's rate it is ``c`` cents lower and that factor longer,
-and times found in it are divided by the factor (:func:`loco_cli.detection.detect_stream`).
+(:func:`tuning_factor`): played back at the model's rate it is ``c`` cents lower and that factor longer, and
+the decoder counts its frames at the model's frame rate times the factor, so that its onsets come out in the
+recording's seconds (:func:`loco_cli.detection.detect_stream`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["TuningHistogram", "estimate_tuning_cents", "tuning_factor", "TUNING_FMIN", "TUNING_FMAX",
-           "MIN_RETUNE_CENTS", "MIN_PEAK_SHARE"]
+__all__ = ["TuningHistogram", "estimate_tuning_cents", "spectral_peaks", "tuning_factor", "TUNING_FMIN",
+           "TUNING_FMAX", "MIN_RETUNE_CENTS", "MIN_PEAK_SHARE"]
 
 #: STFT size of the analysis, in samples at the model's rate (44.1 kHz for the piano: 93 ms; bins 10.8 Hz
 #: apart, the peaks' interpolation resolves a few cents); hop: half of it.
 TUNING_N_FFT = 4096
-#: Spectral peaks counted: from the piano's low fundamentals to the partials below 2.1 kHz (a piano's
-#: upper partials and treble are stretched sharp of the grid, by up to tens of cents, and would blur it).
+#: Spectral peaks counted: from the piano's low fundamentals to 1 kHz (a piano's upper partials and treble are
+#: stretched sharp of the grid by inharmonicity, by up to tens of cents: with 2.1 kHz one in-tune Salamander piece
+#: came out 10 cents sharp; docs/real-audio.md, Tuning).
 TUNING_FMIN, TUNING_FMAX = 60.0, 1000.0
 #: Samples analysed at a time (3 s at 44.1 kHz); a block's peaks count when their magnitude reaches the
 #: median of its peaks' (as :func:`librosa.estimate_tuning` keeps them).
