@@ -691,6 +691,8 @@ def robustness_sections(results: Path) -> list[str]:
     out += piano_peers_section(results)
     out += piano_peers_section(results, "piano_peers_composed2",
                                "Held-out piano, the composed sets re-rendered: loco beside madmom and basic-pitch")
+    out += piano_peers_section(results, "piano_peers_tuning",
+                               "Held-out piano retuned: loco beside madmom, composed music 25 cents sharp and flat")
     out += calibration_section(results)
     out += min_gap_section(results)
     out += levels_section(results)
