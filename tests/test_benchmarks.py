@@ -524,3 +524,24 @@ def test_build_trains_seeds_in_parallel_as_it_would_one_by_one(prepared, tmp_pat
     assert all(torch.equal(a[k], b[k]) for k in a)
     other = load_model(runs[0].model_path).model.state_dict()
     assert not all(torch.equal(other[k], a[k]) for k in a)  # the other seed is another run
+
+
+def test_retune_corpus_moves_audio_and_references_together(tmp_path):
+    # benchmarks/retune_corpus.py: +25 cents shortens the audio and every reference time by the same factor,
+    # and the copy is prepared for the tools that read prepared sets
+    import soundfile as sf
+
+    from loco_cli.corpus import write_corpus
+
+    retune = _module("retune_corpus")
+    write_corpus("piano", tmp_path / "pc", n_tracks=1, duration=3.0, seed=4)
+    prepared = retune.retune_corpus(tmp_path / "pc", tmp_path / "out", 25.0)
+    factor = 2 ** (25 / 1200)
+    (wav,) = sorted((tmp_path / "pc").glob("*.wav"))
+    moved = tmp_path / "out" / "pc+25" / wav.name
+    assert sf.info(moved).frames == pytest.approx(sf.info(wav).frames / factor, abs=2)
+    before = [line.split("\t") for line in wav.with_suffix(".txt").read_text().splitlines()[1:]]
+    after = [line.split("\t") for line in moved.with_suffix(".txt").read_text().splitlines()[1:]]
+    assert len(after) == len(before) > 0 and [a[2] for a in after] == [b[2] for b in before]
+    assert all(float(a[0]) == pytest.approx(float(b[0]) / factor, abs=1e-4) for a, b in zip(after, before, strict=True))
+    assert (prepared / "dataset.json").is_file()
