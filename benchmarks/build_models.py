@@ -441,11 +441,8 @@ def recalibrate(name: str, work: Path) -> dict:
     level = SPECS[name].get("level_dbfs")
     current = load_model(target)
     if current.decode.level_dbfs != level:  # the spec's input level first, then the thresholds for it
-        payload = dict(current.payload)
-        payload["decode"] = {**payload["decode"], "level_dbfs": level}
-        payload["hash"] = content_hash(payload)
         start = root / f"{name}-level.pt"
-        atomic_save(payload, start)
+        set_decode(current, current.decode.replace(level_dbfs=level), start)
     evaluate_model(start, root / "prepared", split="val", tune=True, tuned_out=tuned)
     keys = {"drums": ("dry", "mix")}.get(name, ("test", "vsco", "composed", "vsco_composed"))
     if name == "piano" and not (root / "prepared-vsco" / "dataset.json").is_file():  # a build before the second piano
@@ -476,17 +473,15 @@ def recalibrate(name: str, work: Path) -> dict:
     return r
 
 
-def set_decode(model: Path, changes: str, out: Path) -> dict:
-    """Write ``model`` to ``out`` with its decode config changed by ``changes`` (``"field=value,..."``,
-    :meth:`~loco_cli.config.DecodeConfig.with_overrides`; the weights and everything else unchanged, the
-    content hash computed again). Returns the new decode config as a dict."""
-    current = load_model(model)
-    decode = current.decode.with_overrides(changes)
+def set_decode(current, decode, out: Path) -> str:
+    """Write the loaded model ``current`` (:class:`~loco_cli.checkpoint.LoadedModel`) to ``out`` with ``decode``
+    (a :class:`~loco_cli.config.DecodeConfig`) as its decode config, the weights and everything else unchanged,
+    the content hash computed again. Returns that hash."""
     payload = dict(current.payload)
     payload["decode"] = decode.to_dict()
     payload["hash"] = content_hash(payload)
     atomic_save(payload, out)
-    return decode.to_dict()
+    return payload["hash"]
 
 
 def _composed_record(root: Path, reports: dict) -> dict:
@@ -962,8 +957,10 @@ def main() -> None:
         for name in args.names or ["drums"]:
             target = HERE / f"{name}.pt"
             r = json.loads((HERE / f"{name}.json").read_text())
-            r["decode"] = set_decode(target, args.decode, target)
-            r["hash"] = load_model(target).payload["hash"]
+            current = load_model(target)
+            decode = current.decode.with_overrides(args.decode)
+            r["hash"] = set_decode(current, decode, target)
+            r["decode"] = decode.to_dict()
             r["decode_set"] = {"changes": args.decode, "why": args.why}
             atomic_write_text(HERE / f"{name}.json", json_text(r))
             atomic_write_text(HERE / f"{name}.md", card(r))

@@ -545,3 +545,21 @@ def test_retune_corpus_moves_audio_and_references_together(tmp_path):
     assert len(after) == len(before) > 0 and [a[2] for a in after] == [b[2] for b in before]
     assert all(float(a[0]) == pytest.approx(float(b[0]) / factor, abs=1e-4) for a, b in zip(after, before, strict=True))
     assert (prepared / "dataset.json").is_file()
+
+
+def test_set_decode_changes_the_decoding_only(tmp_path):
+    # build_models.py --decode (and --recalibrate's level step): the decode config replaced, the hash valid
+    # again (load_model checks it), the weights untouched
+    import torch
+
+    from loco_cli.checkpoint import load_model
+
+    build = _module("build_models")
+    current = load_model("piano")
+    other = "none" if current.decode.tuning == "auto" else "auto"
+    digest = build.set_decode(current, current.decode.replace(tuning=other), tmp_path / "p.pt")
+    changed = load_model(tmp_path / "p.pt")
+    assert changed.decode.tuning == other and changed.payload["hash"] == digest != current.payload["hash"]
+    assert changed.decode.replace(tuning=current.decode.tuning) == current.decode
+    a, b = changed.model.state_dict(), current.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
