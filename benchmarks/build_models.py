@@ -176,23 +176,29 @@ REPERTOIRE = HERE.parent / ".samples" / "repertoire"
 
 
 def piano_corpora(root: Path) -> None:
-    """Render the piano training corpus (SoundFont pianos: loco's generated pieces, seed 40, phrases centred in
-    the spec's wider ``span`` of keys, into ``train-corpus/generated``; composed pieces of
-    :data:`REPERTOIRE` ``/train``, seed 41, into ``train-corpus/composed``) and the held-out test corpora
-    (Salamander and VSCO 2, seed 20: generated pieces of the default span, and composed pieces of
+    """Render the piano training corpus (:func:`piano_train_corpus` on :data:`PIANO_TRAIN`) and the held-out
+    test corpora (Salamander and VSCO 2, seed 20: generated pieces of the default span, and composed pieces of
     :data:`REPERTOIRE` ``/test``)."""
     spec = SPECS["piano"]
-    write_corpus("piano", root / "train-corpus" / "generated", n_tracks=spec["train_tracks"], duration=30.0, seed=40,
-                 renderer="samples", pianos=PIANO_TRAIN, span=spec.get("span"),
-                 figures=PIANO_FIGURES_ALL if spec.get("figures") == "all" else PIANO_FIGURES)
-    if spec.get("score_tracks"):
-        write_corpus("piano", root / "train-corpus" / "composed", n_tracks=spec["score_tracks"], duration=30.0, seed=41,
-                     renderer="samples", pianos=PIANO_TRAIN, scores=str(REPERTOIRE / "train"),
-                     score_draw=spec.get("score_draw", SCORE_DRAWS[0]))
+    piano_train_corpus(root, PIANO_TRAIN)
     write_corpus("piano", root / "test-corpus", n_tracks=spec["test_tracks"], duration=30.0, seed=20,
                  renderer="samples", pianos=PIANO_TEST)
     piano_vsco_corpus(root)
     piano_composed_corpora(root)
+
+
+def piano_train_corpus(root: Path, pianos: list[str]) -> None:
+    """Render the piano training corpus on ``pianos`` (piece *i* plays piano *i* mod *N*): loco's generated
+    pieces (seed 40, phrases centred in the spec's wider ``span`` of keys) into ``root/train-corpus/generated``
+    and the spec's composed pieces of :data:`REPERTOIRE` ``/train`` (seed 41) into ``root/train-corpus/composed``."""
+    spec = SPECS["piano"]
+    write_corpus("piano", root / "train-corpus" / "generated", n_tracks=spec["train_tracks"], duration=30.0, seed=40,
+                 renderer="samples", pianos=pianos, span=spec.get("span"),
+                 figures=PIANO_FIGURES_ALL if spec.get("figures") == "all" else PIANO_FIGURES)
+    if spec.get("score_tracks"):
+        write_corpus("piano", root / "train-corpus" / "composed", n_tracks=spec["score_tracks"], duration=30.0, seed=41,
+                     renderer="samples", pianos=pianos, scores=str(REPERTOIRE / "train"),
+                     score_draw=spec.get("score_draw", SCORE_DRAWS[0]))
 
 
 def piano_composed_corpora(root: Path) -> None:

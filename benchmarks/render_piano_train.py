@@ -8,6 +8,8 @@ given ``--span`` (and ``--detune``), and prepare them, for training-data studies
                                                                    # a 10th training piano (recorded samples)
     python benchmarks/render_piano_train.py --span 28-100 --scores .samples/repertoire/train --score-share 0.5 \
         --work runs/prep50                # half the pieces composed music (benchmarks/repertoire_midi.py)
+    python benchmarks/render_piano_train.py --build-corpus --add-piano .samples/salamander --work runs/psal
+                  # build_models.py piano's whole training corpus (generated and composed pieces), one more piano
 
 Writes ``WORK/train-corpus`` and ``WORK/prepared`` (``loco prepare --preset piano --split none``, as the
 build does, so the validation pieces are chosen the same way).
@@ -30,18 +32,27 @@ def main() -> None:
                         help="a further training piano (loco synth --pianos: sample folder or FILE.sf2#PROGRAM); repeatable")
     parser.add_argument("--scores", default=None, help="loco synth --scores: MIDI files or folders")
     parser.add_argument("--score-share", type=float, default=1.0, help="loco synth --score-share; default 1")
+    parser.add_argument("--build-corpus", action="store_true",
+                        help="build_models.py piano's training corpus itself (its span, generated and composed pieces: "
+                             "piano_train_corpus) on its pianos plus --add-piano; --span/--detune/--scores do not apply")
     parser.add_argument("--work", required=True)
     parser.add_argument("--jobs", type=int, default=1)
     a = parser.parse_args()
-    from build_models import PIANO_TRAIN, SPECS
+    from build_models import PIANO_TRAIN, SPECS, piano_train_corpus
 
     from loco_cli.corpus import write_corpus
     from loco_cli.prepare import prepare_dataset
 
     span = tuple(int(x) for x in a.span.split("-")) if a.span else None
     root = Path(a.work)
-    write_corpus("piano", root / "train-corpus", n_tracks=SPECS["piano"]["train_tracks"], duration=30.0, seed=40,
-                 renderer="samples", pianos=PIANO_TRAIN + a.add_piano, span=span, detune=a.detune, scores=a.scores, score_share=a.score_share)
+    if a.build_corpus:
+        if a.span or a.detune or a.scores:
+            parser.error("--build-corpus renders the build's own pieces: leave out --span, --detune and --scores")
+        piano_train_corpus(root, PIANO_TRAIN + a.add_piano)
+    else:
+        write_corpus("piano", root / "train-corpus", n_tracks=SPECS["piano"]["train_tracks"], duration=30.0, seed=40,
+                     renderer="samples", pianos=PIANO_TRAIN + a.add_piano, span=span, detune=a.detune, scores=a.scores,
+                     score_share=a.score_share)
     prepare_dataset(root / "train-corpus", root / "prepared", preset="piano", split="none", jobs=a.jobs)
 
 

@@ -517,3 +517,30 @@ def test_cli_synth_piano_with_scores(piano, tmp_path):
                                  "--score-draw", "time"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "c4" / "corpus.json").read_text())["scores"]["tempo"] == [1.5, 2.0]
+
+
+def test_build_training_corpus_plays_the_pianos_it_is_given(piano, tmp_path, monkeypatch):
+    # build_models.piano_train_corpus (the build's training corpus; render_piano_train.py --build-corpus adds a
+    # piano to it): generated pieces and composed ones, each part on every piano given, piece i on piano i mod N
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import build_models
+
+    second = tmp_path / "second-grand"
+    shutil.copytree(piano, second)
+    for meta in second.rglob("package.json"):  # a piano is named by its description
+        meta.write_text(json.dumps({"description": "Second Grand OGG samples", "license": "MIT"}))
+    repertoire = tmp_path / "repertoire"
+    (repertoire / "train").mkdir(parents=True)
+    _score_file(repertoire / "train" / "a.mid")
+    monkeypatch.setattr(build_models, "REPERTOIRE", repertoire)
+    monkeypatch.setitem(build_models.SPECS, "piano", {**build_models.SPECS["piano"], "train_tracks": 2, "score_tracks": 2})
+    build_models.piano_train_corpus(tmp_path / "w", [str(piano), str(second)])
+    for part in ("generated", "composed"):
+        folder = tmp_path / "w" / "train-corpus" / part
+        assert sorted(p.name for p in folder.glob("*.wav")) == ["second_grand_001.wav", "tiny_grand_000.wav"]
+    composed = json.loads((tmp_path / "w" / "train-corpus" / "composed" / "corpus.json").read_text())
+    assert sorted(composed["scores"]["pieces"].values()) == ["a", "a"]
+    generated = json.loads((tmp_path / "w" / "train-corpus" / "generated" / "corpus.json").read_text())
+    assert "scores" not in generated
